@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "virtualchain",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "BitcoinWire", targets: ["BitcoinWire"]),
+        .library(name: "BlockFiles", targets: ["BlockFiles"]),
+        .library(name: "ChainIndex", targets: ["ChainIndex"]),
+        .library(name: "TestChain", targets: ["TestChain"]),
+        .executable(name: "virtualchain", targets: ["virtualchain"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries (Debian -dev packages); thin module maps, no vendored C.
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+
+        .target(name: "BitcoinWire", dependencies: ["CCrypto"]),
+        .target(name: "BlockFiles", dependencies: ["BitcoinWire"]),
+        .target(name: "ChainIndex", dependencies: ["BitcoinWire", "BlockFiles"]),
+        .target(name: "TestChain", dependencies: ["BitcoinWire", "BlockFiles"]),
+        .executableTarget(
+            name: "virtualchain",
+            dependencies: [
+                "BitcoinWire", "BlockFiles", "ChainIndex", "TestChain",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "BitcoinWireTests", dependencies: ["BitcoinWire"]),
+        .testTarget(name: "BlockFilesTests", dependencies: ["BlockFiles"]),
+        .testTarget(name: "ChainIndexTests", dependencies: ["ChainIndex", "TestChain"]),
+        .testTarget(name: "TestChainTests", dependencies: ["TestChain", "ChainIndex", "BlockFiles"]),
+    ]
+)

@@ -1,0 +1,142 @@
+import CCrypto
+
+/// A 32-byte hash stored inline (no heap allocation), in internal byte order
+/// (the order the bytes are hashed and serialized; explorers display it reversed).
+public struct Hash256: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var a: UInt64, b: UInt64, c: UInt64, d: UInt64
+
+    public static let zero = Hash256(a: 0, b: 0, c: 0, d: 0)
+
+    @inlinable public init(a: UInt64, b: UInt64, c: UInt64, d: UInt64) {
+        self.a = a; self.b = b; self.c = c; self.d = d
+    }
+
+    /// Reads 32 bytes at `pointer` (no alignment needed).
+    @inlinable public init(loading pointer: UnsafeRawPointer) {
+        a = pointer.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
+        b = pointer.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        c = pointer.loadUnaligned(fromByteOffset: 16, as: UInt64.self)
+        d = pointer.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
+    }
+
+    public init<C: Collection>(bytes: C) where C.Element == UInt8 {
+        precondition(bytes.count == 32, "Hash256 needs exactly 32 bytes")
+        let array = Array(bytes)
+        self = array.withUnsafeBytes { Hash256(loading: $0.baseAddress!) }
+    }
+
+    /// Parses display hex (reversed byte order, as block explorers show hashes).
+    public init?(displayHex: String) {
+        guard let bytes = [UInt8](hex: displayHex), bytes.count == 32 else { return nil }
+        self.init(bytes: bytes.reversed())
+    }
+
+    @inlinable public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        var copy = self
+        return try Swift.withUnsafeBytes(of: &copy) { try body($0) }
+    }
+
+    public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
+
+    /// Hex in display order (byte-reversed), as `bitcoin-cli` and explorers print it.
+    public var displayHex: String { Hex.encode(bytes.reversed()) }
+    /// Hex in internal (serialization) order.
+    public var internalHex: String { Hex.encode(bytes) }
+    public var description: String { displayHex }
+
+    /// Orders by the 256-bit little-endian number the hash represents (the PoW comparison order).
+    public static func < (lhs: Hash256, rhs: Hash256) -> Bool {
+        if lhs.d != rhs.d { return lhs.d < rhs.d }
+        if lhs.c != rhs.c { return lhs.c < rhs.c }
+        if lhs.b != rhs.b { return lhs.b < rhs.b }
+        return lhs.a < rhs.a
+    }
+}
+
+/// SHA-256 family and RIPEMD-160 through libcrypto.
+public enum Hashes {
+    /// SHA-256 of `buffer`.
+    @inlinable public static func sha256(_ buffer: UnsafeRawBufferPointer) -> Hash256 {
+        var ctx = SHA256_CTX()
+        SHA256_Init(&ctx)
+        SHA256_Update(&ctx, buffer.baseAddress, buffer.count)
+        return finish(&ctx)
+    }
+
+    @inlinable public static func sha256<C: ByteContainer>(_ bytes: C) -> Hash256 {
+        bytes.withUnsafeBytes { sha256($0) }
+    }
+
+    /// Double SHA-256 (`dsha`): block hashes, txids, merkle nodes, checksums.
+    @inlinable public static func dsha256(_ buffer: UnsafeRawBufferPointer) -> Hash256 {
+        var first = sha256(buffer)
+        return Swift.withUnsafeBytes(of: &first) { sha256($0) }
+    }
+
+    @inlinable public static func dsha256<C: ByteContainer>(_ bytes: C) -> Hash256 {
+        bytes.withUnsafeBytes { dsha256($0) }
+    }
+
+    /// Double SHA-256 of the concatenation of several buffers, without copying them together.
+    @inlinable public static func dsha256(parts: UnsafeRawBufferPointer...) -> Hash256 {
+        var hasher = SHA256Hasher()
+        for part in parts { hasher.update(part) }
+        return hasher.finalizeDouble()
+    }
+
+    @inlinable static func finish(_ ctx: inout SHA256_CTX) -> Hash256 {
+        var out = Hash256.zero
+        Swift.withUnsafeMutableBytes(of: &out) { _ = SHA256_Final($0.baseAddress!.assumingMemoryBound(to: UInt8.self), &ctx) }
+        return out
+    }
+
+    /// RIPEMD-160(SHA-256(bytes)): script and key hashes.
+    public static func hash160<C: ByteContainer>(_ bytes: C) -> [UInt8] {
+        let inner = sha256(bytes)
+        return ripemd160(inner.bytes)
+    }
+
+    public static func ripemd160<C: ByteContainer>(_ bytes: C) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 20)
+        bytes.withUnsafeBytes { buffer in
+            var ctx = RIPEMD160_CTX()
+            RIPEMD160_Init(&ctx)
+            RIPEMD160_Update(&ctx, buffer.baseAddress, buffer.count)
+            _ = RIPEMD160_Final(&out, &ctx)
+        }
+        return out
+    }
+}
+
+/// Incremental SHA-256 over several buffers.
+public struct SHA256Hasher {
+    @usableFromInline var ctx = SHA256_CTX()
+
+    @inlinable public init() { SHA256_Init(&ctx) }
+
+    @inlinable public mutating func update(_ buffer: UnsafeRawBufferPointer) {
+        SHA256_Update(&ctx, buffer.baseAddress, buffer.count)
+    }
+
+    @inlinable public mutating func update<C: ByteContainer>(_ bytes: C) {
+        bytes.withUnsafeBytes { update($0) }
+    }
+
+    @inlinable public mutating func finalize() -> Hash256 { Hashes.finish(&ctx) }
+
+    /// SHA-256 of the SHA-256 of everything fed so far.
+    @inlinable public mutating func finalizeDouble() -> Hash256 {
+        var first = Hashes.finish(&ctx)
+        return Swift.withUnsafeBytes(of: &first) { Hashes.sha256($0) }
+    }
+}
+
+/// Contiguous bytes that can be borrowed as a raw buffer (Foundation's `ContiguousBytes`
+/// without depending on Foundation).
+public protocol ByteContainer {
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
+}
+
+extension Array: ByteContainer where Element == UInt8 {}
+extension ArraySlice: ByteContainer where Element == UInt8 {}
+extension ContiguousArray: ByteContainer where Element == UInt8 {}

@@ -1,0 +1,1 @@
+// Header tree, chain work and best-chain selection (filled in by the reader issue).

@@ -1,0 +1,380 @@
+import BitcoinWire
+import BlockFiles
+import Foundation
+
+/// Everything that shapes a generated chain. Same options ⇒ byte-identical output.
+public struct TestChainOptions: Sendable {
+    public enum Length: Sendable, Equatable {
+        /// Main-chain blocks after genesis (the tip height).
+        case blocks(Int)
+        /// Keep adding blocks until the block records reach this many bytes.
+        case bytes(Int)
+    }
+
+    public var network: Network = .regtest
+    public var length: Length = .blocks(200)
+    public var seed = "0"
+    public var xor = false
+    public var stale = 0
+    public var reorg = false
+    public var shuffleWindow = 0
+    public var maxFileSize = BlockStoreWriter.defaultMaxFileSize
+    public var opMix = OpMix()
+    /// Upper bound of block fill; Core's limit by default.
+    public var blockWeight = Limits.maxBlockWeight
+    /// Number of simulated users whose coins circulate.
+    public var users = 4096
+
+    public init() {}
+
+    /// The smallest `--size` that holds more than one block.
+    public static let minimumSize = 1024
+    public static let minimumBlockWeight = 20_000
+
+    /// The `virtualchain testchain` arguments that reproduce these options (without `--out`).
+    public var commandLine: String {
+        var parts = ["--network", network.rawValue]
+        switch length {
+        case let .blocks(n): parts += ["--blocks", String(n)]
+        case let .bytes(n): parts += ["--size", String(n)]
+        }
+        parts += ["--seed", seed]
+        if xor { parts.append("--xor") }
+        if stale > 0 { parts += ["--stale", String(stale)] }
+        if reorg { parts.append("--reorg") }
+        if shuffleWindow > 0 { parts += ["--shuffle-window", String(shuffleWindow)] }
+        if maxFileSize != BlockStoreWriter.defaultMaxFileSize { parts += ["--max-file-size", String(maxFileSize)] }
+        if opMix != OpMix() { parts += ["--op-mix", opMix.description] }
+        if blockWeight != Limits.maxBlockWeight { parts += ["--block-weight", String(blockWeight)] }
+        return parts.joined(separator: " ")
+    }
+
+    /// Rejects combinations that cannot produce a chain, before anything is written.
+    public func validate() throws(TestChainError) {
+        switch length {
+        case let .blocks(n):
+            if n < 1 { throw TestChainError("--blocks must be at least 1") }
+            if (stale > 0 || reorg) && n < 3 {
+                throw TestChainError("--stale and --reorg need at least 3 blocks (a side branch must fork and lose), got --blocks \(n)")
+            }
+        case let .bytes(n):
+            if n < Self.minimumSize { throw TestChainError("--size \(n) is below one block (minimum \(Self.minimumSize) bytes)") }
+        }
+        if stale < 0 || stale > 10_000 { throw TestChainError("--stale must be between 0 and 10000") }
+        if shuffleWindow < 0 || shuffleWindow > 100_000 { throw TestChainError("--shuffle-window must be between 0 and 100000") }
+        if blockWeight < Self.minimumBlockWeight || blockWeight > Limits.maxBlockWeight {
+            throw TestChainError("--block-weight must be between \(Self.minimumBlockWeight) and \(Limits.maxBlockWeight)")
+        }
+        // A serialized block is never larger than its weight, so this guarantees every block fits a file.
+        if maxFileSize < blockWeight + 1024 || maxFileSize > Int(UInt32.max) {
+            throw TestChainError("--max-file-size \(maxFileSize) cannot hold a block of --block-weight \(blockWeight); use at least \(blockWeight + 1024) bytes or a smaller --block-weight")
+        }
+        if users < 2 { throw TestChainError("at least 2 simulated users are needed") }
+    }
+}
+
+public struct TestChainError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// What a generation produced; written as `testchain.json`.
+public struct TestChainSummary: Sendable {
+    public var options: TestChainOptions
+    public var genesis: Hash256
+    public var tipHash: Hash256
+    public var tipHeight: Int
+    /// Main-chain blocks in height order, genesis first.
+    public var mainChain: [Hash256]
+    public var staleBlocks: [Hash256]
+    public var reorg: (forkHeight: Int, disconnected: [Hash256])?
+    public var records: Int
+    public var undoRecords: Int
+    public var transactions: Int
+    public var ops: [(magic: String, count: Int)]
+    public var xorKey: XorKey
+    public var files: [(name: String, bytes: Int)]
+    public var blockBytes: Int
+
+    public func json() -> String {
+        var object: [String: Any] = [
+            "format": 1,
+            "command": "virtualchain testchain " + options.commandLine,
+            "network": options.network.rawValue,
+            "seed": options.seed,
+            "genesis": genesis.displayHex,
+            "tip": ["hash": tipHash.displayHex, "height": tipHeight],
+            "counts": [
+                "blocks": mainChain.count,
+                "records": records,
+                "undo_records": undoRecords,
+                "stale_blocks": staleBlocks.count,
+                "transactions": transactions,
+                "ops": Dictionary(uniqueKeysWithValues: ops.map { ($0.magic, $0.count) }),
+            ] as [String: Any],
+            "op_mix": options.opMix.description,
+            "stale_blocks": staleBlocks.map(\.displayHex),
+            "xor_key": xorKey.isIdentity ? NSNull() : Hex.encode(xorKey.bytes) as Any,
+            "shuffle_window": options.shuffleWindow,
+            "max_file_size": options.maxFileSize,
+            "block_weight": options.blockWeight,
+            "bytes": blockBytes,
+            "files": files.map { ["name": $0.name, "bytes": $0.bytes] },
+        ]
+        if let reorg {
+            object["reorg"] = ["fork_height": reorg.forkHeight, "depth": reorg.disconnected.count,
+                               "disconnected": reorg.disconnected.map(\.displayHex)] as [String: Any]
+        } else {
+            object["reorg"] = NSNull()
+        }
+        let data = try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}
+
+/// `virtualchain testchain`: writes a Bitcoin Core–style data directory (`DIR/blocks/` and
+/// `DIR/testchain.json`) holding a valid chain with the requested shape.
+public enum TestChainGenerator {
+    public static let manifestName = "testchain.json"
+
+    /// Checks `out` can be written: it must not exist or be an empty directory.
+    public static func checkOutput(_ out: String) throws(TestChainError) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) else { return }
+        if !isDirectory.boolValue { throw TestChainError("--out \(out) exists and is not a directory") }
+        let contents = (try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []
+        if !contents.isEmpty { throw TestChainError("--out \(out) is not empty; refusing to overwrite it") }
+    }
+
+    public static func generate(_ options: TestChainOptions, out: String,
+                                progress: ((_ height: Int, _ bytes: Int) -> Void)? = nil) throws -> TestChainSummary {
+        try options.validate()
+        try checkOutput(out)
+        let blocksDirectory = out + "/blocks"
+        try FileManager.default.createDirectory(atPath: blocksDirectory, withIntermediateDirectories: true)
+
+        // Independent random streams, so e.g. the shuffle window never changes block contents.
+        var contentRandom = SeededRandom(seed: "content:" + options.seed)
+        var sideRandom = SeededRandom(seed: "side:" + options.seed)
+        var planRandom = SeededRandom(seed: "plan:" + options.seed)
+        var shuffleRandom = SeededRandom(seed: "shuffle:" + options.seed)
+        var keyRandom = SeededRandom(seed: "xor:" + options.seed)
+
+        var userRandom = SeededRandom(seed: "users:" + options.seed)
+        let users = (0..<options.users).map { _ in
+            SimulatedUser(kind: SimulatedUser.Kind.allCases[userRandom.weightedIndex([45, 20, 30, 5])], identity: userRandom.bytes(20))
+        }
+        var xorKey = XorKey.none
+        if options.xor {
+            repeat { xorKey = XorKey(word: keyRandom.next()) } while xorKey.bytes.contains(0) || xorKey.isIdentity
+        }
+
+        let network = options.network
+        let genesis = network.genesisBlock
+        let genesisBytes = genesis.serialized
+        let genesisHash = genesis.header.hash
+        let store = try BlockStoreWriter(directory: blocksDirectory, network: network, xorKey: xorKey, maxFileSize: options.maxFileSize)
+        let node = try CoreNodeModel(store: store, genesis: genesisBytes, genesisHash: genesisHash)
+        var shuffler = ArrivalShuffler(window: options.shuffleWindow)
+
+        let mix = TransactionMix(blockWeight: options.blockWeight, opMix: options.opMix)
+        var assembler = BlockAssembler(network: network, users: users, mix: mix)
+        var wallet = Wallet()
+
+        var plan = ForkPlan(options: options, random: &planRandom)
+        var pendingBefore: [Int: [AssembledBlock]] = [:]   // reorg branch: arrives before the main block of its height
+        var pendingAfter: [Int: [AssembledBlock]] = [:]    // stale branches: arrive after it
+        var staleBlocks: [Hash256] = []
+        var reorgBranch: (forkHeight: Int, blocks: [Hash256])?
+
+        var mainChain = [genesisHash]
+        var transactions = 1
+        var ops = [Int](repeating: 0, count: options.opMix.magics.count)
+        var bytes = genesisBytes.count + BlockStoreWriter.recordHeaderSize
+        let baseTime = genesis.header.time
+
+        func arrive(_ block: AssembledBlock) throws {
+            node.announce(block)
+            for ready in shuffler.push(block, random: &shuffleRandom) { try node.receive(ready) }
+        }
+
+        var height = 0
+        while !plan.isDone(height: height, bytes: bytes) {
+            height += 1
+            let target = assembler.targetWeight(using: &contentRandom)
+            let block = assembler.assemble(height: height, previous: mainChain[height - 1],
+                                           time: baseTime + UInt32(600 * height), targetWeight: target,
+                                           wallet: &wallet, rng: &contentRandom)
+            for side in pendingBefore.removeValue(forKey: height) ?? [] { try arrive(side) }
+            try arrive(block)
+            for side in pendingAfter.removeValue(forKey: height) ?? [] { try arrive(side) }
+            mainChain.append(block.hash)
+            transactions += block.transactionCount
+            for i in ops.indices { ops[i] += block.opCounts[i] }
+            bytes += block.bytes.count + BlockStoreWriter.recordHeaderSize
+            progress?(height, bytes)
+
+            // Side branches fork from the block just made, spending a copy of its coins.
+            for length in plan.staleBranches(at: height, bytes: bytes, random: &planRandom) {
+                let branch = sideBranch(from: height, length: length, timeOffset: 1, wallet: wallet, assembler: &assembler,
+                                        mainChain: mainChain, baseTime: baseTime, rng: &sideRandom)
+                for block in branch {
+                    node.announce(block)
+                    pendingAfter[block.height, default: []].append(block)
+                    staleBlocks.append(block.hash)
+                }
+            }
+            if let depth = plan.reorgBranch(at: height, bytes: bytes, random: &planRandom) {
+                let branch = sideBranch(from: height, length: depth, timeOffset: 2, wallet: wallet, assembler: &assembler,
+                                        mainChain: mainChain, baseTime: baseTime, rng: &sideRandom)
+                for block in branch {
+                    node.announce(block)
+                    pendingBefore[block.height, default: []].append(block)
+                    staleBlocks.append(block.hash)
+                }
+                reorgBranch = (height, branch.map(\.hash))
+            }
+        }
+        for ready in shuffler.finish() { try node.receive(ready) }
+        guard node.tip == mainChain[mainChain.count - 1] else {
+            throw TestChainError("internal error: the modelled node ended on \(node.tip), not the generated tip")
+        }
+        store.close()
+
+        let files = try FileManager.default.contentsOfDirectory(atPath: blocksDirectory).sorted().map { name in
+            let attributes = try FileManager.default.attributesOfItem(atPath: blocksDirectory + "/" + name)
+            return (name: name, bytes: (attributes[.size] as? NSNumber)?.intValue ?? 0)
+        }
+        let summary = TestChainSummary(
+            options: options, genesis: genesisHash, tipHash: mainChain[mainChain.count - 1], tipHeight: height,
+            mainChain: mainChain, staleBlocks: staleBlocks,
+            reorg: reorgBranch.map { ($0.forkHeight, $0.blocks) },
+            records: node.recordsWritten, undoRecords: node.undoRecordsWritten, transactions: transactions,
+            ops: zip(options.opMix.magics, ops).map { (OpMix.magicText($0.0.bytes), $0.1) },
+            xorKey: xorKey, files: files, blockBytes: bytes)
+        try summary.json().write(toFile: out + "/" + manifestName, atomically: true, encoding: .utf8)
+        return summary
+    }
+
+    /// A side branch of `length` blocks on top of main block `forkHeight`, with a few transactions
+    /// spending a private copy of the wallet's coins (so the main chain's coins are untouched).
+    private static func sideBranch(from forkHeight: Int, length: Int, timeOffset: UInt32, wallet: Wallet,
+                                   assembler: inout BlockAssembler, mainChain: [Hash256], baseTime: UInt32,
+                                   rng: inout SeededRandom) -> [AssembledBlock] {
+        var branchWallet = wallet.sample(400, using: &rng)
+        var previous = mainChain[forkHeight]
+        var blocks: [AssembledBlock] = []
+        for i in 1...length {
+            let height = forkHeight + i
+            let block = assembler.assemble(height: height, previous: previous,
+                                           time: baseTime + UInt32(600 * height) + timeOffset,
+                                           targetWeight: rng.int(10_000...60_000), wallet: &branchWallet, rng: &rng)
+            blocks.append(block)
+            previous = block.hash
+        }
+        return blocks
+    }
+}
+
+/// Where side branches fork. With `--blocks` the heights are drawn up front; with `--size` at
+/// fractions of the target size, and the main chain then grows until every branch has lost.
+struct ForkPlan {
+    private var staleHeights: [Int] = []
+    private var staleFractions: [Double] = []
+    private var reorgHeight: Int?
+    private var reorgFraction: Double?
+    private let length: TestChainOptions.Length
+    /// The main chain must reach this height for every side branch to have less work.
+    private var requiredHeight = 0
+
+    init(options: TestChainOptions, random: inout SeededRandom) {
+        length = options.length
+        switch options.length {
+        case let .blocks(n):
+            let low = max(0, min(n - 2, 101))
+            staleHeights = (0..<options.stale).map { _ in random.int(low...(n - 2)) }.sorted()
+            if options.reorg { reorgHeight = random.int(max(low, min(n - 2, n * 2 / 3))...(n - 2)) }
+        case .bytes:
+            staleFractions = (0..<options.stale).map { _ in 0.05 + 0.85 * random.unit() }.sorted()
+            if options.reorg { reorgFraction = 0.5 + 0.3 * random.unit() }
+        }
+    }
+
+    func isDone(height: Int, bytes: Int) -> Bool {
+        switch length {
+        case let .blocks(n): return height >= n
+        case let .bytes(size): return bytes >= size && height >= requiredHeight && height >= 1
+        }
+    }
+
+    private func progress(height: Int, bytes: Int) -> Double {
+        switch length {
+        case let .blocks(n): return Double(height) / Double(n)
+        case let .bytes(size): return Double(bytes) / Double(size)
+        }
+    }
+
+    /// Lengths of the stale branches that fork from main block `height`.
+    mutating func staleBranches(at height: Int, bytes: Int, random: inout SeededRandom) -> [Int] {
+        var lengths: [Int] = []
+        if case let .blocks(n) = length {
+            while let first = staleHeights.first, first <= height {
+                staleHeights.removeFirst()
+                lengths.append(min(random.int(1...3), n - height - 1))
+            }
+        } else {
+            let p = progress(height: height, bytes: bytes)
+            while let first = staleFractions.first, first <= p {
+                staleFractions.removeFirst()
+                lengths.append(random.int(1...3))
+            }
+        }
+        for l in lengths { requiredHeight = max(requiredHeight, height + l + 1) }
+        return lengths.filter { $0 > 0 }
+    }
+
+    /// Depth of the branch that is connected first and later loses to the main chain, if it forks here.
+    mutating func reorgBranch(at height: Int, bytes: Int, random: inout SeededRandom) -> Int? {
+        var depth: Int?
+        if case let .blocks(n) = length, let h = reorgHeight, h <= height {
+            reorgHeight = nil
+            depth = min(random.int(1...3), n - height - 1)
+        } else if let f = reorgFraction, f <= progress(height: height, bytes: bytes) {
+            reorgFraction = nil
+            depth = random.int(1...3)
+        }
+        if let depth { requiredHeight = max(requiredHeight, height + depth + 1) }
+        return depth.flatMap { $0 > 0 ? $0 : nil }
+    }
+}
+
+/// Reorders blocks as headers-first download does: each block is stored at most `window`
+/// positions away from where it would be in height order.
+struct ArrivalShuffler {
+    let window: Int
+    private var waiting: [(key: Int, sequence: Int, block: AssembledBlock)] = []
+    private var sequence = 0
+
+    init(window: Int) { self.window = window }
+
+    /// Adds the next block in natural order; returns the blocks whose turn has come.
+    mutating func push(_ block: AssembledBlock, random: inout SeededRandom) -> [AssembledBlock] {
+        guard window > 0 else { return [block] }
+        let key = sequence + random.int(0...window)
+        let item = (key: key, sequence: sequence, block: block)
+        let index = waiting.firstIndex { ($0.key, $0.sequence) > (key, sequence) } ?? waiting.count
+        waiting.insert(item, at: index)
+        var ready: [AssembledBlock] = []
+        // Every later block gets a key above `sequence`, so these can no longer be overtaken.
+        while let first = waiting.first, first.key <= sequence {
+            ready.append(waiting.removeFirst().block)
+        }
+        sequence += 1
+        return ready
+    }
+
+    mutating func finish() -> [AssembledBlock] {
+        defer { waiting = [] }
+        return waiting.map(\.block)
+    }
+}
