@@ -32,9 +32,10 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "BitcoinWireTests", dependencies: ["BitcoinWire"]),
-        .testTarget(name: "BlockFilesTests", dependencies: ["BlockFiles"]),
-        .testTarget(name: "ChainIndexTests", dependencies: ["ChainIndex", "TestChain"]),
-        .testTarget(name: "TestChainTests", dependencies: ["TestChain", "ChainIndex", "BlockFiles"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "BitcoinWireTests", dependencies: ["BitcoinWire", "TestSupport"]),
+        .testTarget(name: "BlockFilesTests", dependencies: ["BlockFiles", "TestSupport"]),
+        .testTarget(name: "ChainIndexTests", dependencies: ["ChainIndex", "TestChain", "TestSupport"]),
+        .testTarget(name: "TestChainTests", dependencies: ["TestChain", "BlockFiles", "TestSupport", "virtualchain"]),
     ]
 )

@@ -148,7 +148,8 @@ public struct UInt256: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// Work represented by a target: 2^256 / (target + 1), computed as Core does
     /// (`~target / (target + 1) + 1`) to stay within 256 bits.
     public static func work(forTarget target: UInt256) -> UInt256 {
-        (~target / (target &+ UInt256(1))) &+ UInt256(1)
+        if target == .max { return UInt256(1) }  // target + 1 would wrap to zero
+        return (~target / (target &+ UInt256(1))) &+ UInt256(1)
     }
 }
 
