@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "BitcoinWire", targets: ["BitcoinWire"]),
         .library(name: "BlockFiles", targets: ["BlockFiles"]),
         .library(name: "ChainIndex", targets: ["ChainIndex"]),
+        .library(name: "BlockReader", targets: ["BlockReader"]),
         .library(name: "TestChain", targets: ["TestChain"]),
         .executable(name: "virtualchain", targets: ["virtualchain"]),
     ],
@@ -23,11 +24,12 @@ let package = Package(
         .target(name: "BitcoinWire", dependencies: ["CCrypto"]),
         .target(name: "BlockFiles", dependencies: ["BitcoinWire"]),
         .target(name: "ChainIndex", dependencies: ["BitcoinWire", "BlockFiles"]),
+        .target(name: "BlockReader", dependencies: ["BitcoinWire", "BlockFiles", "ChainIndex"]),
         .target(name: "TestChain", dependencies: ["BitcoinWire", "BlockFiles"]),
         .executableTarget(
             name: "virtualchain",
             dependencies: [
-                "BitcoinWire", "BlockFiles", "ChainIndex", "TestChain",
+                "BitcoinWire", "BlockFiles", "ChainIndex", "BlockReader", "TestChain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -35,7 +37,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "BitcoinWireTests", dependencies: ["BitcoinWire", "TestSupport"]),
         .testTarget(name: "BlockFilesTests", dependencies: ["BlockFiles", "TestSupport"]),
-        .testTarget(name: "ChainIndexTests", dependencies: ["ChainIndex", "TestChain", "TestSupport"]),
+        .testTarget(name: "ChainIndexTests", dependencies: ["ChainIndex", "BlockReader", "TestChain", "TestSupport", "virtualchain"]),
         .testTarget(name: "TestChainTests", dependencies: ["TestChain", "BlockFiles", "TestSupport", "virtualchain"]),
     ]
 )

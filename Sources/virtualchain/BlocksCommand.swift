@@ -1,6 +1,83 @@
 import ArgumentParser
+import BitcoinWire
+import BlockFiles
+import BlockReader
+import ChainIndex
+import Foundation
 
 struct BlocksCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "blocks", abstract: "List the best chain of a blocks directory.")
-    func run() throws { throw UsageError("not implemented yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "blocks",
+        abstract: "List the best chain of a blocks directory (or, with --all, every record).",
+        discussion: """
+        Records that are damaged are reported on stderr and skipped; a best-chain block that fails to \
+        parse or verify stops the listing with an error naming the file and offset (exit status 1).
+        """
+    )
+
+    @OptionGroup var source: ChainSourceOptions
+
+    @Flag(help: "List every well-formed record in file order, on the best chain or not.")
+    var all = false
+
+    @Flag(help: "One JSON object per line.")
+    var json = false
+
+    @Flag(help: "Include txids and wtxids (display hex) of every transaction.")
+    var txids = false
+
+    struct Row: Sendable {
+        var transactions: Int
+        var txids: [Hash256]
+        var wtxids: [Hash256]
+    }
+
+    func run() throws {
+        let directory: BlocksDirectory
+        let index: ChainIndex
+        do {
+            directory = try source.openDirectory()
+            index = try ChainIndex(directory: directory)
+        } catch {
+            Self.printError("\(error)")
+            throw ExitCode(1)
+        }
+        reportIndexFindings(index)
+        let order = all ? Array(index.records.indices) : index.bestChain
+        let wantIds = txids
+        let pass = BlockPass(directory: directory, index: index, options: source.passOptions)
+        let out = OutputBuffer()
+        do {
+            try pass.run(records: order, transform: { block in
+                Row(transactions: block.view.transactions.count,
+                    txids: wantIds ? block.view.transactions.map { $0.txid() } : [],
+                    wtxids: wantIds ? block.view.transactions.map { $0.wtxid() } : [])
+            }, consume: { recordIndex, row in
+                out.line(format(recordIndex: recordIndex, row: row, index: index))
+            })
+        } catch {
+            out.flush()
+            Self.printError("\(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    func format(recordIndex: Int, row: Row, index: ChainIndex) -> String {
+        let record = index.records[recordIndex]
+        let height = index.heights[recordIndex]
+        let stale = !index.isOnBestChain[recordIndex] && !(index.isDuplicate(recordIndex) && index.isOnBestChain[index.firstRecord[recordIndex]])
+        let file = BlockStoreWriter.blockFileName(record.location.file)
+        if json {
+            var text = "{\"height\":\(height.map(String.init) ?? "null"),\"hash\":\"\(record.hash.displayHex)\",\"prev\":\"\(record.previous.displayHex)\",\"txs\":\(row.transactions),\"size\":\(record.location.size),\"file\":\(jsonString(file)),\"offset\":\(record.location.offset),\"stale\":\(stale)"
+            if txids {
+                text += ",\"txids\":[" + row.txids.map { "\"\($0.displayHex)\"" }.joined(separator: ",") + "]"
+                text += ",\"wtxids\":[" + row.wtxids.map { "\"\($0.displayHex)\"" }.joined(separator: ",") + "]"
+            }
+            return text + "}"
+        }
+        var text = "\(height.map(String.init) ?? "-")\t\(record.hash.displayHex)\t\(row.transactions) txs\t\(record.location.size) bytes\t\(file):\(record.location.offset)"
+        if stale { text += "\tstale" }
+        if txids { text += "\n" + zip(row.txids, row.wtxids).map { "\ttxid \($0.displayHex) wtxid \($1.displayHex)" }.joined(separator: "\n") }
+        return text
+    }
 }

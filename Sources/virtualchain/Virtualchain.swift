@@ -6,7 +6,7 @@ struct Virtualchain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "virtualchain",
         abstract: "Virtual blockchains over Bitcoin Core block files.",
-        subcommands: [TestchainCommand.self, BlocksCommand.self]
+        subcommands: [TestchainCommand.self, BlocksCommand.self, OpsCommand.self]
     )
 
     /// Usage errors exit with status 2, like other Unix tools (ArgumentParser's default is 64).

@@ -1,0 +1,214 @@
+/// A zero-copy view of one serialized transaction inside borrowed bytes (a mapped block file).
+///
+/// Parsing walks the transaction once, checking every length against the bytes that remain, and
+/// remembers only offsets. Hashes are computed on demand: a scan that only filters never hashes.
+public struct TransactionView {
+    /// The whole transaction as serialized in the block (with witness data if any).
+    public let bytes: UnsafeRawBufferPointer
+    public let hasWitness: Bool
+    public let inputCount: Int
+    public let outputCount: Int
+    /// Offset of the input count (after the segwit marker and flag, if present).
+    @usableFromInline let inputsStart: Int
+    /// Offset of the output count.
+    @usableFromInline let outputsStart: Int
+    /// End of the outputs: start of the witness data, or of the lock time.
+    @usableFromInline let outputsEnd: Int
+    /// Range of the data pushed by the transaction's last nulldata output (spec section 2), if any.
+    public let nullDataRange: Range<Int>?
+
+    public var version: Int32 { Int32(littleEndian: bytes.loadUnaligned(as: Int32.self)) }
+    public var lockTime: UInt32 { UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self)) }
+
+    /// The data pushed by the last nulldata output (`OP_RETURN <one push>`), a view.
+    public var nullData: UnsafeRawBufferPointer? {
+        nullDataRange.map { UnsafeRawBufferPointer(rebasing: bytes[$0]) }
+    }
+
+    /// Parses one transaction at `cursor` (legacy or BIP144 form), advancing past it.
+    @inlinable
+    public static func parse(from cursor: inout ByteCursor) throws(WireError) -> TransactionView {
+        let start = cursor.position
+        try cursor.skip(4)  // version
+        var inputCount = try cursor.readCount(of: "input", minItemSize: Limits.minInputSize)
+        var hasWitness = false
+        if inputCount == 0 {
+            let flagOffset = cursor.position
+            let flag = try cursor.readUInt8()
+            if flag != 1 {
+                throw WireError(.invalid(flag == 0 ? "transaction with no inputs" : "unknown transaction flag \(flag)"), at: flagOffset)
+            }
+            hasWitness = true
+            inputCount = try cursor.readCount(of: "input", minItemSize: Limits.minInputSize)
+            if inputCount == 0 { throw WireError(.invalid("transaction with no inputs"), at: flagOffset + 1) }
+        }
+        let inputsStart = cursor.position - ByteWriter.compactSizeLength(inputCount)
+        for _ in 0..<inputCount {
+            try cursor.skip(36)
+            let scriptLength = try cursor.readCompactSize()
+            try cursor.skip(Int(clamping: scriptLength) &+ 4)
+        }
+        let outputsStart = cursor.position
+        let outputCount = try cursor.readCount(of: "output", minItemSize: Limits.minOutputSize)
+        var nullData: Range<Int>?
+        for _ in 0..<outputCount {
+            try cursor.skip(8)
+            let scriptLengthValue = try cursor.readCompactSize()
+            let scriptStart = cursor.position
+            try cursor.skip(Int(clamping: scriptLengthValue))
+            let length = Int(scriptLengthValue)
+            if length >= 2 && cursor.base[scriptStart] == Opcode.opReturn,
+               let push = NullData.singlePush(in: UnsafeRawBufferPointer(rebasing: cursor.base[(scriptStart + 1)..<(scriptStart + length)])) {
+                nullData = (scriptStart + 1 + push.lowerBound - start)..<(scriptStart + 1 + push.upperBound - start)
+            }
+        }
+        let outputsEnd = cursor.position
+        if hasWitness {
+            var anyWitness = false
+            for _ in 0..<inputCount {
+                let items = try cursor.readCount(of: "witness item", minItemSize: 1)
+                anyWitness = anyWitness || items > 0
+                for _ in 0..<items {
+                    let itemLength = try cursor.readCompactSize()
+                    try cursor.skip(Int(clamping: itemLength))
+                }
+            }
+            if !anyWitness { throw WireError(.invalid("superfluous witness record"), at: outputsEnd) }
+        }
+        try cursor.skip(4)  // lock time
+        let bytes = UnsafeRawBufferPointer(rebasing: cursor.base[start..<cursor.position])
+        return TransactionView(bytes: bytes, hasWitness: hasWitness, inputCount: inputCount, outputCount: outputCount,
+                               inputsStart: inputsStart - start, outputsStart: outputsStart - start,
+                               outputsEnd: outputsEnd - start, nullDataRange: nullData)
+    }
+
+    @usableFromInline
+    init(bytes: UnsafeRawBufferPointer, hasWitness: Bool, inputCount: Int, outputCount: Int,
+         inputsStart: Int, outputsStart: Int, outputsEnd: Int, nullDataRange: Range<Int>?) {
+        self.bytes = bytes
+        self.hasWitness = hasWitness
+        self.inputCount = inputCount
+        self.outputCount = outputCount
+        self.inputsStart = inputsStart
+        self.outputsStart = outputsStart
+        self.outputsEnd = outputsEnd
+        self.nullDataRange = nullDataRange
+    }
+
+    /// dSHA256 of the serialization without witness data.
+    @inlinable public func txid() -> Hash256 {
+        guard hasWitness else { return Hashes.dsha256(bytes) }
+        return Hashes.dsha256(parts: UnsafeRawBufferPointer(rebasing: bytes[0..<4]),
+                              UnsafeRawBufferPointer(rebasing: bytes[inputsStart..<outputsEnd]),
+                              UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - 4)...]))
+    }
+
+    /// dSHA256 of the full serialization (equals the txid without witness data).
+    @inlinable public func wtxid() -> Hash256 { Hashes.dsha256(bytes) }
+
+    /// Size without witness data (what the txid covers).
+    public var baseSize: Int { hasWitness ? 4 + (outputsEnd - inputsStart) + 4 : bytes.count }
+    public var weight: Int { baseSize * (Limits.witnessScaleFactor - 1) + bytes.count }
+
+    public struct Input {
+        public var previousTxid: Hash256
+        public var previousIndex: UInt32
+        public var scriptSig: UnsafeRawBufferPointer
+        public var sequence: UInt32
+        public var isCoinbase: Bool { previousTxid == .zero && previousIndex == .max }
+    }
+
+    public struct Output {
+        public var value: Int64
+        public var scriptPubKey: UnsafeRawBufferPointer
+    }
+
+    /// The inputs in order. (The bytes were validated by `parse`, so walking them cannot fail.)
+    public func inputs() -> [Input] {
+        var cursor = ByteCursor(bytes, position: inputsStart)
+        var result: [Input] = []
+        result.reserveCapacity(inputCount)
+        do {
+            _ = try cursor.readCompactSize()
+            for _ in 0..<inputCount {
+                let txid = try cursor.readHash()
+                let index = try cursor.readLE(UInt32.self)
+                let script = try cursor.readVarBytes()
+                let sequence = try cursor.readLE(UInt32.self)
+                result.append(Input(previousTxid: txid, previousIndex: index, scriptSig: script, sequence: sequence))
+            }
+        } catch { preconditionFailure("validated transaction failed to re-parse: \(error)") }
+        return result
+    }
+
+    public func outputs() -> [Output] {
+        var cursor = ByteCursor(bytes, position: outputsStart)
+        var result: [Output] = []
+        result.reserveCapacity(outputCount)
+        do {
+            _ = try cursor.readCompactSize()
+            for _ in 0..<outputCount {
+                let value = try cursor.readLE(Int64.self)
+                result.append(Output(value: value, scriptPubKey: try cursor.readVarBytes()))
+            }
+        } catch { preconditionFailure("validated transaction failed to re-parse: \(error)") }
+        return result
+    }
+
+    /// Witness stacks, one per input (empty when the transaction has no witness data).
+    public func witnesses() -> [[UnsafeRawBufferPointer]] {
+        guard hasWitness else { return [] }
+        var cursor = ByteCursor(bytes, position: outputsEnd)
+        var result: [[UnsafeRawBufferPointer]] = []
+        result.reserveCapacity(inputCount)
+        do {
+            for _ in 0..<inputCount {
+                let count = Int(try cursor.readCompactSize())
+                var items: [UnsafeRawBufferPointer] = []
+                items.reserveCapacity(count)
+                for _ in 0..<count { items.append(try cursor.readVarBytes()) }
+                result.append(items)
+            }
+        } catch { preconditionFailure("validated transaction failed to re-parse: \(error)") }
+        return result
+    }
+}
+
+/// The nulldata rule of spec section 2.
+public enum NullData {
+    /// If `script` (the bytes after `OP_RETURN`) is exactly one data push — direct 1–75 bytes,
+    /// OP_PUSHDATA1/2/4 — and nothing else, the range of the pushed bytes within it.
+    @inlinable
+    public static func singlePush(in script: UnsafeRawBufferPointer) -> Range<Int>? {
+        guard script.count >= 1 else { return nil }
+        let op = script[0]
+        let start: Int, length: Int
+        switch op {
+        case 1...75:
+            start = 1; length = Int(op)
+        case Opcode.pushData1:
+            guard script.count >= 2 else { return nil }
+            start = 2; length = Int(script[1])
+        case Opcode.pushData2:
+            guard script.count >= 3 else { return nil }
+            start = 3; length = Int(script[1]) | Int(script[2]) << 8
+        case Opcode.pushData4:
+            guard script.count >= 5 else { return nil }
+            start = 5
+            length = Int(UInt32(littleEndian: script.loadUnaligned(fromByteOffset: 1, as: UInt32.self)))
+        default:
+            return nil
+        }
+        guard start + length == script.count else { return nil }
+        return start..<script.count
+    }
+
+    /// The operation carried by `data` for `magic`: opcode and payload, when `data` starts with the
+    /// magic and has at least one byte after it.
+    @inlinable
+    public static func operation(in data: UnsafeRawBufferPointer, magic: [UInt8]) -> (opcode: UInt8, payload: UnsafeRawBufferPointer)? {
+        guard data.count >= magic.count + 1 else { return nil }
+        for i in 0..<magic.count where data[i] != magic[i] { return nil }
+        return (data[magic.count], UnsafeRawBufferPointer(rebasing: data[(magic.count + 1)...]))
+    }
+}

@@ -1,0 +1,102 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import BitcoinWire
+
+/// A Bitcoin Core `blocks/` directory: its `blk*.dat` files and the xor key.
+public struct BlocksDirectory: Sendable {
+    public let path: String
+    public let network: Network
+    public let xorKey: XorKey
+    /// `blk%05d.dat` files present, by number, in ascending order.
+    public let blockFiles: [Int]
+
+    /// Locates blocks the way Core does: `datadir` plus the network's subfolder plus `blocks`, or
+    /// `blocksdir` as given; with neither, `~/.bitcoin`.
+    public static func locate(datadir: String?, blocksdir: String?, network: Network) throws(BlockFileError) -> BlocksDirectory {
+        let path: String
+        if let blocksdir {
+            path = blocksdir
+        } else {
+            let base = datadir ?? ((getenv("HOME").map { String(cString: $0) } ?? "") + "/.bitcoin")
+            let sub = network.dataDirectorySubfolder
+            path = sub.isEmpty ? base + "/blocks" : base + "/" + sub + "/blocks"
+        }
+        return try BlocksDirectory(path: path, network: network)
+    }
+
+    public init(path: String, network: Network) throws(BlockFileError) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw BlockFileError(path: path, "no blocks directory here: \(String(cString: strerror(errno)))") }
+        guard info.st_mode & S_IFMT == S_IFDIR else { throw BlockFileError(path: path, "not a directory") }
+        self.path = path
+        self.network = network
+        self.xorKey = try Self.readXorKey(directory: path)
+        guard let dir = opendir(path) else { throw BlockFileError(path: path, "cannot list: \(String(cString: strerror(errno)))") }
+        defer { closedir(dir) }
+        var numbers: [Int] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.count == 12, name.hasPrefix("blk"), name.hasSuffix(".dat"), let n = Int(name.dropFirst(3).prefix(5)) {
+                numbers.append(n)
+            }
+        }
+        blockFiles = numbers.sorted()
+    }
+
+    public func blockFilePath(_ number: Int) -> String { path + "/" + BlockStoreWriter.blockFileName(number) }
+    public func undoFilePath(_ number: Int) -> String { path + "/" + BlockStoreWriter.undoFileName(number) }
+
+    /// `xor.dat`: absent means no obfuscation; anything but exactly 8 bytes is an error.
+    static func readXorKey(directory: String) throws(BlockFileError) -> XorKey {
+        let path = directory + "/" + XorKey.fileName
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return .none }
+            throw BlockFileError(path: path, "cannot read: \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 16)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, 16) }
+        if n < 0 { throw BlockFileError(path: path, "cannot read: \(String(cString: strerror(errno)))") }
+        guard n == XorKey.length, let key = XorKey(bytes: Array(buffer.prefix(8))) else {
+            throw BlockFileError(path: path, "xor.dat must hold exactly 8 bytes, found \(n == 16 ? "more than 8" : String(n))")
+        }
+        return key
+    }
+}
+
+/// A read-only memory mapping of a whole file, unmapped when released.
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    public let bytes: UnsafeRawBufferPointer
+
+    public init(path: String) throws(BlockFileError) {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw BlockFileError(path: path, "cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw BlockFileError(path: path, "cannot stat: \(String(cString: strerror(errno)))") }
+        let size = Int(info.st_size)
+        if size == 0 {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        guard let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), address != MAP_FAILED else {
+            throw BlockFileError(path: path, "cannot map: \(String(cString: strerror(errno)))")
+        }
+        bytes = UnsafeRawBufferPointer(start: address, count: size)
+    }
+
+    /// Tells the kernel the pages will be read in order (more read-ahead).
+    public func adviseSequential() {
+        if let base = bytes.baseAddress { madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_SEQUENTIAL) }
+    }
+
+    deinit {
+        if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+    }
+}

@@ -1,0 +1,137 @@
+import BitcoinWire
+
+/// Where a block record is: file number, offset of its 8-byte header, payload size.
+public struct RecordLocation: Hashable, Sendable {
+    public var file: Int
+    public var offset: Int
+    public var size: Int
+    public init(file: Int, offset: Int, size: Int) { self.file = file; self.offset = offset; self.size = size }
+    /// Offset of the payload (the block itself).
+    public var payloadOffset: Int { offset + BlockStoreWriter.recordHeaderSize }
+}
+
+/// Something wrong in a block file that the scanner stepped over.
+public struct RecordProblem: Sendable, CustomStringConvertible {
+    public var path: String
+    public var offset: Int
+    public var message: String
+    public init(path: String, offset: Int, message: String) { self.path = path; self.offset = offset; self.message = message }
+    public var description: String { "\(path) at offset \(offset): \(message)" }
+}
+
+/// Walks the records of one `blk*.dat` mapping: skips pre-allocation zeros, checks each record's
+/// magic and size, and resynchronises on the next magic after garbage.
+public struct RecordScanner {
+    public let file: MappedFile
+    public let number: Int
+    public let magic: UInt32
+    public let xorKey: XorKey
+    /// True for the newest file, where a record cut short is "not yet written" rather than damage.
+    public let isNewest: Bool
+    public private(set) var position = 0
+    public private(set) var problems: [RecordProblem] = []
+    /// Set when the newest file ends in a record still being written.
+    public private(set) var incompleteTail: Int?
+
+    public init(file: MappedFile, number: Int, magic: UInt32, xorKey: XorKey, isNewest: Bool) {
+        self.file = file
+        self.number = number
+        self.magic = magic
+        self.xorKey = xorKey
+        self.isNewest = isNewest
+    }
+
+    /// The 8-byte word at `offset` with the obfuscation removed.
+    @inline(__always) func word(at offset: Int) -> UInt64 {
+        let raw = file.bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+        guard !xorKey.isIdentity else { return raw }
+        let shift = UInt64((offset % 8) * 8)
+        let key = shift == 0 ? xorKey.word : (xorKey.word >> shift) | (xorKey.word << (64 - shift))
+        return raw ^ key
+    }
+
+    /// The next record, or nil at the end of the file.
+    public mutating func next() -> RecordLocation? {
+        let bytes = file.bytes
+        let count = bytes.count
+        while position + 8 <= count {
+            let header = word(at: position)
+            let recordMagic = UInt32(truncatingIfNeeded: header)
+            if recordMagic != magic {
+                // Pre-allocated space is raw zeros (Core never obfuscates it): skip the whole run.
+                if bytes.loadUnaligned(fromByteOffset: position, as: UInt32.self) == 0 {
+                    skipZeros()
+                    continue
+                }
+                let start = position
+                resync(from: position + 1)
+                let kind = Network.fromMagic(recordMagic).map { "magic of \($0.rawValue), not of this network" } ?? "bytes that are not a record"
+                problems.append(RecordProblem(path: file.path, offset: start,
+                                              message: "\(kind) (\(position - start) bytes skipped)"))
+                continue
+            }
+            let size = Int(UInt32(truncatingIfNeeded: header >> 32))
+            let end = position + 8 + size
+            if size > Limits.maxBlockSerializedSize || size < BlockHeader.size + 1 {
+                let start = position
+                problems.append(RecordProblem(path: file.path, offset: start,
+                                              message: "record size \(size) is impossible for a block (80 bytes to 4,000,000)"))
+                resync(from: position + 1)
+                continue
+            }
+            if end > count {
+                if isNewest {
+                    incompleteTail = position  // still being written by bitcoind
+                } else {
+                    problems.append(RecordProblem(path: file.path, offset: position,
+                                                  message: "record of \(size) bytes runs past the end of the file (\(count) bytes)"))
+                }
+                position = count
+                return nil
+            }
+            let location = RecordLocation(file: number, offset: position, size: size)
+            position = end
+            return location
+        }
+        if position < count && !allZero(from: position) {
+            if isNewest {
+                incompleteTail = position  // a record header still being written
+            } else {
+                problems.append(RecordProblem(path: file.path, offset: position, message: "\(count - position) stray bytes at the end of the file"))
+            }
+        }
+        position = count
+        return nil
+    }
+
+    private func allZero(from offset: Int) -> Bool {
+        file.bytes[offset...].allSatisfy { $0 == 0 }
+    }
+
+    private mutating func skipZeros() {
+        let bytes = file.bytes
+        let count = bytes.count
+        // Eight bytes at a time, then byte by byte to the first non-zero.
+        while position + 8 <= count && bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self) == 0 { position += 8 }
+        while position < count && bytes[position] == 0 { position += 1 }
+    }
+
+    /// Moves to the next offset from `start` whose decoded bytes are this network's magic.
+    private mutating func resync(from start: Int) {
+        var p = start
+        let count = file.bytes.count
+        while p + 8 <= count {
+            if UInt32(truncatingIfNeeded: word(at: p)) == magic { break }
+            p += 1
+        }
+        position = p + 8 <= count ? p : count
+    }
+
+    /// Copies (and de-obfuscates) `length` bytes at `offset` into `buffer`; a view of the mapping
+    /// itself is used instead wherever the file is not obfuscated (see `withPayload`).
+    public func read(offset: Int, length: Int, into buffer: inout [UInt8]) {
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: file.bytes[offset..<(offset + length)]))
+        xorKey.apply(to: &buffer, fileOffset: offset)
+    }
+}

@@ -1,0 +1,214 @@
+import BitcoinWire
+import BlockFiles
+import ChainIndex
+import Dispatch
+import Foundation
+
+/// A block as a worker sees it: valid only inside the transform closure (its bytes may be a
+/// reused de-obfuscation buffer or a view of a mapping released later).
+public struct ParsedBlock {
+    public let height: Int?
+    public let hash: Hash256
+    public let location: RecordLocation
+    public let view: BlockView
+    /// Path of the blk file, for error messages.
+    public let path: String
+}
+
+public struct BlockPassError: Error, CustomStringConvertible {
+    public var path: String
+    public var offset: Int
+    public var message: String
+    public var description: String { "\(path) at offset \(offset): \(message)" }
+}
+
+/// Which checks the block pass makes besides parsing.
+public struct BlockPassOptions: Sendable {
+    /// Merkle root against the header and the witness commitment (`--no-verify` turns it off).
+    public var verify = true
+    /// Worker threads (default: all cores).
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// Blocks parsed ahead of the consumer at most; bounds memory whatever the consumer's speed.
+    public var window = 64
+
+    public init(verify: Bool = true, threads: Int? = nil, window: Int = 64) {
+        self.verify = verify
+        self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        self.window = max(1, window)
+    }
+}
+
+/// Parses blocks in parallel and hands the results to a consumer strictly in the given order.
+public final class BlockPass: @unchecked Sendable {
+    public let directory: BlocksDirectory
+    public let index: ChainIndex
+    public let options: BlockPassOptions
+
+    public init(directory: BlocksDirectory, index: ChainIndex, options: BlockPassOptions = BlockPassOptions()) {
+        self.directory = directory
+        self.index = index
+        self.options = options
+    }
+
+    /// Runs `transform` on the blocks of `records` (record indices, in delivery order) on worker
+    /// threads and `consume` on the calling thread in that same order. A parse or verification
+    /// failure stops the pass with an error naming the file and offset.
+    public func run<T>(records: [Int],
+                       transform: @escaping @Sendable (ParsedBlock) throws -> T,
+                       consume: (Int, T) throws -> Void) throws {
+        guard !records.isEmpty else { return }
+        let state = PassState<T>(count: records.count, window: options.window)
+        let files = MappingCache(directory: directory, records: records.map { index.records[$0].location })
+        let workers = min(options.threads, records.count)
+        let group = DispatchGroup()
+        for _ in 0..<workers {
+            DispatchQueue.global(qos: .userInitiated).async(group: group) { [self] in
+                var buffer: [UInt8] = []
+                while let position = state.claim() {
+                    let recordIndex = records[position]
+                    let result: Result<T, Error>
+                    do {
+                        result = .success(try self.process(recordIndex: recordIndex, files: files, buffer: &buffer, transform: transform))
+                    } catch {
+                        result = .failure(error)
+                    }
+                    files.finished(index.records[recordIndex].location.file)
+                    state.deliver(position, result)
+                }
+            }
+        }
+        defer {
+            state.cancel()
+            group.wait()
+        }
+        for position in 0..<records.count {
+            let value = try state.take(position).get()
+            try consume(records[position], value)
+        }
+    }
+
+    private func process<T>(recordIndex: Int, files: MappingCache, buffer: inout [UInt8],
+                            transform: (ParsedBlock) throws -> T) throws -> T {
+        let record = index.records[recordIndex]
+        let location = record.location
+        let file = try files.mapping(location.file)
+        let payload: UnsafeRawBufferPointer
+        if directory.xorKey.isIdentity {
+            payload = UnsafeRawBufferPointer(rebasing: file.bytes[location.payloadOffset..<(location.payloadOffset + location.size)])
+            return try parse(payload, record: record, recordIndex: recordIndex, path: file.path, transform: transform)
+        }
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: file.bytes[location.payloadOffset..<(location.payloadOffset + location.size)]))
+        directory.xorKey.apply(to: &buffer, fileOffset: location.payloadOffset)
+        return try buffer.withUnsafeBytes { raw in
+            try parse(raw, record: record, recordIndex: recordIndex, path: file.path, transform: transform)
+        }
+    }
+
+    private func parse<T>(_ payload: UnsafeRawBufferPointer, record: HeaderRecord, recordIndex: Int, path: String,
+                          transform: (ParsedBlock) throws -> T) throws -> T {
+        let location = record.location
+        do {
+            let view = try BlockView.parse(payload)
+            if options.verify { try view.verify() }
+            return try transform(ParsedBlock(height: index.heights[recordIndex], hash: record.hash, location: location, view: view, path: path))
+        } catch let error as WireError {
+            throw BlockPassError(path: path, offset: location.payloadOffset + error.offset,
+                                 message: "block \(record.hash): \(Self.describe(error))")
+        }
+    }
+
+    static func describe(_ error: WireError) -> String {
+        // WireError's own text names the offset within the block; the caller names the file offset.
+        switch error.kind {
+        case let .truncated(needed, available): return "truncated: needed \(needed) bytes, \(available) left"
+        case .nonCanonicalCompactSize: return "non-canonical CompactSize"
+        case let .compactSizeTooLarge(v): return "CompactSize \(v) above the 32 MiB limit"
+        case .varIntOverflow: return "VARINT overflow"
+        case let .countExceedsBytes(what, count, remaining): return "\(what) count \(count) cannot fit in the \(remaining) bytes left"
+        case let .invalid(message): return message
+        }
+    }
+}
+
+/// Hands out positions to workers, at most `window` ahead of the consumer, and holds results until
+/// the consumer takes them in order.
+final class PassState<T>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var results: [Int: Result<T, Error>] = [:]
+    private var nextClaim = 0
+    private var consumed = 0
+    private var cancelled = false
+    private let count: Int
+    private let window: Int
+
+    init(count: Int, window: Int) {
+        self.count = count
+        self.window = window
+    }
+
+    /// The next position to work on, waiting while the window is full; nil when done or cancelled.
+    func claim() -> Int? {
+        condition.lock()
+        defer { condition.unlock() }
+        while !cancelled && nextClaim < count && nextClaim - consumed >= window { condition.wait() }
+        guard !cancelled && nextClaim < count else { return nil }
+        defer { nextClaim += 1 }
+        return nextClaim
+    }
+
+    func deliver(_ position: Int, _ result: Result<T, Error>) {
+        condition.lock()
+        results[position] = result
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func take(_ position: Int) -> Result<T, Error> {
+        condition.lock()
+        defer { condition.unlock() }
+        while results[position] == nil { condition.wait() }
+        let result = results.removeValue(forKey: position)!
+        consumed = position + 1
+        condition.broadcast()
+        return result
+    }
+
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// Maps each blk file while blocks from it are pending and unmaps it after the last one, so
+/// resident memory stays bounded however large the directory is.
+final class MappingCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private let directory: BlocksDirectory
+    private var pending: [Int: Int] = [:]
+    private var mappings: [Int: MappedFile] = [:]
+
+    init(directory: BlocksDirectory, records: [RecordLocation]) {
+        self.directory = directory
+        for location in records { pending[location.file, default: 0] += 1 }
+    }
+
+    func mapping(_ file: Int) throws -> MappedFile {
+        lock.lock()
+        defer { lock.unlock() }
+        if let mapped = mappings[file] { return mapped }
+        let mapped = try MappedFile(path: directory.blockFilePath(file))
+        mapped.adviseSequential()
+        mappings[file] = mapped
+        return mapped
+    }
+
+    func finished(_ file: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        pending[file, default: 0] -= 1
+        if pending[file] == 0 { mappings[file] = nil }
+    }
+}

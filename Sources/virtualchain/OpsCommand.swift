@@ -1,0 +1,80 @@
+import ArgumentParser
+import BitcoinWire
+import BlockFiles
+import BlockReader
+import ChainIndex
+import Foundation
+
+struct OpsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ops",
+        abstract: "List the operations carrying a magic prefix (spec section 2), one JSON object per line."
+    )
+
+    @OptionGroup var source: ChainSourceOptions
+
+    @Option(help: "Magic prefix as ASCII (id) or hex (0x6964).")
+    var magic: String
+
+    @Flag(help: "Scan every record in file order, not just the best chain.")
+    var all = false
+
+    struct Operation: Sendable {
+        var txid: Hash256
+        var vtxindex: Int
+        var opcode: UInt8
+        var payload: [UInt8]
+    }
+
+    func run() throws {
+        guard let magicBytes = Self.parseMagic(magic) else {
+            Self.printError("--magic '\(magic)' must be ASCII (like id) or hex (like 0x6964), 1 to 32 bytes")
+            throw ExitCode(2)
+        }
+        let directory: BlocksDirectory
+        let index: ChainIndex
+        do {
+            directory = try source.openDirectory()
+            index = try ChainIndex(directory: directory)
+        } catch {
+            Self.printError("\(error)")
+            throw ExitCode(1)
+        }
+        reportIndexFindings(index)
+        let order = all ? Array(index.records.indices) : index.bestChain
+        let pass = BlockPass(directory: directory, index: index, options: source.passOptions)
+        let out = OutputBuffer()
+        do {
+            try pass.run(records: order, transform: { block in
+                var found: [Operation] = []
+                for (vtxindex, tx) in block.view.transactions.enumerated() {
+                    guard let data = tx.nullData, let op = NullData.operation(in: data, magic: magicBytes) else { continue }
+                    found.append(Operation(txid: tx.txid(), vtxindex: vtxindex, opcode: op.opcode, payload: Array(op.payload)))
+                }
+                return found
+            }, consume: { recordIndex, operations in
+                let height = index.heights[recordIndex].map(String.init) ?? "null"
+                let block = index.records[recordIndex].hash.displayHex
+                for op in operations {
+                    out.line("{\"height\":\(height),\"block\":\"\(block)\",\"txid\":\"\(op.txid.displayHex)\",\"vtxindex\":\(op.vtxindex),\"opcode\":\"\(Hex.encode([op.opcode]))\",\"payload\":\"\(Hex.encode(op.payload))\"}")
+                }
+            })
+        } catch {
+            out.flush()
+            Self.printError("\(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    /// `id` → [0x69, 0x64]; `0x6964` → the same bytes.
+    static func parseMagic(_ text: String) -> [UInt8]? {
+        let bytes: [UInt8]?
+        if text.lowercased().hasPrefix("0x") {
+            bytes = [UInt8](hex: String(text.dropFirst(2)))
+        } else {
+            bytes = Array(text.utf8)
+        }
+        guard let bytes, (1...32).contains(bytes.count) else { return nil }
+        return bytes
+    }
+}
