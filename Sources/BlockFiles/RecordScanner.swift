@@ -32,6 +32,8 @@ public struct RecordScanner {
     public private(set) var problems: [RecordProblem] = []
     /// Set when the newest file ends in a record still being written.
     public private(set) var incompleteTail: Int?
+    /// Another network whose magic starts a record here (a wrong `--network`, most likely).
+    public private(set) var foreignNetwork: Network?
 
     public init(file: MappedFile, number: Int, magic: UInt32, xorKey: XorKey, isNewest: Bool) {
         self.file = file
@@ -64,6 +66,7 @@ public struct RecordScanner {
                     continue
                 }
                 let start = position
+                if foreignNetwork == nil { foreignNetwork = Network.fromMagic(recordMagic) }
                 resync(from: position + 1)
                 let kind = Network.fromMagic(recordMagic).map { "magic of \($0.rawValue), not of this network" } ?? "bytes that are not a record"
                 problems.append(RecordProblem(path: file.path, offset: start,

@@ -45,6 +45,7 @@ public struct ChainIndex: Sendable {
     /// Header pass over every `blk*.dat` in `directory`: reads only each record's 80-byte header.
     public init(directory: BlocksDirectory) throws(BlockFileError) {
         let magic = directory.network.magicValue
+        var foreign: (network: Network, path: String)?
         var headerBuffer = [UInt8](repeating: 0, count: 80)
         for (n, number) in directory.blockFiles.enumerated() {
             let file = try MappedFile(path: directory.blockFilePath(number))
@@ -66,9 +67,14 @@ public struct ChainIndex: Sendable {
                 records.append(HeaderRecord(hash: hash, previous: previous, bits: bits, location: location))
             }
             problems += scanner.problems
+            if foreign == nil, let network = scanner.foreignNetwork { foreign = (network, file.path) }
             if let tail = scanner.incompleteTail {
                 notes.append("\(file.path) at offset \(tail): the last record is incomplete (not yet written); ignored")
             }
+        }
+        if records.isEmpty, let foreign {
+            throw BlockFileError(path: foreign.path, offset: 0,
+                                 "holds \(foreign.network.rawValue) blocks, none for \(directory.network.rawValue): wrong --network?")
         }
         try chooseBestChain(directory: directory)
     }
