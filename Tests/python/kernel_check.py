@@ -1,6 +1,6 @@
 """Bitcoin Core's own validation (libbitcoinkernel via py-bitcoinkernel) against a generated datadir.
 
-Usage: kernel_check.py GENERATED_DIR WORK_DIR [--compare-files]
+Usage: kernel_check.py GENERATED_DIR WORK_DIR [--compare-files] [--dump-chain FILE]
 
 Headers are submitted first in height order (as headers-first sync does), then every block in the
 order the generator stored it, so Core stores and connects them as it would have. Checks:
@@ -23,6 +23,7 @@ REGTEST_MAGIC = bytes.fromhex("fabfb5da")
 def main():
     generated, work = sys.argv[1], sys.argv[2]
     compare_files = "--compare-files" in sys.argv[3:]
+    dump_chain = sys.argv[sys.argv.index("--dump-chain") + 1] if "--dump-chain" in sys.argv else None
     manifest = json.load(open(os.path.join(generated, "testchain.json")))
     assert manifest["network"] == "regtest", "Core validation runs on regtest chains"
     ours = os.path.join(generated, "blocks")
@@ -56,6 +57,10 @@ def main():
     chain = chainman.get_active_chain()
     core_height = chain.height
     core_tip = str(chain._get_by_height(core_height).block_hash)
+    if dump_chain:
+        with open(dump_chain, "w") as f:
+            for height in range(core_height + 1):
+                f.write(str(chain._get_by_height(height).block_hash) + "\n")
     del chain
     del chainman  # shuts the chainstate down and flushes Core's files
 
