@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "BitcoinWire", dependencies: ["CCrypto"]),
         .target(name: "BlockFiles", dependencies: ["BitcoinWire"]),
         .target(name: "ChainIndex", dependencies: ["BitcoinWire", "BlockFiles"]),
-        .target(name: "BlockReader", dependencies: ["BitcoinWire", "BlockFiles", "ChainIndex"]),
+        .target(name: "BlockReader", dependencies: ["BitcoinWire", "BlockFiles", "ChainIndex", "CCrypto"]),
         .target(name: "TestChain", dependencies: ["BitcoinWire", "BlockFiles"]),
         .executableTarget(
             name: "virtualchain",

@@ -113,7 +113,8 @@ public struct ByteCursor {
     @inlinable public mutating func readCount(of what: String, minItemSize: Int) throws(WireError) -> Int {
         let start = position
         let count = try readCompactSize()
-        if count > UInt64(remaining / max(minItemSize, 1)) {
+        // count ≤ 32 Mi (CompactSize limit), so the product cannot overflow.
+        if Int(count) &* minItemSize > remaining {
             throw WireError(.countExceedsBytes(what: what, count: count, remaining: remaining), at: start)
         }
         return Int(count)

@@ -22,9 +22,7 @@ public struct XorKey: Equatable, Sendable {
     /// XORs `buffer` in place, as if it started at `fileOffset` within its file.
     public func apply(to buffer: UnsafeMutableRawBufferPointer, fileOffset: Int) {
         guard !isIdentity, buffer.count > 0, let base = buffer.baseAddress else { return }
-        let shift = (fileOffset % 8) * 8
-        // Rotate the key so that index 0 of the buffer lines up with key[fileOffset % 8].
-        let rotated = shift == 0 ? word : (word >> UInt64(shift)) | (word << UInt64(64 - shift))
+        let rotated = rotatedWord(fileOffset: fileOffset)
         var i = 0
         let count = buffer.count
         while i + 8 <= count {
@@ -37,6 +35,36 @@ public struct XorKey: Equatable, Sendable {
             base.storeBytes(of: base.load(fromByteOffset: i, as: UInt8.self) ^ keyBytes[i % 8], toByteOffset: i, as: UInt8.self)
             i += 1
         }
+    }
+
+    /// Copies `source` (which starts at `fileOffset` in its file) into `destination`, removing the
+    /// obfuscation on the way: one pass over memory instead of a copy and then an XOR.
+    public func copyApplying(from source: UnsafeRawBufferPointer, fileOffset: Int, into destination: inout [UInt8]) {
+        let count = source.count
+        destination.removeAll(keepingCapacity: true)
+        guard count > 0 else { return }
+        if destination.capacity < count { destination.reserveCapacity(count) }
+        let rotated = rotatedWord(fileOffset: fileOffset)
+        destination.append(contentsOf: repeatElement(0, count: count))
+        destination.withUnsafeMutableBytes { out in
+            let dst = out.baseAddress!, src = source.baseAddress!
+            var i = 0
+            while i + 8 <= count {
+                dst.storeBytes(of: src.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ rotated.littleEndian, toByteOffset: i, as: UInt64.self)
+                i += 8
+            }
+            let keyBytes = withUnsafeBytes(of: rotated.littleEndian) { Array($0) }
+            while i < count {
+                dst.storeBytes(of: src.load(fromByteOffset: i, as: UInt8.self) ^ keyBytes[i % 8], toByteOffset: i, as: UInt8.self)
+                i += 1
+            }
+        }
+    }
+
+    /// The key rotated so that its first byte is the one for `fileOffset`.
+    @inline(__always) func rotatedWord(fileOffset: Int) -> UInt64 {
+        let shift = UInt64((fileOffset % 8) * 8)
+        return shift == 0 ? word : (word >> shift) | (word << (64 - shift))
     }
 
     public func apply(to bytes: inout [UInt8], fileOffset: Int) {

@@ -47,9 +47,7 @@ public struct RecordScanner {
     @inline(__always) func word(at offset: Int) -> UInt64 {
         let raw = file.bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
         guard !xorKey.isIdentity else { return raw }
-        let shift = UInt64((offset % 8) * 8)
-        let key = shift == 0 ? xorKey.word : (xorKey.word >> shift) | (xorKey.word << (64 - shift))
-        return raw ^ key
+        return raw ^ xorKey.rotatedWord(fileOffset: offset)
     }
 
     /// The next record, or nil at the end of the file.
@@ -133,8 +131,6 @@ public struct RecordScanner {
     /// Copies (and de-obfuscates) `length` bytes at `offset` into `buffer`; a view of the mapping
     /// itself is used instead wherever the file is not obfuscated (see `withPayload`).
     public func read(offset: Int, length: Int, into buffer: inout [UInt8]) {
-        buffer.removeAll(keepingCapacity: true)
-        buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: file.bytes[offset..<(offset + length)]))
-        xorKey.apply(to: &buffer, fileOffset: offset)
+        xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: file.bytes[offset..<(offset + length)]), fileOffset: offset, into: &buffer)
     }
 }

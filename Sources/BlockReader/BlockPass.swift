@@ -97,9 +97,8 @@ public final class BlockPass: @unchecked Sendable {
             payload = UnsafeRawBufferPointer(rebasing: file.bytes[location.payloadOffset..<(location.payloadOffset + location.size)])
             return try parse(payload, record: record, recordIndex: recordIndex, path: file.path, transform: transform)
         }
-        buffer.removeAll(keepingCapacity: true)
-        buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: file.bytes[location.payloadOffset..<(location.payloadOffset + location.size)]))
-        directory.xorKey.apply(to: &buffer, fileOffset: location.payloadOffset)
+        directory.xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: file.bytes[location.payloadOffset..<(location.payloadOffset + location.size)]),
+                                      fileOffset: location.payloadOffset, into: &buffer)
         return try buffer.withUnsafeBytes { raw in
             try parse(raw, record: record, recordIndex: recordIndex, path: file.path, transform: transform)
         }

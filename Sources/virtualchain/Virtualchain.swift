@@ -6,7 +6,7 @@ struct Virtualchain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "virtualchain",
         abstract: "Virtual blockchains over Bitcoin Core block files.",
-        subcommands: [TestchainCommand.self, BlocksCommand.self, OpsCommand.self]
+        subcommands: [TestchainCommand.self, BlocksCommand.self, OpsCommand.self, BenchCommand.self]
     )
 
     /// Usage errors exit with status 2, like other Unix tools (ArgumentParser's default is 64).
@@ -69,10 +69,10 @@ final class ProgressLine {
     private let enabled = isatty(STDERR_FILENO) != 0
     private var last = Date.distantPast
 
-    func update(_ text: @autoclosure () -> String) {
+    func update(_ text: @autoclosure () -> String, force: Bool = false) {
         guard enabled else { return }
         let now = Date()
-        guard now.timeIntervalSince(last) > 0.2 else { return }
+        guard force || now.timeIntervalSince(last) > 0.2 else { return }
         last = now
         FileHandle.standardError.write(Data("\r\u{1b}[K\(text())".utf8))
     }

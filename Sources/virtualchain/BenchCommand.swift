@@ -1,0 +1,162 @@
+import ArgumentParser
+import BitcoinWire
+import BlockFiles
+import BlockReader
+import ChainIndex
+import Foundation
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure reading throughput on a blocks directory against a same-run SHA-256 baseline.",
+        discussion: """
+        Phases: headers (header pass), parse (every block parsed, every txid computed), filter \
+        (operation filter only, nothing hashed), each on 1 thread and, for parse and filter, on all \
+        cores. Each is reported in MB/s of best-chain block bytes and as a ratio to OpenSSL SHA-256 \
+        over the same number of bytes in 1 KiB chunks, measured in the same run. Build in release mode.
+        """
+    )
+
+    @OptionGroup var source: ChainSourceOptions
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    @Option(help: "Magic the filter phase looks for.")
+    var magic = "id"
+
+    @Option(name: .customLong("repeat"), help: "Runs of each phase; the fastest counts (shared machines are noisy).")
+    var repetitions: Int = 3
+
+    struct Phase {
+        var name: String
+        var seconds: Double
+        var threads: Int
+    }
+
+    func run() throws {
+        guard let magicBytes = OpsCommand.parseMagic(magic) else {
+            Self.printError("--magic '\(magic)' must be ASCII or 0x-prefixed hex")
+            throw ExitCode(2)
+        }
+        let directory: BlocksDirectory
+        guard self.repetitions >= 1 else {
+            Self.printError("--repeat must be at least 1")
+            throw ExitCode(2)
+        }
+        do { directory = try source.openDirectory() } catch {
+            Self.printError("\(error)")
+            throw ExitCode(1)
+        }
+        let cores = source.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let progress = ProgressLine()
+        progress.update("bench: warming the page cache", force: true)
+        warmPageCache(directory)
+
+        let runs = max(1, self.repetitions)
+        var index: ChainIndex! = nil
+        var headerSeconds = Double.infinity
+        for run in 1...runs {
+            progress.update("bench: header pass (\(run)/\(runs))", force: true)
+            let start = now()
+            do { index = try ChainIndex(directory: directory) } catch {
+                progress.finish()
+                Self.printError("\(error)")
+                throw ExitCode(1)
+            }
+            headerSeconds = min(headerSeconds, now() - start)
+        }
+        var phases = [Phase(name: "headers", seconds: headerSeconds, threads: 1)]
+        let bytes = index.bestChain.reduce(0) { $0 + index.records[$1].location.size }
+        let blocks = index.bestChain.count
+        var transactions = 0
+
+        func pass(_ name: String, threads: Int, filterOnly: Bool) throws -> Phase {
+            var best = Phase(name: name, seconds: .infinity, threads: threads)
+            for run in 1...runs {
+                best.seconds = min(best.seconds, try once(name + " (\(run)/\(runs))", threads: threads, filterOnly: filterOnly))
+            }
+            return best
+        }
+
+        func once(_ name: String, threads: Int, filterOnly: Bool) throws -> Double {
+            let pass = BlockPass(directory: directory, index: index, options: BlockPassOptions(verify: false, threads: threads, window: 4 * threads + 4))
+            var done = 0, txs = 0, found = 0
+            let started = now()
+            try pass.run(records: index.bestChain, transform: { block -> (Int, Int) in
+                var operations = 0
+                if filterOnly {
+                    for tx in block.view.transactions {
+                        if let data = tx.nullData, NullData.operation(in: data, magic: magicBytes) != nil { operations += 1 }
+                    }
+                } else {
+                    var sink: UInt64 = 0
+                    for tx in block.view.transactions { sink &+= tx.txid().a }
+                    operations = Int(sink & 1)
+                }
+                return (block.view.transactions.count, operations)
+            }, consume: { _, value in
+                txs += value.0
+                found += value.1
+                done += 1
+                progress.update("bench: \(name) \(done)/\(blocks) blocks")
+            })
+            transactions = txs
+            return now() - started
+        }
+        do {
+            phases.append(try pass("parse", threads: 1, filterOnly: false))
+            phases.append(try pass("parse_all_cores", threads: cores, filterOnly: false))
+            phases.append(try pass("filter", threads: 1, filterOnly: true))
+            phases.append(try pass("filter_all_cores", threads: cores, filterOnly: true))
+        } catch {
+            progress.finish()
+            Self.printError("\(error)")
+            throw ExitCode(1)
+        }
+        progress.update("bench: SHA-256 baseline", force: true)
+        let shaSeconds = (0..<runs).map { _ in HashBaseline.measure(bytes: bytes) }.min()!
+        progress.finish()
+        let peakAnonymous = ResidentMemory.anonymous()
+        let mb = Double(bytes) / 1e6
+        let shaMBps = mb / shaSeconds
+
+        if json {
+            var fields = ["\"bytes\":\(bytes)", "\"blocks\":\(blocks)", "\"txs\":\(transactions)", "\"threads\":\(cores)",
+                          "\"sha256_mbps\":\(format(shaMBps))", "\"anon_rss_bytes\":\(peakAnonymous)"]
+            for phase in phases {
+                let mbps = mb / phase.seconds
+                fields.append("\"\(phase.name)\":{\"seconds\":\(format(phase.seconds, 4)),\"mbps\":\(format(mbps)),\"ratio_to_sha256\":\(format(mbps / shaMBps, 3)),\"blocks_per_s\":\(format(Double(blocks) / phase.seconds)),\"tx_per_s\":\(format(Double(transactions) / phase.seconds)),\"threads\":\(phase.threads)}")
+            }
+            print("{" + fields.joined(separator: ",") + "}")
+        } else {
+            print("\(blocks) blocks, \(transactions) transactions, \(String(format: "%.1f", mb)) MB on the best chain; SHA-256 baseline \(format(shaMBps)) MB/s")
+            print("phase               threads   seconds      MB/s   x SHA-256     blocks/s         tx/s")
+            for phase in phases {
+                let mbps = mb / phase.seconds
+                let name = phase.name.padding(toLength: 18, withPad: " ", startingAt: 0)
+                print(name + String(format: " %8d %9.3f %9.1f %11.3f %12.0f %12.0f", phase.threads, phase.seconds, mbps,
+                                    mbps / shaMBps, Double(blocks) / phase.seconds, Double(transactions) / phase.seconds))
+            }
+            print("anonymous resident memory: \(peakAnonymous >> 20) MiB")
+        }
+    }
+
+    private func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+    private func format(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
+
+    /// Reads one byte per page of every block file so the timed phases start with a hot cache.
+    private func warmPageCache(_ directory: BlocksDirectory) {
+        for number in directory.blockFiles {
+            guard let file = try? MappedFile(path: directory.blockFilePath(number)) else { continue }
+            var sink: UInt8 = 0
+            var offset = 0
+            while offset < file.bytes.count {
+                sink &+= file.bytes[offset]
+                offset += 4096
+            }
+            if sink == 1 { FileHandle.standardError.write(Data()) }
+        }
+    }
+}
