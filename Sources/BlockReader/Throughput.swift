@@ -36,6 +36,8 @@ public enum ResidentMemory {
     public static func anonymous() -> Int { field("RssAnon") }
     /// All resident memory (including mapped file pages).
     public static func total() -> Int { field("VmRSS") }
+    /// Peak of all resident memory since the process started (`VmHWM`).
+    public static func peakTotal() -> Int { field("VmHWM") }
 
     private static func field(_ name: String) -> Int {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }

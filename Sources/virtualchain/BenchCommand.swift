@@ -123,7 +123,7 @@ struct BenchCommand: ParsableCommand {
 
         if json {
             var fields = ["\"bytes\":\(bytes)", "\"blocks\":\(blocks)", "\"txs\":\(transactions)", "\"threads\":\(cores)",
-                          "\"sha256_mbps\":\(format(shaMBps))", "\"anon_rss_bytes\":\(peakAnonymous)"]
+                          "\"sha256_mbps\":\(format(shaMBps))", "\"anon_rss_bytes\":\(peakAnonymous)", "\"peak_rss_bytes\":\(ResidentMemory.peakTotal())"]
             for phase in phases {
                 let mbps = mb / phase.seconds
                 fields.append("\"\(phase.name)\":{\"seconds\":\(format(phase.seconds, 4)),\"mbps\":\(format(mbps)),\"ratio_to_sha256\":\(format(mbps / shaMBps, 3)),\"blocks_per_s\":\(format(Double(blocks) / phase.seconds)),\"tx_per_s\":\(format(Double(transactions) / phase.seconds)),\"threads\":\(phase.threads)}")
@@ -138,7 +138,7 @@ struct BenchCommand: ParsableCommand {
                 print(name + String(format: " %8d %9.3f %9.1f %11.3f %12.0f %12.0f", phase.threads, phase.seconds, mbps,
                                     mbps / shaMBps, Double(blocks) / phase.seconds, Double(transactions) / phase.seconds))
             }
-            print("anonymous resident memory: \(peakAnonymous >> 20) MiB")
+            print("resident memory: \(peakAnonymous >> 20) MiB anonymous; peak \(ResidentMemory.peakTotal() >> 20) MiB including mapped block files")
         }
     }
 

@@ -41,6 +41,8 @@ func reportIndexFindings(_ index: ChainIndex, quiet: Bool = false) {
     for problem in index.problems { warn("warning: \(problem)") }
     guard !quiet else { return }
     for note in index.notes { warn("note: \(note)") }
+    let stale = index.records.indices.filter { !index.isOnBestChain[$0] && !index.isDuplicate($0) }.count
+    if stale > 0 { warn("note: \(stale) block(s) not on the best chain (stale or unconnected) left out; --all lists them") }
 }
 
 func warn(_ message: String) {

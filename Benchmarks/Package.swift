@@ -1,0 +1,28 @@
+// swift-tools-version:6.1
+// Benchmarks live in their own package so `swift test` never builds package-benchmark.
+// Run from this directory: `swift package benchmark` (release mode is implied).
+import PackageDescription
+
+let package = Package(
+    name: "virtualchain-benchmarks",
+    platforms: [.macOS(.v13)],
+    dependencies: [
+        .package(name: "virtualchain", path: ".."),
+        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "ReaderBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "BitcoinWire", package: "virtualchain"),
+                .product(name: "BlockFiles", package: "virtualchain"),
+                .product(name: "ChainIndex", package: "virtualchain"),
+                .product(name: "BlockReader", package: "virtualchain"),
+                .product(name: "TestChain", package: "virtualchain"),
+            ],
+            path: "Benchmarks/ReaderBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+    ]
+)

@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import BitcoinWire
+@testable import BlockFiles
+@testable import BlockReader
+@testable import ChainIndex
+@testable import TestChain
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var started = 0
+    private(set) var maxAhead = 0
+    private var consumed = 0
+
+    func start() {
+        lock.lock(); started += 1; maxAhead = max(maxAhead, started - consumed); lock.unlock()
+    }
+
+    func consume() {
+        lock.lock(); consumed += 1; lock.unlock()
+    }
+}
+
+@Suite struct BlockPassTests {
+    @Test func deliversInOrderAndASlowConsumerHoldsWorkersBack() throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        var options = TestChainOptions()
+        options.length = .blocks(120)
+        options.shuffleWindow = 30  // storage order differs from height order
+        options.maxFileSize = 100_000
+        options.blockWeight = 40_000
+        let summary = try TestChainGenerator.generate(options, out: root.path)
+        let directory = try BlocksDirectory(path: root.appendingPathComponent("blocks").path, network: .regtest)
+        let index = try ChainIndex(directory: directory)
+        let counter = Counter()
+        let window = 3
+        var delivered: [Hash256] = []
+        let pass = BlockPass(directory: directory, index: index, options: BlockPassOptions(threads: 2, window: window))
+        try pass.run(records: index.bestChain, transform: { block in
+            counter.start()
+            return block.hash
+        }, consume: { _, hash in
+            counter.consume()
+            delivered.append(hash)
+            usleep(2_000)  // a slow consumer
+        })
+        #expect(delivered == summary.mainChain)
+        // At most `window` blocks ahead of the one the consumer is holding.
+        #expect(counter.maxAhead <= window + 1, "workers ran \(counter.maxAhead) blocks ahead of a window of \(window)")
+    }
+
+    @Test func consumerErrorStopsThePass() throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        var options = TestChainOptions()
+        options.length = .blocks(50)
+        _ = try TestChainGenerator.generate(options, out: root.path)
+        let directory = try BlocksDirectory(path: root.appendingPathComponent("blocks").path, network: .regtest)
+        let index = try ChainIndex(directory: directory)
+        struct Stop: Error {}
+        var seen = 0
+        let pass = BlockPass(directory: directory, index: index, options: BlockPassOptions(threads: 2, window: 4))
+        #expect(throws: Stop.self) {
+            try pass.run(records: index.bestChain, transform: { $0.hash }, consume: { _, _ in
+                seen += 1
+                if seen == 10 { throw Stop() }
+            })
+        }
+        #expect(seen == 10)
+    }
+}
