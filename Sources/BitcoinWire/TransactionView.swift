@@ -203,6 +203,21 @@ public enum NullData {
         return start..<script.count
     }
 
+    /// Longest magic prefix accepted on the command line.
+    public static let maxMagicLength = 32
+
+    /// A magic given as ASCII (`id`) or as 0x-prefixed hex (`0x6964`), 1 to 32 bytes.
+    public static func parseMagic(_ text: String) -> [UInt8]? {
+        let bytes: [UInt8]?
+        if text.hasPrefix("0x") || text.hasPrefix("0X") {
+            bytes = [UInt8](hex: String(text.dropFirst(2)))
+        } else {
+            bytes = text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) ? Array(text.utf8) : nil
+        }
+        guard let bytes, (1...maxMagicLength).contains(bytes.count) else { return nil }
+        return bytes
+    }
+
     /// The operation carried by `data` for `magic`: opcode and payload, when `data` starts with the
     /// magic and has at least one byte after it.
     @inlinable

@@ -53,8 +53,8 @@ public struct OpMix: Equatable, Sendable, CustomStringConvertible {
                 var parsed: [(bytes: [UInt8], weight: Double)] = []
                 for entry in value.split(separator: "/") {
                     let fields = entry.split(separator: ":").map(String.init)
-                    guard let magic = OpMix.parseMagic(fields[0]) else {
-                        throw ParseError(description: "op-mix: magic '\(fields[0])' must be 1-16 ASCII characters or 0x-prefixed hex")
+                    guard let magic = NullData.parseMagic(fields[0]) else {
+                        throw ParseError(description: "op-mix: magic '\(fields[0])' must be 1-\(NullData.maxMagicLength) ASCII characters or 0x-prefixed hex")
                     }
                     let weight = fields.count > 1 ? Double(fields[1]) : 1
                     guard let weight, weight > 0, fields.count <= 2 else {
@@ -68,17 +68,6 @@ public struct OpMix: Equatable, Sendable, CustomStringConvertible {
                 throw ParseError(description: "op-mix: unknown key '\(key)' (known: rate, magics, payload, malformed, foreign, multi)")
             }
         }
-    }
-
-    /// A magic given as ASCII (`id`) or hex (`0x6964`).
-    public static func parseMagic(_ text: String) -> [UInt8]? {
-        if text.hasPrefix("0x") || text.hasPrefix("0X") {
-            guard let bytes = [UInt8](hex: String(text.dropFirst(2))), (1...16).contains(bytes.count) else { return nil }
-            return bytes
-        }
-        let bytes = Array(text.utf8)
-        guard (1...16).contains(bytes.count), bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { return nil }
-        return bytes
     }
 
     static func magicText(_ bytes: [UInt8]) -> String {

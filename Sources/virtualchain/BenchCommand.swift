@@ -35,7 +35,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard let magicBytes = OpsCommand.parseMagic(magic) else {
+        guard let magicBytes = NullData.parseMagic(magic) else {
             Self.printError("--magic '\(magic)' must be ASCII or 0x-prefixed hex")
             throw ExitCode(2)
         }

@@ -33,16 +33,7 @@ struct BlocksCommand: ParsableCommand {
     }
 
     func run() throws {
-        let directory: BlocksDirectory
-        let index: ChainIndex
-        do {
-            directory = try source.openDirectory()
-            index = try ChainIndex(directory: directory)
-        } catch {
-            Self.printError("\(error)")
-            throw ExitCode(1)
-        }
-        reportIndexFindings(index)
+        let (directory, index) = try source.loadIndex(for: Self.self)
         let order = all ? Array(index.records.indices) : index.bestChain
         let wantIds = txids
         let pass = BlockPass(directory: directory, index: index, options: source.passOptions)

@@ -33,6 +33,20 @@ struct ChainSourceOptions: ParsableArguments {
         try BlocksDirectory.locate(datadir: datadir, blocksdir: blocksdir, network: resolvedNetwork)
     }
 
+    /// Opens the blocks directory and runs the header pass, reporting its findings on stderr;
+    /// a directory that cannot be read ends `command` with exit status 1.
+    func loadIndex(for command: ParsableCommand.Type) throws -> (BlocksDirectory, ChainIndex) {
+        do {
+            let directory = try openDirectory()
+            let index = try ChainIndex(directory: directory)
+            reportIndexFindings(index)
+            return (directory, index)
+        } catch {
+            command.printError("\(error)")
+            throw ExitCode(1)
+        }
+    }
+
     var passOptions: BlockPassOptions { BlockPassOptions(verify: !noVerify, threads: threads) }
 }
 

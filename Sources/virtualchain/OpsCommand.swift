@@ -27,20 +27,11 @@ struct OpsCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard let magicBytes = Self.parseMagic(magic) else {
+        guard let magicBytes = NullData.parseMagic(magic) else {
             Self.printError("--magic '\(magic)' must be ASCII (like id) or hex (like 0x6964), 1 to 32 bytes")
             throw ExitCode(2)
         }
-        let directory: BlocksDirectory
-        let index: ChainIndex
-        do {
-            directory = try source.openDirectory()
-            index = try ChainIndex(directory: directory)
-        } catch {
-            Self.printError("\(error)")
-            throw ExitCode(1)
-        }
-        reportIndexFindings(index)
+        let (directory, index) = try source.loadIndex(for: Self.self)
         let order = all ? Array(index.records.indices) : index.bestChain
         let pass = BlockPass(directory: directory, index: index, options: source.passOptions)
         let out = OutputBuffer()
@@ -66,15 +57,4 @@ struct OpsCommand: ParsableCommand {
         }
     }
 
-    /// `id` → [0x69, 0x64]; `0x6964` → the same bytes.
-    static func parseMagic(_ text: String) -> [UInt8]? {
-        let bytes: [UInt8]?
-        if text.lowercased().hasPrefix("0x") {
-            bytes = [UInt8](hex: String(text.dropFirst(2)))
-        } else {
-            bytes = Array(text.utf8)
-        }
-        guard let bytes, (1...32).contains(bytes.count) else { return nil }
-        return bytes
-    }
 }
