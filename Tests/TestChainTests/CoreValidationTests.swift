@@ -9,7 +9,7 @@ import TestSupport
 @Suite(.serialized) struct CoreValidationTests {
     static let kernelAvailable = pythonHas(["pbk"])
 
-    func validate(_ options: TestChainOptions, compareFiles: Bool) throws {
+    func validate(_ options: TestChainOptions, compareFiles: Bool, heightOrder: Bool = false) throws {
         if !Self.kernelAvailable {
             if TestPaths.inCI { Issue.record("py-bitcoinkernel is not installed; scripts/test installs it") }
             return
@@ -18,7 +18,7 @@ import TestSupport
         defer { try? FileManager.default.removeItem(at: root) }
         let generated = root.appendingPathComponent("generated"), core = root.appendingPathComponent("core")
         _ = try TestChainGenerator.generate(options, out: generated.path)
-        let result = try runPython("kernel_check.py", [generated.path, core.path] + (compareFiles ? ["--compare-files"] : []))
+        let result = try runPython("kernel_check.py", [generated.path, core.path] + (compareFiles ? ["--compare-files"] : []) + (heightOrder ? ["--height-order"] : []))
         #expect(result.status == 0, "Core disagreed: \(result.stdout) \(result.stderr.suffix(2000))")
         #expect(result.stdout.contains("\"problems\": []"), "\(result.stdout)")
     }
@@ -26,6 +26,11 @@ import TestSupport
     @Test(.enabled(if: kernelAvailable || TestPaths.inCI, "py-bitcoinkernel not installed (pip install py-bitcoinkernel)"))
     func coreAcceptsShuffledChainWithStaleBlocksAndReorg() throws {
         try validate(smallOptions(), compareFiles: false)
+    }
+
+    @Test(.enabled(if: kernelAvailable || TestPaths.inCI, "py-bitcoinkernel not installed (pip install py-bitcoinkernel)"))
+    func coreAcceptsEveryBlockInHeightOrder() throws {
+        try validate(smallOptions(seed: "height-order"), compareFiles: false, heightOrder: true)
     }
 
     @Test(.enabled(if: kernelAvailable || TestPaths.inCI, "py-bitcoinkernel not installed (pip install py-bitcoinkernel)"))
