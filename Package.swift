@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "BlockFiles", targets: ["BlockFiles"]),
         .library(name: "ChainIndex", targets: ["ChainIndex"]),
         .library(name: "BlockReader", targets: ["BlockReader"]),
+        .library(name: "Virtualchain", targets: ["Virtualchain"]),
         .library(name: "TestChain", targets: ["TestChain"]),
         .executable(name: "virtualchain", targets: ["virtualchain"]),
     ],
@@ -25,6 +26,7 @@ let package = Package(
         .target(name: "BlockFiles", dependencies: ["BitcoinWire"]),
         .target(name: "ChainIndex", dependencies: ["BitcoinWire", "BlockFiles"]),
         .target(name: "BlockReader", dependencies: ["BitcoinWire", "BlockFiles", "ChainIndex", "CCrypto"]),
+        .target(name: "Virtualchain", dependencies: ["BitcoinWire", "BlockFiles", "ChainIndex", "BlockReader", "CSQLite", "CCrypto"]),
         .target(name: "TestChain", dependencies: ["BitcoinWire", "BlockFiles"]),
         .executableTarget(
             name: "virtualchain",
@@ -38,6 +40,7 @@ let package = Package(
         .testTarget(name: "BitcoinWireTests", dependencies: ["BitcoinWire", "TestSupport"]),
         .testTarget(name: "BlockFilesTests", dependencies: ["BlockFiles", "TestSupport"]),
         .testTarget(name: "ChainIndexTests", dependencies: ["ChainIndex", "BlockReader", "TestChain", "TestSupport", "virtualchain"]),
+        .testTarget(name: "VirtualchainTests", dependencies: ["Virtualchain", "TestChain", "TestSupport", "virtualchain"]),
         .testTarget(name: "TestChainTests", dependencies: ["TestChain", "BlockFiles", "TestSupport", "virtualchain"]),
     ]
 )
