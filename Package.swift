@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "ChainIndex", targets: ["ChainIndex"]),
         .library(name: "BlockReader", targets: ["BlockReader"]),
         .library(name: "Virtualchain", targets: ["Virtualchain"]),
+        .library(name: "Names", targets: ["Names"]),
+        .library(name: "Reference", targets: ["Reference"]),
         .library(name: "TestChain", targets: ["TestChain"]),
         .executable(name: "virtualchain", targets: ["virtualchain"]),
     ],
@@ -27,11 +29,13 @@ let package = Package(
         .target(name: "ChainIndex", dependencies: ["BitcoinWire", "BlockFiles"]),
         .target(name: "BlockReader", dependencies: ["BitcoinWire", "BlockFiles", "ChainIndex", "CCrypto"]),
         .target(name: "Virtualchain", dependencies: ["BitcoinWire", "BlockFiles", "ChainIndex", "BlockReader", "CSQLite", "CCrypto"]),
+        .target(name: "Names", dependencies: ["BitcoinWire", "Virtualchain"]),
+        .target(name: "Reference", dependencies: ["BitcoinWire", "Virtualchain"]),
         .target(name: "TestChain", dependencies: ["BitcoinWire", "BlockFiles"]),
         .executableTarget(
             name: "virtualchain",
             dependencies: [
-                "BitcoinWire", "BlockFiles", "ChainIndex", "BlockReader", "TestChain",
+                "BitcoinWire", "BlockFiles", "ChainIndex", "BlockReader", "TestChain", "Virtualchain", "Names", "Reference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -40,7 +44,7 @@ let package = Package(
         .testTarget(name: "BitcoinWireTests", dependencies: ["BitcoinWire", "TestSupport"]),
         .testTarget(name: "BlockFilesTests", dependencies: ["BlockFiles", "TestSupport"]),
         .testTarget(name: "ChainIndexTests", dependencies: ["ChainIndex", "BlockReader", "TestChain", "TestSupport", "virtualchain"]),
-        .testTarget(name: "VirtualchainTests", dependencies: ["Virtualchain", "TestChain", "TestSupport", "virtualchain"]),
+        .testTarget(name: "VirtualchainTests", dependencies: ["Virtualchain", "Names", "Reference", "TestChain", "TestSupport", "virtualchain"]),
         .testTarget(name: "TestChainTests", dependencies: ["TestChain", "BlockFiles", "TestSupport", "virtualchain"]),
     ]
 )

@@ -6,7 +6,8 @@ struct Virtualchain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "virtualchain",
         abstract: "Virtual blockchains over Bitcoin Core block files.",
-        subcommands: [TestchainCommand.self, BlocksCommand.self, OpsCommand.self, BenchCommand.self]
+        subcommands: [ImportCommand.self, RebuildCommand.self, StatusCommand.self, ExportCommand.self, VerifyCommand.self,
+                      BlocksCommand.self, OpsCommand.self, BenchCommand.self, TestchainCommand.self]
     )
 
     /// Usage errors exit with status 2, like other Unix tools (ArgumentParser's default is 64).

@@ -1,0 +1,143 @@
+import BitcoinWire
+import Foundation
+
+extension UndoFormat {
+    /// `ScriptCompression` decoding, Core's `DecompressScript` (P2PK keys decompressed with
+    /// libcrypto's secp256k1; scripts above the size limit become `OP_RETURN`, as in Core).
+    public static func readCompressedScript(from cursor: inout ByteCursor) throws(WireError) -> [UInt8] {
+        let start = cursor.position
+        let size = try cursor.readVarInt()
+        switch size {
+        case 0:
+            return Script.p2pkh(Array(try cursor.readBytes(20)))
+        case 1:
+            return Script.p2sh(Array(try cursor.readBytes(20)))
+        case 2, 3:
+            return Script.p2pk([UInt8(size)] + Array(try cursor.readBytes(32)))
+        case 4, 5:
+            let x = Array(try cursor.readBytes(32))
+            guard let key = PublicKey.decompress(x: x, oddY: size == 5) else {
+                throw WireError(.invalid("compressed public key is not on secp256k1"), at: start)
+            }
+            return Script.p2pk(key)
+        default:
+            let length = size - specialScriptCount
+            if length > UInt64(cursor.remaining) {
+                throw WireError(.truncated(needed: Int(clamping: length), available: cursor.remaining), at: start)
+            }
+            let bytes = Array(try cursor.readBytes(Int(length)))
+            return length > UInt64(Limits.maxScriptSize) ? [Opcode.opReturn] : bytes
+        }
+    }
+
+    /// One spent coin as `TxInUndoFormatter` reads it.
+    public static func readCoin(from cursor: inout ByteCursor) throws(WireError) -> SpentCoin {
+        let start = cursor.position
+        let code = try cursor.readVarInt()
+        let height = code >> 1
+        if height > 0 { _ = try cursor.readVarInt() }  // the old format's transaction version
+        let compressed = try cursor.readVarInt()
+        let amount = decompressAmount(compressed)
+        guard amount <= 21_000_000 * 100_000_000 else { throw WireError(.invalid("spent amount \(amount) above 21 million BTC"), at: start) }
+        let script = try readCompressedScript(from: &cursor)
+        return SpentCoin(output: TxOut(value: Int64(amount), scriptPubKey: script), height: Int(height), isCoinbase: code & 1 == 1)
+    }
+
+    /// A whole `CBlockUndo`: the coins each non-coinbase transaction spent, in input order.
+    public static func decodeBlockUndo(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> [[SpentCoin]] {
+        var cursor = ByteCursor(bytes)
+        // A spent coin takes at least 3 bytes (height code, amount, script size).
+        let transactions = try cursor.readCount(of: "transaction undo", minItemSize: 1)
+        var result: [[SpentCoin]] = []
+        result.reserveCapacity(transactions)
+        for _ in 0..<transactions {
+            let coins = try cursor.readCount(of: "spent coin", minItemSize: 3)
+            var spent: [SpentCoin] = []
+            spent.reserveCapacity(coins)
+            for _ in 0..<coins { spent.append(try readCoin(from: &cursor)) }
+            result.append(spent)
+        }
+        if !cursor.isAtEnd { throw WireError(.invalid("\(cursor.remaining) trailing bytes after the undo data"), at: cursor.position) }
+        return result
+    }
+}
+
+/// Finds the undo record of a block in `rev*.dat`: the file with the block's number, the record
+/// whose checksum is dSHA256(previous block hash ‖ undo data).
+public final class UndoFiles: @unchecked Sendable {
+    public let directory: BlocksDirectory
+    private let lock = NSLock()
+    private var records: [Int: (file: MappedFile, entries: [(offset: Int, size: Int, transactions: Int)])] = [:]
+
+    public init(directory: BlocksDirectory) { self.directory = directory }
+
+    /// Whether `rev%05d.dat` exists for block file `number`.
+    public func hasUndoFile(_ number: Int) -> Bool {
+        FileManager.default.fileExists(atPath: directory.undoFilePath(number))
+    }
+
+    /// The spent coins of every non-coinbase transaction of a block stored in blk file `file`,
+    /// or nil when no record of that file matches (absent, or the block was never connected).
+    public func spentCoins(blockFile file: Int, previousBlockHash: Hash256, transactionCount: Int) throws -> [[SpentCoin]]? {
+        guard let (mapped, entries) = try index(file) else { return nil }
+        var buffer: [UInt8] = []
+        for entry in entries where entry.transactions == transactionCount - 1 {
+            directory.xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: mapped.bytes[(entry.offset + 8)..<(entry.offset + 8 + entry.size + 32)]),
+                                          fileOffset: entry.offset + 8, into: &buffer)
+            let matches = buffer.withUnsafeBytes { raw -> Bool in
+                var previous = previousBlockHash
+                let checksum = withUnsafeBytes(of: &previous) { Hashes.dsha256(parts: $0, UnsafeRawBufferPointer(rebasing: raw[0..<entry.size])) }
+                return checksum.withUnsafeBytes { $0.elementsEqual(raw[entry.size...]) }
+            }
+            guard matches else { continue }
+            let decoded = buffer.withUnsafeBytes { raw -> Result<[[SpentCoin]], WireError> in
+                do throws(WireError) {
+                    return .success(try UndoFormat.decodeBlockUndo(UnsafeRawBufferPointer(rebasing: raw[0..<entry.size])))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            switch decoded {
+            case let .success(coins): return coins
+            case let .failure(error):
+                throw BlockFileError(path: mapped.path, offset: entry.offset + 8 + error.offset, "undo record: \(error)")
+            }
+        }
+        return nil
+    }
+
+    /// Records of rev file `number`: offset, size and the transaction count their data starts with.
+    private func index(_ number: Int) throws -> (MappedFile, [(offset: Int, size: Int, transactions: Int)])? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let cached = records[number] { return (cached.file, cached.entries) }
+        let path = directory.undoFilePath(number)
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let mapped = try MappedFile(path: path)
+        let magic = directory.network.magicValue
+        var entries: [(offset: Int, size: Int, transactions: Int)] = []
+        var position = 0
+        var header = [UInt8]()
+        let bytes = mapped.bytes
+        while position + 8 <= bytes.count {
+            if bytes.loadUnaligned(fromByteOffset: position, as: UInt32.self) == 0 {
+                position += 1
+                continue
+            }
+            directory.xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: bytes[position..<min(bytes.count, position + 17)]), fileOffset: position, into: &header)
+            let recordMagic = header.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+            let size = Int(header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self) })
+            guard recordMagic == magic, size <= Limits.maxBlockSerializedSize, position + 8 + size + 32 <= bytes.count else {
+                throw BlockFileError(path: path, offset: position, "not an undo record (bad magic or size)")
+            }
+            let count = header.count > 8 ? header.withUnsafeBytes { raw -> Int in
+                var cursor = ByteCursor(UnsafeRawBufferPointer(rebasing: raw[8...]))
+                return (try? cursor.readCompactSize()).map(Int.init) ?? -1
+            } : -1
+            entries.append((position, size, count))
+            position += 8 + size + 32
+        }
+        records[number] = (mapped, entries)
+        return (mapped, entries)
+    }
+}

@@ -1,0 +1,253 @@
+import BitcoinWire
+import BlockFiles
+import BlockReader
+import ChainIndex
+import Foundation
+
+public struct EngineError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+public struct ImportProgress: Sendable {
+    public var height: Int
+    public var targetHeight: Int
+    public var blocks: Int
+    public var bytes: Int
+    public var accepted: Int
+    public var seconds: Double
+}
+
+public struct ImportSummary: Sendable {
+    public var machine: String
+    public var firstHeight: Int?
+    public var lastHeight: Int?
+    public var blocks = 0
+    public var bytes = 0
+    public var accepted = 0
+    public var rejected = 0
+    public var dropped = 0
+    public var unresolved = 0
+    public var seconds = 0.0
+    public var usedFallback = false
+    public var tipHash: String?
+    public var consensusHash: String?
+}
+
+/// Replays the operations of a blocks directory through a state machine, block by block, into
+/// the state database.
+public final class Engine<Machine: StateMachine> {
+    public let machine: Machine
+    public let store: StateStore
+    public let network: Network
+    public private(set) var consensus: ConsensusChain
+
+    /// Opens (or creates) the state in `stateDirectory`; a state made by another machine, version
+    /// or network is refused rather than mixed.
+    public init(machine: Machine, stateDirectory: String, network: Network) throws {
+        self.machine = machine
+        self.network = network
+        store = try StateStore(directory: stateDirectory)
+        let expected = StateStore.Meta(machine: Machine.identity, version: Machine.version, network: network.rawValue, firstBlock: machine.firstBlock)
+        if let meta = try store.meta() {
+            guard meta == expected else {
+                throw EngineError("\(stateDirectory) holds state of \(meta.machine) v\(meta.version) on \(meta.network) from block \(meta.firstBlock), not of \(expected.machine) v\(expected.version) on \(expected.network) from block \(expected.firstBlock)")
+            }
+        } else {
+            try store.setMeta(expected)
+        }
+        try store.migrate(machine: Machine.identity, steps: machine.migrations)
+        let stored = try store.consensusHashes()
+        for (i, row) in stored.enumerated() where row.height != machine.firstBlock + i {
+            throw EngineError("\(stateDirectory): consensus hashes are not contiguous from block \(machine.firstBlock) (found height \(row.height) at position \(i))")
+        }
+        consensus = ConsensusChain(firstBlock: machine.firstBlock, hashes: stored.map(\.consensusHash))
+    }
+
+    /// Processes best-chain blocks after the stored tip up to `until` (or the directory's tip).
+    public func run(directory: BlocksDirectory, index: ChainIndex, until: Int? = nil,
+                    passOptions: BlockPassOptions = BlockPassOptions(),
+                    progress: ((ImportProgress) -> Void)? = nil) throws -> ImportSummary {
+        var summary = ImportSummary(machine: Machine.identity)
+        let started = Date()
+        let next = consensus.nextHeight
+        if let tip = try store.tip() {
+            guard let i = index.recordIndex(atHeight: tip.height), index.records[i].hash.displayHex == tip.blockHash else {
+                throw EngineError("the best chain in \(directory.path) does not contain our tip \(tip.blockHash) at height \(tip.height) (a reorganisation, or blocks missing); the state is kept unchanged")
+            }
+        }
+        guard let chainTip = index.tipHeight else { throw EngineError("no blocks in \(directory.path)") }
+        let last = min(until ?? chainTip, chainTip)
+        summary.tipHash = try store.tip()?.blockHash
+        summary.consensusHash = consensus.hashes.last
+        guard next <= last else { return summary }
+        guard index.baseHeight <= next else {
+            throw EngineError("\(directory.path) starts at height \(index.baseHeight) (pruned), but the state needs block \(next) onwards")
+        }
+        let records = (next...last).map { index.recordIndex(atHeight: $0)! }
+        let magic = machine.magic
+        let opcodes = machine.opcodes
+        let undo = UndoFiles(directory: directory)
+        let filesWithoutUndo = Set(records.map { index.records[$0].location.file }.filter { !undo.hasUndoFile($0) })
+        var resolved: [OutPoint: TxOut] = [:]
+        if !filesWithoutUndo.isEmpty {
+            summary.usedFallback = true
+            resolved = try resolvePreviousOutputs(directory: directory, index: index, records: records, filesWithoutUndo: filesWithoutUndo,
+                                                  magic: magic, opcodes: opcodes, passOptions: passOptions)
+        }
+        let fallback = resolved
+        let pass = BlockPass(directory: directory, index: index, options: passOptions)
+        try pass.run(records: records, transform: { block in
+            try Self.candidates(in: block, magic: magic, opcodes: opcodes, undo: undo,
+                                useUndo: !filesWithoutUndo.contains(block.location.file), fallback: fallback)
+        }, consume: { recordIndex, candidates in
+            let record = index.records[recordIndex]
+            let height = index.heights[recordIndex]!
+            let outcome = try commitBlock(height: height, hash: record.hash, candidates: candidates)
+            summary.blocks += 1
+            summary.bytes += record.location.size
+            summary.accepted += outcome.accepted
+            summary.rejected += outcome.rejected
+            summary.dropped += outcome.dropped
+            summary.unresolved += candidates.filter { $0.senders == .unresolved }.count
+            summary.firstHeight = summary.firstHeight ?? height
+            summary.lastHeight = height
+            summary.tipHash = record.hash.displayHex
+            summary.consensusHash = consensus.hashes.last
+            progress?(ImportProgress(height: height, targetHeight: last, blocks: summary.blocks, bytes: summary.bytes,
+                                     accepted: summary.accepted, seconds: Date().timeIntervalSince(started)))
+        })
+        summary.seconds = Date().timeIntervalSince(started)
+        return summary
+    }
+
+    /// Steps 2-4 of spec section 3 for one block, in one SQLite transaction.
+    func commitBlock(height: Int, hash: Hash256, candidates: [Candidate]) throws -> (accepted: Int, rejected: Int, dropped: Int) {
+        var chain = consensus
+        var outcome = (accepted: 0, rejected: 0, dropped: 0)
+        let database = store.database
+        try database.transaction {
+            let context = BlockContext(height: height, blockHash: hash, database: database, consensus: chain)
+            var records: [(record: ConsensusRecord, vtxindex: Int?, txid: Hash256?)] = []
+            var counts: [String: Int] = [:]
+            for candidate in candidates {
+                guard let operation = machine.parse(candidate) else {
+                    counts["dropped", default: 0] += 1
+                    outcome.dropped += 1
+                    continue
+                }
+                do {
+                    try machine.check(operation, in: context)
+                    records.append((try machine.commit(operation, in: context), candidate.vtxindex, candidate.txid))
+                    counts["accepted:" + Self.opcodeName(candidate.opcode), default: 0] += 1
+                    outcome.accepted += 1
+                } catch let rejection as Rejection {
+                    counts["rejected:" + rejection.reason, default: 0] += 1
+                    outcome.rejected += 1
+                }
+            }
+            for record in try machine.endOfBlock(context) { records.append((record, nil, nil)) }
+            let hashes = chain.append(records: records.map(\.record))
+            for (position, entry) in records.enumerated() {
+                try database.run("INSERT INTO vc_records (height, position, vtxindex, txid, opcode, serialized) VALUES (?, ?, ?, ?, ?, ?)", [
+                    SQLiteValue(height), SQLiteValue(position), entry.vtxindex.map(SQLiteValue.init) ?? .null,
+                    SQLiteValue(entry.txid?.displayHex), .text(Self.opcodeName(entry.record.opcode)), .blob(entry.record.serialized),
+                ])
+            }
+            try database.run("INSERT INTO vc_blocks (height, block_hash, ops_hash, consensus_hash, accepted, rejected) VALUES (?, ?, ?, ?, ?, ?)", [
+                SQLiteValue(height), .text(hash.displayHex), .text(hashes.opsHash), .text(hashes.consensusHash),
+                SQLiteValue(outcome.accepted), SQLiteValue(outcome.rejected),
+            ])
+            try store.addCounts(counts)
+        }
+        consensus = chain
+        return outcome
+    }
+
+    static func opcodeName(_ opcode: UInt8) -> String {
+        opcode > 0x20 && opcode < 0x7f ? String(UnicodeScalar(opcode)) : "0x" + Hex.encode([opcode])
+    }
+
+    /// The block's candidate transactions, with senders and fees where they can be resolved.
+    static func candidates(in block: ParsedBlock, magic: [UInt8], opcodes: Set<UInt8>, undo: UndoFiles,
+                           useUndo: Bool, fallback: [OutPoint: TxOut]) throws -> [Candidate] {
+        var candidates: [Candidate] = []
+        for (vtxindex, tx) in block.view.transactions.enumerated() {
+            guard let data = tx.nullData, let op = NullData.operation(in: data, magic: magic), opcodes.contains(op.opcode) else { continue }
+            let outputs = tx.outputs().map { TxOut(value: $0.value, scriptPubKey: Array($0.scriptPubKey)) }
+            candidates.append(Candidate(height: block.height ?? -1, blockHash: block.hash, txid: tx.txid(), vtxindex: vtxindex,
+                                        opcode: op.opcode, payload: Array(op.payload), outputs: outputs, senders: .unresolved, fee: nil))
+        }
+        guard !candidates.isEmpty else { return [] }
+        var spent: [[SpentCoin]]?
+        if useUndo {
+            spent = try undo.spentCoins(blockFile: block.location.file, previousBlockHash: block.view.header.previousBlockHash,
+                                        transactionCount: block.view.transactions.count)
+        }
+        for i in candidates.indices {
+            let vtxindex = candidates[i].vtxindex
+            let outputTotal = candidates[i].outputs.reduce(Int64(0)) { $0 + $1.value }
+            if vtxindex == 0 {
+                candidates[i].senders = .resolved([])  // a coinbase spends nothing
+                continue
+            }
+            var senders: [Sender]?
+            if let spent, vtxindex - 1 < spent.count {
+                senders = spent[vtxindex - 1].map { Sender(scriptPubKey: $0.output.scriptPubKey, value: $0.output.value) }
+            } else if !fallback.isEmpty {
+                let inputs = block.view.transactions[vtxindex].inputs()
+                let found = inputs.compactMap { fallback[OutPoint(txid: $0.previousTxid, index: $0.previousIndex)] }
+                if found.count == inputs.count { senders = found.map { Sender(scriptPubKey: $0.scriptPubKey, value: $0.value) } }
+            }
+            if let senders {
+                candidates[i].senders = .resolved(senders)
+                candidates[i].fee = senders.reduce(Int64(0)) { $0 + $1.value } - outputTotal
+            }
+        }
+        return candidates
+    }
+
+    /// Without undo files: one pass finds the previous outputs the candidates spend, a second
+    /// (parallel) pass over the chain up to them collects those outputs.
+    private func resolvePreviousOutputs(directory: BlocksDirectory, index: ChainIndex, records: [Int], filesWithoutUndo: Set<Int>,
+                                        magic: [UInt8], opcodes: Set<UInt8>, passOptions: BlockPassOptions) throws -> [OutPoint: TxOut] {
+        var needed = Set<OutPoint>()
+        var highest = -1
+        let pass = BlockPass(directory: directory, index: index, options: passOptions)
+        let affected = records.filter { filesWithoutUndo.contains(index.records[$0].location.file) }
+        try pass.run(records: affected, transform: { block -> [OutPoint] in
+            var outpoints: [OutPoint] = []
+            for (vtxindex, tx) in block.view.transactions.enumerated() where vtxindex > 0 {
+                guard let data = tx.nullData, let op = NullData.operation(in: data, magic: magic), opcodes.contains(op.opcode) else { continue }
+                outpoints += tx.inputs().map { OutPoint(txid: $0.previousTxid, index: $0.previousIndex) }
+            }
+            return outpoints
+        }, consume: { recordIndex, outpoints in
+            if !outpoints.isEmpty {
+                needed.formUnion(outpoints)
+                highest = max(highest, index.heights[recordIndex]!)
+            }
+        })
+        guard highest >= 0 else { return [:] }
+        let wanted = Set(needed.map(\.txid))
+        let chain = Array(index.bestChain.prefix(highest - index.baseHeight + 1))
+        var found: [OutPoint: TxOut] = [:]
+        try pass.run(records: chain, transform: { block -> [(Hash256, [TxOut])] in
+            var hits: [(Hash256, [TxOut])] = []
+            for tx in block.view.transactions {
+                let txid = tx.txid()
+                if wanted.contains(txid) {
+                    hits.append((txid, tx.outputs().map { TxOut(value: $0.value, scriptPubKey: Array($0.scriptPubKey)) }))
+                }
+            }
+            return hits
+        }, consume: { _, hits in
+            for (txid, outputs) in hits {
+                for (i, output) in outputs.enumerated() where needed.contains(OutPoint(txid: txid, index: UInt32(i))) {
+                    found[OutPoint(txid: txid, index: UInt32(i))] = output
+                }
+            }
+        })
+        return found
+    }
+}

@@ -1,0 +1,177 @@
+import CSQLite
+
+public struct SQLiteError: Error, CustomStringConvertible, Sendable {
+    public var path: String
+    public var code: Int32
+    public var message: String
+    public var description: String { "\(path): SQLite error \(code): \(message)" }
+}
+
+// SQLITE_TRANSIENT tells SQLite to copy bound text and blobs before the call returns.
+private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// A thin wrapper over the SQLite C API: one connection, prepared statements, transactions.
+/// Chosen over GRDB to keep per-block commits free of an extra layer on the hot path.
+public final class SQLiteDatabase {
+    public let path: String
+    private var handle: OpaquePointer?
+    private var cache: [String: Statement] = [:]
+
+    public init(path: String, readOnly: Bool = false) throws {
+        self.path = path
+        let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+        let status = sqlite3_open_v2(path, &handle, flags | SQLITE_OPEN_NOMUTEX, nil)
+        if status != SQLITE_OK {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            sqlite3_close(handle)
+            handle = nil
+            throw SQLiteError(path: path, code: status, message: message)
+        }
+        sqlite3_busy_timeout(handle, 5_000)
+        if !readOnly {
+            // WAL: a crash leaves the database at the last committed block; readers never block.
+            try execute("PRAGMA journal_mode=WAL")
+            try execute("PRAGMA synchronous=NORMAL")
+        }
+        try execute("PRAGMA foreign_keys=ON")
+    }
+
+    deinit { close() }
+
+    public func close() {
+        cache.removeAll()
+        if let handle { sqlite3_close_v2(handle) }
+        handle = nil
+    }
+
+    func error(_ status: Int32) -> SQLiteError {
+        SQLiteError(path: path, code: status, message: handle.map { String(cString: sqlite3_errmsg($0)) } ?? "closed")
+    }
+
+    /// Runs one or more statements without results.
+    public func execute(_ sql: String) throws {
+        var message: UnsafeMutablePointer<CChar>?
+        let status = sqlite3_exec(handle, sql, nil, nil, &message)
+        if status != SQLITE_OK {
+            let text = message.map { String(cString: $0) } ?? "error"
+            sqlite3_free(message)
+            throw SQLiteError(path: path, code: status, message: "\(text) in: \(sql.prefix(200))")
+        }
+    }
+
+    /// A cached prepared statement, reset and with bindings cleared.
+    public func statement(_ sql: String) throws -> Statement {
+        if let cached = cache[sql] {
+            cached.reset()
+            return cached
+        }
+        var raw: OpaquePointer?
+        let status = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
+        guard status == SQLITE_OK, let raw else { throw SQLiteError(path: path, code: status, message: "\(String(cString: sqlite3_errmsg(handle))) in: \(sql)") }
+        let statement = Statement(database: self, handle: raw)
+        cache[sql] = statement
+        return statement
+    }
+
+    /// Runs `sql` with `values` bound in order; returns the rows (each an array of values).
+    @discardableResult
+    public func run(_ sql: String, _ values: [SQLiteValue] = []) throws -> [[SQLiteValue]] {
+        let statement = try self.statement(sql)
+        try statement.bind(values)
+        var rows: [[SQLiteValue]] = []
+        while try statement.step() { rows.append(statement.row()) }
+        return rows
+    }
+
+    /// Runs `body` in one transaction: all of it is committed, or none of it.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    public var changes: Int { Int(sqlite3_changes(handle)) }
+
+    public final class Statement {
+        unowned let database: SQLiteDatabase
+        let handle: OpaquePointer
+
+        init(database: SQLiteDatabase, handle: OpaquePointer) {
+            self.database = database
+            self.handle = handle
+        }
+
+        deinit { sqlite3_finalize(handle) }
+
+        func reset() {
+            sqlite3_reset(handle)
+            sqlite3_clear_bindings(handle)
+        }
+
+        public func bind(_ values: [SQLiteValue]) throws {
+            for (i, value) in values.enumerated() {
+                let index = Int32(i + 1)
+                let status: Int32
+                switch value {
+                case let .integer(n): status = sqlite3_bind_int64(handle, index, n)
+                case let .real(d): status = sqlite3_bind_double(handle, index, d)
+                case let .text(s): status = sqlite3_bind_text(handle, index, s, -1, transient)
+                case let .blob(b): status = b.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), transient) }
+                case .null: status = sqlite3_bind_null(handle, index)
+                }
+                if status != SQLITE_OK { throw database.error(status) }
+            }
+        }
+
+        /// Advances; true while a row is available.
+        public func step() throws -> Bool {
+            let status = sqlite3_step(handle)
+            if status == SQLITE_ROW { return true }
+            if status == SQLITE_DONE { return false }
+            throw database.error(status)
+        }
+
+        public func row() -> [SQLiteValue] {
+            (0..<sqlite3_column_count(handle)).map { column($0) }
+        }
+
+        public func column(_ i: Int32) -> SQLiteValue {
+            switch sqlite3_column_type(handle, i) {
+            case SQLITE_INTEGER: return .integer(sqlite3_column_int64(handle, i))
+            case SQLITE_FLOAT: return .real(sqlite3_column_double(handle, i))
+            case SQLITE_TEXT: return .text(String(cString: sqlite3_column_text(handle, i)))
+            case SQLITE_BLOB:
+                let count = Int(sqlite3_column_bytes(handle, i))
+                guard count > 0, let pointer = sqlite3_column_blob(handle, i) else { return .blob([]) }
+                return .blob(Array(UnsafeRawBufferPointer(start: pointer, count: count)))
+            default: return .null
+            }
+        }
+    }
+}
+
+/// A value stored in or read from SQLite.
+public enum SQLiteValue: Hashable, Sendable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+    case blob([UInt8])
+    case null
+
+    public init(stringLiteral value: String) { self = .text(value) }
+    public init(integerLiteral value: Int64) { self = .integer(value) }
+    public init(_ value: Int) { self = .integer(Int64(value)) }
+    public init(_ value: String?) { self = value.map { .text($0) } ?? .null }
+
+    public var int: Int? { if case let .integer(n) = self { return Int(n) }; return nil }
+    public var string: String? { if case let .text(s) = self { return s }; return nil }
+    public var blob: [UInt8]? { if case let .blob(b) = self { return b }; return nil }
+    public var isNull: Bool { self == .null }
+}
