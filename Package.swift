@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "Virtualchain", dependencies: ["BitcoinWire", "BlockFiles", "ChainIndex", "BlockReader", "CSQLite", "CCrypto"]),
         .target(name: "Names", dependencies: ["BitcoinWire", "Virtualchain"]),
         .target(name: "Reference", dependencies: ["BitcoinWire", "Virtualchain"]),
-        .target(name: "TestChain", dependencies: ["BitcoinWire", "BlockFiles"]),
+        .target(name: "TestChain", dependencies: ["BitcoinWire", "BlockFiles", "Virtualchain", "Names"]),
         .executableTarget(
             name: "virtualchain",
             dependencies: [

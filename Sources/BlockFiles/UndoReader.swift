@@ -76,10 +76,16 @@ public final class UndoFiles: @unchecked Sendable {
         FileManager.default.fileExists(atPath: directory.undoFilePath(number))
     }
 
-    /// The spent coins of every non-coinbase transaction of a block stored in blk file `file`,
-    /// or nil when no record of that file matches (absent, or the block was never connected).
-    public func spentCoins(blockFile file: Int, previousBlockHash: Hash256, transactionCount: Int) throws -> [[SpentCoin]]? {
+    /// The spent coins of every non-coinbase transaction of `block`, stored in blk file `file`,
+    /// or nil when no record of that file fits it (absent, or the block was never connected).
+    ///
+    /// The checksum only ties a record to the block's *parent*: a sibling that was connected and
+    /// then lost a reorganisation has the same parent. So a record must also fit the block: one
+    /// spent coin per input of every transaction, and no transaction spending less than it pays.
+    public func spentCoins(for block: BlockView, blockFile file: Int) throws -> [[SpentCoin]]? {
         guard let (mapped, entries) = try index(file) else { return nil }
+        let previousBlockHash = block.header.previousBlockHash
+        let transactionCount = block.transactions.count
         var buffer: [UInt8] = []
         for entry in entries where entry.transactions == transactionCount - 1 {
             directory.xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: mapped.bytes[(entry.offset + 8)..<(entry.offset + 8 + entry.size + 32)]),
@@ -98,12 +104,23 @@ public final class UndoFiles: @unchecked Sendable {
                 }
             }
             switch decoded {
-            case let .success(coins): return coins
+            case let .success(coins):
+                if Self.fits(coins, block) { return coins }
             case let .failure(error):
                 throw BlockFileError(path: mapped.path, offset: entry.offset + 8 + error.offset, "undo record: \(error)")
             }
         }
         return nil
+    }
+
+    static func fits(_ coins: [[SpentCoin]], _ block: BlockView) -> Bool {
+        for (i, tx) in block.transactions.dropFirst().enumerated() {
+            guard coins[i].count == tx.inputCount else { return false }
+            let spent = coins[i].reduce(Int64(0)) { $0 &+ $1.output.value }
+            let paid = tx.outputs().reduce(Int64(0)) { $0 &+ $1.value }
+            if spent < paid { return false }
+        }
+        return true
     }
 
     /// Records of rev file `number`: offset, size and the transaction count their data starts with.

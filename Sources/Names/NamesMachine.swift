@@ -131,7 +131,8 @@ public struct NamesMachine: StateMachine {
     /// The sender must be known, own the unexpired name, and (unless revoking) it must not be revoked.
     func requireOwner(_ name: String, _ common: Common, _ block: BlockContext, allowRevoked: Bool = false) throws -> NameRow {
         guard let sender = common.sender else { throw Rejection("unresolved sender") }
-        guard let row = try nameRow(name, block.database), row.expiresAt > block.height else { throw Rejection("expired or unregistered") }
+        guard let row = try nameRow(name, block.database) else { throw Rejection("unregistered") }
+        guard row.expiresAt > block.height else { throw Rejection("expired") }
         guard row.owner == Hex.encode(sender) else { throw Rejection("wrong sender") }
         if row.revoked && !allowRevoked { throw Rejection("revoked") }
         return row
@@ -155,8 +156,10 @@ public struct NamesMachine: StateMachine {
             }
             guard let recipient = common.recipient else { throw Rejection("no recipient output") }
             let hash = Hex.encode(Self.preorderHash(name: name, sender: sender, recipient: recipient))
-            guard let preorder = try db.run("SELECT sender, height, burned, expires_at FROM preorders WHERE hash = ?", [.text(hash)]).first,
-                  preorder[3].int! > block.height else { throw Rejection("no preorder") }
+            guard let preorder = try db.run("SELECT sender, height, burned, expires_at FROM preorders WHERE hash = ?", [.text(hash)]).first else {
+                throw Rejection("no preorder")
+            }
+            guard preorder[3].int! > block.height else { throw Rejection("expired") }
             guard preorder[0].string == Hex.encode(sender) else { throw Rejection("wrong sender") }
             guard preorder[1].int! < block.height else { throw Rejection("no preorder") }
             guard Int64(preorder[2].int!) >= Self.price(name: name) else { throw Rejection("unpaid") }

@@ -11,6 +11,17 @@ struct AssembledBlock {
     var transactionCount: Int
     /// Operations per magic (index into `OpMix.magics`) by the rule of spec section 2.
     var opCounts: [Int]
+    /// txids of the caller-chosen transactions, in the order given.
+    var specialTxids: [Hash256] = []
+    var coinbaseTxid: Hash256 = .zero
+    /// Output index of the first extra coinbase output.
+    var coinbaseExtraStart = 0
+}
+
+/// A transaction whose inputs and outputs the caller chose (scenario operations).
+struct TransactionSpec {
+    var coins: [Coin]
+    var outputs: [TxOut]
 }
 
 /// The shape of transactions, chosen to look like mainnet traffic.
@@ -28,6 +39,8 @@ struct TransactionMix {
 struct BlockAssembler {
     let network: Network
     let users: [SimulatedUser]
+    /// Random payments go to users below this index; the rest are scenario actors.
+    let randomUsers: Int
     let mix: TransactionMix
 
     /// Weight a block keeps free for its coinbase.
@@ -42,9 +55,10 @@ struct BlockAssembler {
     private var body = ByteWriter(capacity: 1 << 16)
     private var witness = ByteWriter(capacity: 1 << 16)
 
-    init(network: Network, users: [SimulatedUser], mix: TransactionMix) {
+    init(network: Network, users: [SimulatedUser], randomUsers: Int? = nil, mix: TransactionMix) {
         self.network = network
         self.users = users
+        self.randomUsers = randomUsers ?? users.count
         self.mix = mix
     }
 
@@ -55,7 +69,8 @@ struct BlockAssembler {
     }
 
     mutating func assemble(height: Int, previous: Hash256, time: UInt32, targetWeight: Int,
-                           wallet: inout Wallet, rng: inout SeededRandom) -> AssembledBlock {
+                           wallet: inout Wallet, rng: inout SeededRandom,
+                           specials: [TransactionSpec] = [], coinbaseExtras: [TxOut] = []) -> AssembledBlock {
         wallet.mature(upTo: height)
         txData.removeAll()
         undoBody.removeAll()
@@ -65,6 +80,17 @@ struct BlockAssembler {
         var weight = 80 * 4 + 4 * 3 + Self.coinbaseReserve
         var sigOps = Self.sigOpReserve
         var fees: Int64 = 0
+        var specialTxids: [Hash256] = []
+        for spec in specials {
+            let built = appendTransaction(coins: spec.coins, outputs: spec.outputs, version: 2, rng: &rng)
+            weight += built.weight
+            sigOps += built.sigOpCost
+            fees += spec.coins.reduce(Int64(0)) { $0 + $1.value } - spec.outputs.reduce(Int64(0)) { $0 + $1.value }
+            txids.append(built.txid)
+            wtxids.append(built.wtxid)
+            specialTxids.append(built.txid)
+            OpCounting.count(outputs: spec.outputs.map(\.scriptPubKey), magics: mix.opMix.magics.map(\.bytes), into: &opCounts)
+        }
         var attempts = 0
         while weight < targetWeight && !wallet.spendable.isEmpty && attempts < 8 {
             let room = min(targetWeight, Limits.maxBlockWeight) - weight
@@ -80,7 +106,7 @@ struct BlockAssembler {
             wtxids.append(tx.wtxid)
             for (i, n) in tx.opCounts.enumerated() { opCounts[i] += n }
         }
-        let coinbase = buildCoinbase(height: height, reward: network.subsidy(atHeight: height) + fees,
+        let coinbase = buildCoinbase(height: height, reward: network.subsidy(atHeight: height) + fees, extras: coinbaseExtras,
                                      wtxids: wtxids, wallet: &wallet, rng: &rng, opCounts: &opCounts)
         txids[0] = coinbase.txid
         let merkleRoot = Merkle.root(txids).root
@@ -96,7 +122,8 @@ struct BlockAssembler {
         undo.writeCompactSize(txids.count - 1)
         undo.write(undoBody.bytes)
         return AssembledBlock(hash: hash, header: header, height: height, bytes: block.bytes, undo: undo.bytes,
-                              transactionCount: txids.count, opCounts: opCounts)
+                              transactionCount: txids.count, opCounts: opCounts, specialTxids: specialTxids,
+                              coinbaseTxid: coinbase.txid, coinbaseExtraStart: coinbase.extraStart)
     }
 
     /// Real proof of work against the header's own (regtest-easy) target.
@@ -110,20 +137,24 @@ struct BlockAssembler {
 
     // MARK: - Coinbase
 
-    private mutating func buildCoinbase(height: Int, reward: Int64, wtxids: [Hash256], wallet: inout Wallet,
-                                        rng: inout SeededRandom, opCounts: inout [Int]) -> (txid: Hash256, bytes: [UInt8]) {
+    private mutating func buildCoinbase(height: Int, reward: Int64, extras: [TxOut], wtxids: [Hash256], wallet: inout Wallet,
+                                        rng: inout SeededRandom, opCounts: inout [Int]) -> (txid: Hash256, bytes: [UInt8], extraStart: Int) {
         // Early coinbases pay many users so the first spendable blocks have coins to work with.
         let payees = wallet.spendable.count < 200 ? 25 : rng.int(1...3)
         var outputs: [TxOut] = []
         var payeeUsers: [Int] = []
-        var remaining = reward
+        let extraValue = extras.reduce(Int64(0)) { $0 + $1.value }
+        precondition(extraValue <= reward, "scenario coinbase outputs exceed the reward")
+        var remaining = reward - extraValue
         for i in 0..<payees {
             let value = i == payees - 1 ? remaining : remaining / Int64(payees - i)
             remaining -= value
-            let user = rng.int(0..<users.count)
+            let user = rng.int(0..<randomUsers)
             payeeUsers.append(user)
             outputs.append(TxOut(value: value, scriptPubKey: users[user].scriptPubKey))
         }
+        let extraStart = outputs.count
+        outputs += extras
         // BIP141 witness commitment, as Core's miner always adds once segwit is active.
         let reserved = [UInt8](repeating: 0, count: 32)
         let witnessRoot = Merkle.root(wtxids).root
@@ -134,13 +165,13 @@ struct BlockAssembler {
                              outputs: outputs)
         let txid = tx.txid
         var coins: [Coin] = []
-        for (i, out) in outputs.dropLast().enumerated() where out.value > 0 {
+        for (i, out) in outputs.prefix(extraStart).enumerated() where out.value > 0 {
             coins.append(Coin(txid: txid, vout: UInt32(i), user: Int32(payeeUsers[i]), isCoinbase: true,
                               height: Int32(height), value: out.value))
         }
         wallet.addImmature(coins, createdAt: height)
         OpCounting.count(outputs: outputs.map(\.scriptPubKey), magics: mix.opMix.magics.map(\.bytes), into: &opCounts)
-        return (txid, tx.serialized())
+        return (txid, tx.serialized(), extraStart)
     }
 
     // MARK: - Transactions
@@ -207,10 +238,10 @@ struct BlockAssembler {
         var planned: [PlannedOutput] = []
         let nOut = outputCount(&rng)
         for _ in 0..<nOut {
-            planned.append(rng.chance(ownShare) ? .own(user: rng.int(0..<users.count)) : .external(script: externalScript(&rng)))
+            planned.append(rng.chance(ownShare) ? .own(user: rng.int(0..<randomUsers)) : .external(script: externalScript(&rng)))
         }
         if !planned.contains(where: { if case .own = $0 { return true } else { return false } }) && rng.chance(0.5) {
-            planned.append(.own(user: rng.int(0..<users.count)))  // change
+            planned.append(.own(user: rng.int(0..<randomUsers)))  // change
         }
         if rng.chance(mix.opMix.rate) {
             let position = rng.int(0...planned.count)
@@ -273,10 +304,34 @@ struct BlockAssembler {
             }
         }
 
-        // Serialize: `body` is what the txid covers between version and lock time.
+        let outputs = planned.enumerated().map { TxOut(value: values[$0.offset], scriptPubKey: plannedScript($0.element)) }
+        let version: Int32 = rng.chance(0.8) ? 2 : 1
+        let built = appendTransaction(coins: coins, outputs: outputs, version: version, rng: &rng)
+        assert(built.weight == weight, "size accounting out of step with serialization")
+        let txid = built.txid
+        let wtxid = built.wtxid
+        // New coins are spendable at once, later in this same block included.
+        for (i, output) in planned.enumerated() {
+            if case let .own(user) = output, values[i] > 0 {
+                wallet.spendable.append(Coin(txid: txid, vout: UInt32(i), user: Int32(user), isCoinbase: false,
+                                             height: Int32(height), value: values[i]))
+            }
+        }
+        var opCounts = [Int](repeating: 0, count: mix.opMix.magics.count)
+        if planned.contains(where: { if case .nullData = $0 { return true } else { return false } }) {
+            OpCounting.count(outputs: planned.map(plannedScript), magics: mix.opMix.magics.map(\.bytes), into: &opCounts)
+        }
+        return BuiltTransaction(txid: txid, wtxid: wtxid, weight: weight, sigOpCost: sigOps, fee: fee, opCounts: opCounts)
+    }
+
+    /// Serializes a transaction spending `coins` into the block and its undo data into the block's
+    /// undo record.
+    private mutating func appendTransaction(coins: [Coin], outputs: [TxOut], version: Int32,
+                                            rng: inout SeededRandom) -> (txid: Hash256, wtxid: Hash256, weight: Int, sigOpCost: Int) {
+        let hasWitness = coins.contains { users[Int($0.user)].spendsWithWitness }
         body.removeAll()
         witness.removeAll()
-        body.writeCompactSize(nIn)
+        body.writeCompactSize(coins.count)
         for coin in coins {
             let user = users[Int(coin.user)]
             body.write(coin.txid)
@@ -294,12 +349,14 @@ struct BlockAssembler {
                 }
             }
         }
-        body.writeCompactSize(planned.count)
-        for (i, output) in planned.enumerated() {
-            body.writeLE(values[i])
-            body.writeVarBytes(plannedScript(output))
+        body.writeCompactSize(outputs.count)
+        var sigOps = 0
+        for output in outputs {
+            body.writeLE(output.value)
+            body.writeVarBytes(output.scriptPubKey)
+            let script = output.scriptPubKey
+            if (script.count == 25 || script.count == 35) && script[script.count - 1] == Opcode.opCheckSig { sigOps += 4 }
         }
-        let version: Int32 = rng.chance(0.8) ? 2 : 1
         let lockTime: UInt32 = 0
         var txidHasher = SHA256Hasher()
         withUnsafeBytes(of: version.littleEndian) { txidHasher.update($0) }
@@ -315,26 +372,15 @@ struct BlockAssembler {
         let wtxid = hasWitness
             ? txData.bytes.withUnsafeBytes { Hashes.dsha256(UnsafeRawBufferPointer(rebasing: $0[start...])) }
             : txid
-        assert(txData.count - start == baseSize + witnessSize, "size accounting out of step with serialization")
-
+        let baseSize = 4 + body.count + 4
+        let weight = baseSize * 3 + (txData.count - start)
         // Undo: the spent coins in input order (`CTxUndo`).
         undoBody.writeCompactSize(coins.count)
         for coin in coins {
             UndoFormat.writeCoin(TxOut(value: coin.value, scriptPubKey: users[Int(coin.user)].scriptPubKey),
                                  height: Int(coin.height), isCoinbase: coin.isCoinbase, to: &undoBody)
         }
-        // New coins are spendable at once, later in this same block included.
-        for (i, output) in planned.enumerated() {
-            if case let .own(user) = output, values[i] > 0 {
-                wallet.spendable.append(Coin(txid: txid, vout: UInt32(i), user: Int32(user), isCoinbase: false,
-                                             height: Int32(height), value: values[i]))
-            }
-        }
-        var opCounts = [Int](repeating: 0, count: mix.opMix.magics.count)
-        if planned.contains(where: { if case .nullData = $0 { return true } else { return false } }) {
-            OpCounting.count(outputs: planned.map(plannedScript), magics: mix.opMix.magics.map(\.bytes), into: &opCounts)
-        }
-        return BuiltTransaction(txid: txid, wtxid: wtxid, weight: weight, sigOpCost: sigOps, fee: fee, opCounts: opCounts)
+        return (txid, wtxid, weight, sigOps)
     }
 
     private func plannedScript(_ output: PlannedOutput) -> [UInt8] {

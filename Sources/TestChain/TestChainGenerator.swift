@@ -1,6 +1,8 @@
 import BitcoinWire
 import BlockFiles
 import Foundation
+import Names
+import Virtualchain
 
 /// Everything that shapes a generated chain. Same options ⇒ byte-identical output.
 public struct TestChainOptions: Sendable {
@@ -24,6 +26,19 @@ public struct TestChainOptions: Sendable {
     public var blockWeight = Limits.maxBlockWeight
     /// Number of simulated users whose coins circulate.
     public var users = 4096
+    /// A state machine's story played out in the chain (`--scenario names`).
+    public var scenario: Scenario?
+
+    public enum Scenario: String, Sendable, CaseIterable { case names }
+
+    /// The op mix actually used: with the names scenario the random decoys stay off `id`, whose
+    /// operations the scenario writes itself.
+    public var effectiveOpMix: OpMix {
+        guard scenario == .names, opMix == OpMix() else { return opMix }
+        var mix = OpMix()
+        mix.magics = [(Array("omni".utf8), 1), (Array("vc".utf8), 1)]
+        return mix
+    }
 
     public init() {}
 
@@ -45,6 +60,7 @@ public struct TestChainOptions: Sendable {
         if shuffleWindow > 0 { parts += ["--shuffle-window", String(shuffleWindow)] }
         if maxFileSize != BlockStoreWriter.defaultMaxFileSize { parts += ["--max-file-size", String(maxFileSize)] }
         if opMix != OpMix() { parts += ["--op-mix", opMix.description] }
+        if let scenario { parts += ["--scenario", scenario.rawValue] }
         if blockWeight != Limits.maxBlockWeight { parts += ["--block-weight", String(blockWeight)] }
         return parts.joined(separator: " ")
     }
@@ -70,6 +86,9 @@ public struct TestChainOptions: Sendable {
             throw TestChainError("--max-file-size \(maxFileSize) cannot hold a block of --block-weight \(blockWeight); use at least \(blockWeight + 1024) bytes or a smaller --block-weight")
         }
         if users < 2 { throw TestChainError("at least 2 simulated users are needed") }
+        if scenario == .names && effectiveOpMix.magics.contains(where: { $0.bytes == Array("id".utf8) }) {
+            throw TestChainError("--op-mix must not use the magic 'id' with --scenario names (the scenario writes the id operations)")
+        }
     }
 }
 
@@ -95,6 +114,9 @@ public struct TestChainSummary: Sendable {
     public var xorKey: XorKey
     public var files: [(name: String, bytes: Int)]
     public var blockBytes: Int
+    /// With a scenario: the outcome counts it intends and the consensus hash at the tip.
+    public var scenarioExpected: [String: Int]?
+    public var scenarioConsensusHash: String?
 
     public func json() -> String {
         var object: [String: Any] = [
@@ -112,7 +134,7 @@ public struct TestChainSummary: Sendable {
                 "transactions": transactions,
                 "ops": Dictionary(uniqueKeysWithValues: ops.map { ($0.magic, $0.count) }),
             ] as [String: Any],
-            "op_mix": options.opMix.description,
+            "op_mix": options.effectiveOpMix.description,
             "stale_blocks": staleBlocks.map(\.displayHex),
             "xor_key": xorKey.isIdentity ? NSNull() : Hex.encode(xorKey.bytes) as Any,
             "shuffle_window": options.shuffleWindow,
@@ -121,6 +143,10 @@ public struct TestChainSummary: Sendable {
             "bytes": blockBytes,
             "files": files.map { ["name": $0.name, "bytes": $0.bytes] },
         ]
+        if let expected = scenarioExpected {
+            object["scenario"] = ["name": options.scenario!.rawValue, "expected": expected,
+                                  "consensus_hash": scenarioConsensusHash ?? ""] as [String: Any]
+        }
         if let reorg {
             object["reorg"] = ["fork_height": reorg.forkHeight, "depth": reorg.disconnected.count,
                                "disconnected": reorg.disconnected.map(\.displayHex)] as [String: Any]
@@ -161,9 +187,11 @@ public enum TestChainGenerator {
         var keyRandom = SeededRandom(seed: "xor:" + options.seed)
 
         var userRandom = SeededRandom(seed: "users:" + options.seed)
-        let users = (0..<options.users).map { _ in
+        let actorCount = options.scenario == nil ? 0 : NamesScenario.actorCount
+        let users = (0..<(options.users + actorCount)).map { _ in
             SimulatedUser(kind: SimulatedUser.Kind.allCases[userRandom.weightedIndex([45, 20, 30, 5])], identity: userRandom.bytes(20))
         }
+        var scenarioRandom = SeededRandom(seed: "scenario:" + options.seed)
         var xorKey = XorKey.none
         if options.xor {
             repeat { xorKey = XorKey(word: keyRandom.next()) } while xorKey.bytes.contains(0) || xorKey.isIdentity
@@ -177,8 +205,14 @@ public enum TestChainGenerator {
         let node = try CoreNodeModel(store: store, genesis: genesisBytes, genesisHash: genesisHash)
         var shuffler = ArrivalShuffler(window: options.shuffleWindow)
 
-        let mix = TransactionMix(blockWeight: options.blockWeight, opMix: options.opMix)
-        var assembler = BlockAssembler(network: network, users: users, mix: mix)
+        let mix = TransactionMix(blockWeight: options.blockWeight, opMix: options.effectiveOpMix)
+        var assembler = BlockAssembler(network: network, users: users, randomUsers: options.users, mix: mix)
+        // The names scenario runs the real machine beside the generator to learn consensus hashes.
+        let machine = NamesMachine(firstBlock: NamesMachine.firstBlock(network: network.rawValue))
+        var scenario = options.scenario.map { _ in NamesScenario(firstActor: options.users, users: users, firstBlock: machine.firstBlock) }
+        let engineDirectory = ProcessInfo.processInfo.environment["VC_DEBUG_ENGINE_STATE"] ?? FileManager.default.temporaryDirectory.appendingPathComponent("vc-testchain-\(UUID().uuidString)").path
+        let engine = try scenario.map { _ in try Engine(machine: machine, stateDirectory: engineDirectory, network: network) }
+        defer { if ProcessInfo.processInfo.environment["VC_DEBUG_ENGINE_STATE"] == nil { try? FileManager.default.removeItem(atPath: engineDirectory) } }
         var wallet = Wallet()
 
         var plan = ForkPlan(options: options, random: &planRandom)
@@ -189,7 +223,7 @@ public enum TestChainGenerator {
 
         var mainChain = [genesisHash]
         var transactions = 1
-        var ops = [Int](repeating: 0, count: options.opMix.magics.count)
+        var ops = [Int](repeating: 0, count: options.effectiveOpMix.magics.count)
         var bytes = genesisBytes.count + BlockStoreWriter.recordHeaderSize
         let baseTime = genesis.header.time
 
@@ -202,9 +236,19 @@ public enum TestChainGenerator {
         while !plan.isDone(height: height, bytes: bytes) {
             height += 1
             let target = assembler.targetWeight(using: &contentRandom)
+            var specials: [TransactionSpec] = []
+            var extras: [TxOut] = []
+            if scenario != nil, let engine {
+                specials = scenario!.plan(height: height, consensus: engine.consensus, rng: &scenarioRandom)
+                extras = scenario!.coinbaseFunding(height: height, network: network)
+            }
             let block = assembler.assemble(height: height, previous: mainChain[height - 1],
                                            time: baseTime + UInt32(600 * height), targetWeight: target,
-                                           wallet: &wallet, rng: &contentRandom)
+                                           wallet: &wallet, rng: &contentRandom, specials: specials, coinbaseExtras: extras)
+            if scenario != nil, let engine {
+                scenario!.didAssemble(block)
+                if height >= machine.firstBlock { try engine.process(block: block.bytes, height: height, undo: block.undo) }
+            }
             for side in pendingBefore.removeValue(forKey: height) ?? [] { try arrive(side) }
             try arrive(block)
             for side in pendingAfter.removeValue(forKey: height) ?? [] { try arrive(side) }
@@ -250,8 +294,9 @@ public enum TestChainGenerator {
             mainChain: mainChain, staleBlocks: staleBlocks,
             reorg: reorgBranch.map { ($0.forkHeight, $0.blocks) },
             records: node.recordsWritten, undoRecords: node.undoRecordsWritten, transactions: transactions,
-            ops: zip(options.opMix.magics, ops).map { (OpMix.magicText($0.0.bytes), $0.1) },
-            xorKey: xorKey, files: files, blockBytes: bytes)
+            ops: zip(options.effectiveOpMix.magics, ops).map { (OpMix.magicText($0.0.bytes), $0.1) },
+            xorKey: xorKey, files: files, blockBytes: bytes,
+            scenarioExpected: scenario?.expected, scenarioConsensusHash: engine?.consensus.hashes.last)
         try summary.json().write(toFile: out + "/" + manifestName, atomically: true, encoding: .utf8)
         return summary
     }

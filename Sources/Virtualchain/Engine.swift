@@ -97,10 +97,15 @@ public final class Engine<Machine: StateMachine> {
         }
         let fallback = resolved
         let pass = BlockPass(directory: directory, index: index, options: passOptions)
-        try pass.run(records: records, transform: { block in
-            try Self.candidates(in: block, magic: magic, opcodes: opcodes, undo: undo,
-                                useUndo: !filesWithoutUndo.contains(block.location.file), fallback: fallback)
-        }, consume: { recordIndex, candidates in
+        try pass.run(records: records, transform: { block -> [Candidate] in
+            guard Self.hasCandidates(block.view, magic: magic, opcodes: opcodes) else { return [] }
+            var spent: [[SpentCoin]]?
+            if !filesWithoutUndo.contains(block.location.file) {
+                spent = try undo.spentCoins(for: block.view, blockFile: block.location.file)
+            }
+            return Self.candidates(in: block.view, height: block.height ?? -1, hash: block.hash, magic: magic, opcodes: opcodes,
+                                   spent: spent, fallback: fallback)
+        }, consume: { (recordIndex: Int, candidates: [Candidate]) in
             let record = index.records[recordIndex]
             let height = index.heights[recordIndex]!
             let outcome = try commitBlock(height: height, hash: record.hash, candidates: candidates)
@@ -168,22 +173,40 @@ public final class Engine<Machine: StateMachine> {
         opcode > 0x20 && opcode < 0x7f ? String(UnicodeScalar(opcode)) : "0x" + Hex.encode([opcode])
     }
 
-    /// The block's candidate transactions, with senders and fees where they can be resolved.
-    static func candidates(in block: ParsedBlock, magic: [UInt8], opcodes: Set<UInt8>, undo: UndoFiles,
-                           useUndo: Bool, fallback: [OutPoint: TxOut]) throws -> [Candidate] {
+    /// Processes one block given in full with its undo data (`CBlockUndo` bytes), exactly as
+    /// `run` would: for generators and tools that build blocks in memory.
+    @discardableResult
+    public func process(block bytes: [UInt8], height: Int, undo: [UInt8]) throws -> (accepted: Int, rejected: Int, dropped: Int) {
+        guard height == consensus.nextHeight else { throw EngineError("block at height \(height) given, the state expects \(consensus.nextHeight)") }
+        let candidates = try bytes.withUnsafeBytes { raw throws -> [Candidate] in
+            let view = try BlockView.parse(raw)
+            let spent = try undo.withUnsafeBytes { try UndoFormat.decodeBlockUndo($0) }
+            return Self.candidates(in: view, height: height, hash: view.hash, magic: machine.magic, opcodes: machine.opcodes,
+                                   spent: spent, fallback: [:])
+        }
+        let hash = bytes.withUnsafeBytes { BlockHeader.hash(of: $0.baseAddress!) }
+        return try commitBlock(height: height, hash: hash, candidates: candidates)
+    }
+
+    static func hasCandidates(_ view: BlockView, magic: [UInt8], opcodes: Set<UInt8>) -> Bool {
+        view.transactions.contains { tx in
+            guard let data = tx.nullData, let op = NullData.operation(in: data, magic: magic) else { return false }
+            return opcodes.contains(op.opcode)
+        }
+    }
+
+    /// The block's candidate transactions, with senders and fees where `spent` (the block's undo
+    /// data) or `fallback` (previous outputs found by the extra pass) resolves them.
+    static func candidates(in view: BlockView, height: Int, hash: Hash256, magic: [UInt8], opcodes: Set<UInt8>,
+                           spent: [[SpentCoin]]?, fallback: [OutPoint: TxOut]) -> [Candidate] {
         var candidates: [Candidate] = []
-        for (vtxindex, tx) in block.view.transactions.enumerated() {
+        for (vtxindex, tx) in view.transactions.enumerated() {
             guard let data = tx.nullData, let op = NullData.operation(in: data, magic: magic), opcodes.contains(op.opcode) else { continue }
             let outputs = tx.outputs().map { TxOut(value: $0.value, scriptPubKey: Array($0.scriptPubKey)) }
-            candidates.append(Candidate(height: block.height ?? -1, blockHash: block.hash, txid: tx.txid(), vtxindex: vtxindex,
+            candidates.append(Candidate(height: height, blockHash: hash, txid: tx.txid(), vtxindex: vtxindex,
                                         opcode: op.opcode, payload: Array(op.payload), outputs: outputs, senders: .unresolved, fee: nil))
         }
         guard !candidates.isEmpty else { return [] }
-        var spent: [[SpentCoin]]?
-        if useUndo {
-            spent = try undo.spentCoins(blockFile: block.location.file, previousBlockHash: block.view.header.previousBlockHash,
-                                        transactionCount: block.view.transactions.count)
-        }
         for i in candidates.indices {
             let vtxindex = candidates[i].vtxindex
             let outputTotal = candidates[i].outputs.reduce(Int64(0)) { $0 + $1.value }
@@ -195,7 +218,7 @@ public final class Engine<Machine: StateMachine> {
             if let spent, vtxindex - 1 < spent.count {
                 senders = spent[vtxindex - 1].map { Sender(scriptPubKey: $0.output.scriptPubKey, value: $0.output.value) }
             } else if !fallback.isEmpty {
-                let inputs = block.view.transactions[vtxindex].inputs()
+                let inputs = view.transactions[vtxindex].inputs()
                 let found = inputs.compactMap { fallback[OutPoint(txid: $0.previousTxid, index: $0.previousIndex)] }
                 if found.count == inputs.count { senders = found.map { Sender(scriptPubKey: $0.scriptPubKey, value: $0.value) } }
             }

@@ -49,6 +49,9 @@ struct TestchainCommand: ParsableCommand {
     @Option(name: .customLong("block-weight"), help: "Largest block weight to fill up to (default 4000000).")
     var blockWeight = 4_000_000
 
+    @Option(help: "Play out a state machine's story: names (preorders, registrations, transfers, and every invalid kind).")
+    var scenario: String?
+
     @Flag(help: "Print nothing but errors.")
     var quiet = false
 
@@ -74,6 +77,10 @@ struct TestchainCommand: ParsableCommand {
         guard let fileSize = ByteSize.parse(maxFileSize) else { throw UsageError("--max-file-size '\(maxFileSize)' is not a size") }
         options.maxFileSize = fileSize
         options.blockWeight = blockWeight
+        if let scenario {
+            guard let choice = TestChainOptions.Scenario(rawValue: scenario) else { throw UsageError("unknown --scenario '\(scenario)' (names)") }
+            options.scenario = choice
+        }
         if let opMix {
             do { options.opMix = try OpMix(parsing: opMix) } catch { throw UsageError("\(error)") }
         }
