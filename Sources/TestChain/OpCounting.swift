@@ -43,7 +43,8 @@ enum OpCounting {
     /// One OP_RETURN output script: an operation for one of the magics, or a decoy.
     static func makeNullData(_ mix: OpMix, _ rng: inout SeededRandom) -> [UInt8] {
         let magic = mix.magics[rng.weightedIndex(mix.magics.map(\.weight))].bytes
-        let opcode = rng.chance(0.8) ? opcodes[rng.int(0..<opcodes.count)] : UInt8(rng.int(0x21...0x7e))
+        let opcode = !mix.opcodes.isEmpty ? mix.opcodes[rng.int(0..<mix.opcodes.count)]
+            : (rng.chance(0.8) ? opcodes[rng.int(0..<opcodes.count)] : UInt8(rng.int(0x21...0x7e)))
         let payload = rng.bytes(rng.int(mix.payload))
         if rng.chance(mix.malformed) {
             let data = magic + [opcode] + payload

@@ -10,6 +10,7 @@ import BitcoinWire
 /// - `malformed`: fraction of those outputs whose script is not a single clean push (decoys).
 /// - `foreign`: fraction whose data starts with some other prefix (decoys).
 /// - `multi`: fraction of transactions with two OP_RETURN outputs (only the last one counts).
+/// - `opcodes`: the opcode characters to use (default: the names opcodes and others at random).
 public struct OpMix: Equatable, Sendable, CustomStringConvertible {
     public var rate: Double = 0.02
     public var magics: [(bytes: [UInt8], weight: Double)] = [(Array("id".utf8), 3), (Array("omni".utf8), 1)]
@@ -17,6 +18,8 @@ public struct OpMix: Equatable, Sendable, CustomStringConvertible {
     public var malformed: Double = 0.1
     public var foreign: Double = 0.2
     public var multi: Double = 0.05
+    /// Opcodes to draw from; empty means the default mix.
+    public var opcodes: [UInt8] = []
 
     public init() {}
 
@@ -43,6 +46,12 @@ public struct OpMix: Equatable, Sendable, CustomStringConvertible {
             case "malformed": malformed = try fraction()
             case "foreign": foreign = try fraction()
             case "multi": multi = try fraction()
+            case "opcodes":
+                let bytes = Array(value.utf8)
+                guard !bytes.isEmpty, bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: ",") }) else {
+                    throw ParseError(description: "op-mix: opcodes must be printable characters, got '\(value)'")
+                }
+                opcodes = bytes
             case "payload":
                 let bounds = value.split(separator: "-").map { Int($0) }
                 guard (1...2).contains(bounds.count), let lo = bounds[0], let hi = bounds.last!, lo >= 0, lo <= hi, hi <= 9_000 else {
@@ -65,7 +74,7 @@ public struct OpMix: Equatable, Sendable, CustomStringConvertible {
                 guard !parsed.isEmpty else { throw ParseError(description: "op-mix: magics needs at least one MAGIC[:WEIGHT]") }
                 magics = parsed
             default:
-                throw ParseError(description: "op-mix: unknown key '\(key)' (known: rate, magics, payload, malformed, foreign, multi)")
+                throw ParseError(description: "op-mix: unknown key '\(key)' (known: rate, magics, payload, malformed, foreign, multi, opcodes)")
             }
         }
     }
@@ -81,7 +90,8 @@ public struct OpMix: Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         let m = magics.map { "\(OpMix.magicText($0.bytes)):\(Self.number($0.weight))" }.joined(separator: "/")
         let p = payload.lowerBound == payload.upperBound ? "\(payload.lowerBound)" : "\(payload.lowerBound)-\(payload.upperBound)"
-        return "rate=\(Self.number(rate)),magics=\(m),payload=\(p),malformed=\(Self.number(malformed)),foreign=\(Self.number(foreign)),multi=\(Self.number(multi))"
+        let o = opcodes.isEmpty ? "" : ",opcodes=" + String(decoding: opcodes, as: UTF8.self)
+        return "rate=\(Self.number(rate)),magics=\(m),payload=\(p),malformed=\(Self.number(malformed)),foreign=\(Self.number(foreign)),multi=\(Self.number(multi))" + o
     }
 
     private static func number(_ value: Double) -> String {

@@ -1,6 +1,9 @@
 """Bitcoin Core's own validation (libbitcoinkernel via py-bitcoinkernel) against a generated datadir.
 
-Usage: kernel_check.py GENERATED_DIR WORK_DIR [--compare-files] [--dump-chain FILE] [--height-order]
+Usage: kernel_check.py GENERATED_DIR WORK_DIR [--compare-files] [--dump-chain FILE] [--height-order] [--dump-spent FILE]
+
+--dump-spent writes, per active-chain block, the outputs each transaction spent as Core itself
+reports them (block_spent_outputs): {"hash", "spent": [[[value, script hex], ...] per tx]}.
 
 --height-order submits every block (side branches too) sorted by height instead of in storage
 order; Core then connects side branches differently, so only our main-chain undo records are
@@ -29,6 +32,7 @@ def main():
     compare_files = "--compare-files" in sys.argv[3:]
     height_order = "--height-order" in sys.argv[3:]
     dump_chain = sys.argv[sys.argv.index("--dump-chain") + 1] if "--dump-chain" in sys.argv else None
+    dump_spent = sys.argv[sys.argv.index("--dump-spent") + 1] if "--dump-spent" in sys.argv else None
     manifest = json.load(open(os.path.join(generated, "testchain.json")))
     assert manifest["network"] == "regtest", "Core validation runs on regtest chains"
     ours = os.path.join(generated, "blocks")
@@ -63,6 +67,15 @@ def main():
     chain = chainman.get_active_chain()
     core_height = chain.height
     core_tip = str(chain._get_by_height(core_height).block_hash)
+    if dump_spent:
+        with open(dump_spent, "w") as f:
+            for height in range(1, core_height + 1):
+                entry = chain._get_by_height(height)
+                spent = chainman.block_spent_outputs[entry]
+                txs = []
+                for tx_spent in spent.transactions:
+                    txs.append([[coin.output.amount, bytes(coin.output.script_pubkey).hex()] for coin in tx_spent.coins])
+                f.write(json.dumps({"hash": str(entry.block_hash), "spent": txs}) + "\n")
     if dump_chain:
         with open(dump_chain, "w") as f:
             for height in range(core_height + 1):
