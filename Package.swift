@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "BitcoinWireTests", dependencies: ["BitcoinWire", "TestSupport"]),
         .testTarget(name: "BlockFilesTests", dependencies: ["BlockFiles", "TestSupport"]),
         .testTarget(name: "ChainIndexTests", dependencies: ["ChainIndex", "BlockReader", "TestChain", "TestSupport", "virtualchain"]),
-        .testTarget(name: "VirtualchainTests", dependencies: ["Virtualchain", "Names", "Reference", "TestChain", "TestSupport", "virtualchain"]),
+        .testTarget(name: "VirtualchainTests", dependencies: ["Virtualchain", "Names", "Reference", "TestChain", "TestSupport", "virtualchain", "BlockFiles", "ChainIndex", "BitcoinWire"]),
         .testTarget(name: "TestChainTests", dependencies: ["TestChain", "BlockFiles", "TestSupport", "virtualchain"]),
     ]
 )
