@@ -186,10 +186,9 @@ struct NamesScenario {
             touched.insert(p.name)
             if let state = names[p.name], state.expiresAt > height {
                 if state.owner == p.sender {
-                    if state.revoked { expect("rejected:revoked") } else {
-                        expect("accepted::")
-                        names[p.name] = NameState(owner: p.recipient, expiresAt: height + NamesMachine.registrationLifetime, revoked: false)
-                    }
+                    // A renewal; a revoked name stays revoked.
+                    expect("accepted::")
+                    names[p.name] = NameState(owner: p.recipient, expiresAt: height + NamesMachine.registrationLifetime, revoked: state.revoked)
                 } else {
                     expect("rejected:duplicate")
                 }

@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import BitcoinWire
+@testable import Names
+@testable import Virtualchain
+
+/// The names rules of shared/spec/names.md, one block at a time with hand-made candidates.
+@Suite struct NamesMachineTests {
+    let alice = Script.p2wpkh([UInt8](repeating: 0xa1, count: 20))
+    let bob = Script.p2wpkh([UInt8](repeating: 0xb0, count: 20))
+
+    final class Harness {
+        let directory: URL
+        let engine: Engine<NamesMachine>
+        var height = 1
+        init() throws {
+            directory = try TestPaths.temporaryDirectory("names")
+            engine = try Engine(machine: NamesMachine(firstBlock: 1), stateDirectory: directory.path, network: .regtest)
+        }
+        deinit { try? FileManager.default.removeItem(at: directory) }
+
+        /// Commits a block with these operations; returns accepted/rejected reasons in order.
+        @discardableResult
+        func block(_ ops: [(opcode: Character, payload: [UInt8], sender: [UInt8]?, recipient: [UInt8], burn: Int64)]) throws -> [String] {
+            let before = Dictionary(uniqueKeysWithValues: try engine.store.counts().map { ($0.kind, $0.count) })
+            let candidates = ops.enumerated().map { i, op in
+                var outputs = [TxOut(value: 0, scriptPubKey: Script.nullData(Array("id".utf8) + [op.opcode.asciiValue!] + op.payload)),
+                               TxOut(value: 5_000, scriptPubKey: op.recipient)]
+                if op.burn > 0 { outputs.append(TxOut(value: op.burn, scriptPubKey: NamesMachine.burnScript)) }
+                return Candidate(height: height, blockHash: Hashes.sha256([UInt8(truncatingIfNeeded: height)]), txid: Hashes.sha256([UInt8(i)]),
+                                 vtxindex: i + 1, opcode: op.opcode.asciiValue!, payload: op.payload, outputs: outputs,
+                                 senders: op.sender.map { .resolved([Sender(scriptPubKey: $0, value: 1_000_000)]) } ?? .unresolved, fee: nil)
+            }
+            _ = try engine.commitBlock(height: height, hash: Hashes.sha256([UInt8(truncatingIfNeeded: height)]), candidates: candidates)
+            height += 1
+            let after = Dictionary(uniqueKeysWithValues: try engine.store.counts().map { ($0.kind, $0.count) })
+            return after.keys.sorted().flatMap { key in Array(repeating: key, count: after[key]! - (before[key] ?? 0)) }
+        }
+
+        var recentHash: [UInt8] { [UInt8](hex: engine.consensus.hashes.last!)! }
+    }
+
+    func preorder(_ h: Harness, _ name: String, by sender: [UInt8], for recipient: [UInt8], burn: Int64? = nil) -> (Character, [UInt8], [UInt8]?, [UInt8], Int64) {
+        ("?", NamesMachine.preorderHash(name: name, sender: sender, recipient: recipient) + h.recentHash, sender, recipient, burn ?? NamesMachine.price(name: name))
+    }
+
+    @Test func lifecycleAndTheLiteralRulesForRevokedNames() throws {
+        let h = try Harness()
+        try h.block([])
+        #expect(try h.block([preorder(h, "alice.id", by: alice, for: alice)]) == ["accepted:?"])
+        #expect(try h.block([(":", Array("alice.id".utf8), alice, alice, 0)]) == ["accepted::"])
+        #expect(try h.block([("+", [UInt8](repeating: 7, count: 20) + Array("alice.id".utf8), bob, bob, 0)]) == ["rejected:wrong sender"])
+        #expect(try h.block([("+", [UInt8](repeating: 7, count: 20) + Array("alice.id".utf8), alice, alice, 0)]) == ["accepted:+"])
+        #expect(try h.block([("~", Array("alice.id".utf8), alice, alice, 0)]) == ["accepted:~"])
+        #expect(try h.block([("+", [UInt8](repeating: 8, count: 20) + Array("alice.id".utf8), alice, alice, 0)]) == ["rejected:revoked"])
+        #expect(try h.block([(">", [UInt8(ascii: ">")] + h.recentHash + Array("alice.id".utf8), alice, bob, 0)]) == ["rejected:revoked"])
+        // The table asks only for the owner and an unexpired name for renew and revoke.
+        #expect(try h.block([(":", Array("alice.id".utf8), alice, alice, 0)]) == ["accepted::"])
+        #expect(try h.block([("~", Array("alice.id".utf8), alice, alice, 0)]) == ["accepted:~"])
+        let revoked = try h.engine.store.database.run("SELECT revoked, value_hash FROM names WHERE name = 'alice.id'")[0]
+        #expect(revoked[0].int == 1 && revoked[1].string == Hex.encode([UInt8](repeating: 7, count: 20)))
+    }
+
+    @Test func preorderAndRegisterRules() throws {
+        let h = try Harness()
+        try h.block([])
+        // Unresolved sender, stale consensus hash, same-block register, unpaid, duplicate preorder.
+        #expect(try h.block([("?", [UInt8](repeating: 1, count: 36), nil, bob, 0)]) == ["rejected:unresolved sender"])
+        #expect(try h.block([("?", NamesMachine.preorderHash(name: "bob.id", sender: bob, recipient: bob) + [UInt8](repeating: 9, count: 16), bob, bob, 1_000_000)])
+                == ["rejected:stale consensus hash"])
+        #expect(try h.block([preorder(h, "bob.id", by: bob, for: bob), (":", Array("bob.id".utf8), bob, bob, 0)])
+                == ["accepted:?", "rejected:no preorder"])
+        #expect(try h.block([preorder(h, "bob.id", by: bob, for: bob)]) == ["rejected:duplicate"])
+        #expect(try h.block([preorder(h, "cheap.id", by: alice, for: alice, burn: NamesMachine.price(name: "cheap.id") - 1)]) == ["accepted:?"])
+        #expect(try h.block([(":", Array("cheap.id".utf8), alice, alice, 0)]) == ["rejected:unpaid"])
+        // Output 1 must be the preordered recipient: paying someone else is a different hash.
+        #expect(try h.block([(":", Array("bob.id".utf8), bob, alice, 0)]) == ["rejected:no preorder"])
+        #expect(try h.block([(":", Array("bob.id".utf8), bob, bob, 0)]) == ["accepted::"])
+        // Someone else's valid preorder of a taken name: its register is a duplicate.
+        #expect(try h.block([preorder(h, "bob.id", by: alice, for: alice)]) == ["accepted:?"])
+        #expect(try h.block([(":", Array("bob.id".utf8), alice, alice, 0)]) == ["rejected:duplicate"])
+        // Malformed payloads are dropped, not rejected.
+        #expect(try h.block([(":", Array("Bob.id".utf8), bob, bob, 0), ("?", [1, 2, 3], bob, bob, 0)]) == ["dropped", "dropped"])
+    }
+
+    @Test func preorderExpiresAfter144Blocks() throws {
+        let h = try Harness()
+        try h.block([])
+        #expect(try h.block([preorder(h, "late.id", by: alice, for: alice)]) == ["accepted:?"])
+        for _ in 0..<(NamesMachine.preorderLifetime - 1) { try h.block([]) }
+        #expect(try h.block([(":", Array("late.id".utf8), alice, alice, 0)]) == ["rejected:expired"])
+    }
+
+    @Test func priceAndNameRules() {
+        #expect(NamesMachine.price(name: "a.id") == 512_000)
+        #expect(NamesMachine.price(name: "abcdefghij.id") == 1_000)
+        #expect(NamesMachine.price(name: "abcdefghijklmnop.id") == 1_000)
+        #expect(NamesMachine.isValidName(Array("my-name_1.id".utf8)))
+        for bad in ["", "noname", "Upper.id", "a.b.id", ".id", "a.", String(repeating: "x", count: 35) + ".id", "sp ace.id"] {
+            #expect(!NamesMachine.isValidName(Array(bad.utf8)), "\(bad)")
+        }
+    }
+}
