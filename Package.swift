@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "ChainIndex", targets: ["ChainIndex"]),
         .library(name: "BlockReader", targets: ["BlockReader"]),
         .library(name: "Virtualchain", targets: ["Virtualchain"]),
+        .library(name: "Checkpoints", targets: ["Checkpoints"]),
+        .library(name: "Importer", targets: ["Importer"]),
         .library(name: "Names", targets: ["Names"]),
         .library(name: "Reference", targets: ["Reference"]),
         .library(name: "TestChain", targets: ["TestChain"]),
@@ -29,13 +31,15 @@ let package = Package(
         .target(name: "ChainIndex", dependencies: ["BitcoinWire", "BlockFiles"]),
         .target(name: "BlockReader", dependencies: ["BitcoinWire", "BlockFiles", "ChainIndex", "CCrypto"]),
         .target(name: "Virtualchain", dependencies: ["BitcoinWire", "BlockFiles", "ChainIndex", "BlockReader", "CSQLite", "CCrypto"]),
+        .target(name: "Checkpoints", dependencies: ["BitcoinWire", "CLZ4"]),
+        .target(name: "Importer", dependencies: ["BitcoinWire", "BlockFiles", "BlockReader", "ChainIndex", "Checkpoints", "Virtualchain"]),
         .target(name: "Names", dependencies: ["BitcoinWire", "Virtualchain"]),
         .target(name: "Reference", dependencies: ["BitcoinWire", "Virtualchain"]),
         .target(name: "TestChain", dependencies: ["BitcoinWire", "BlockFiles", "Virtualchain", "Names"]),
         .executableTarget(
             name: "virtualchain",
             dependencies: [
-                "BitcoinWire", "BlockFiles", "ChainIndex", "BlockReader", "TestChain", "Virtualchain", "Names", "Reference",
+                "BitcoinWire", "BlockFiles", "ChainIndex", "BlockReader", "TestChain", "Virtualchain", "Names", "Reference", "Checkpoints", "Importer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -45,6 +49,7 @@ let package = Package(
         .testTarget(name: "BlockFilesTests", dependencies: ["BlockFiles", "TestSupport"]),
         .testTarget(name: "ChainIndexTests", dependencies: ["ChainIndex", "BlockReader", "TestChain", "TestSupport", "virtualchain"]),
         .testTarget(name: "VirtualchainTests", dependencies: ["Virtualchain", "Names", "Reference", "TestChain", "TestSupport", "virtualchain", "BlockFiles", "ChainIndex", "BitcoinWire"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoints", "Importer", "Virtualchain", "Names", "TestChain", "TestSupport", "virtualchain", "BlockFiles", "ChainIndex", "BitcoinWire"]),
         .testTarget(name: "TestChainTests", dependencies: ["TestChain", "BlockFiles", "TestSupport", "virtualchain"]),
     ]
 )

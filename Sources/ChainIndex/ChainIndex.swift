@@ -29,6 +29,8 @@ public struct ChainIndex: Sendable {
     /// Total bytes of the blk files scanned.
     public private(set) var fileBytes = 0
     public private(set) var isOnBestChain: [Bool] = []
+    /// Cumulative work from the root for each record (zero where it does not connect).
+    public private(set) var cumulativeWork: [UInt256] = []
     /// Records repeating a block stored earlier.
     public private(set) var duplicateCount = 0
     /// For each record, the index of the first record of the same block (itself unless a duplicate).
@@ -137,6 +139,7 @@ public struct ChainIndex: Sendable {
                 }
             }
         }
+        cumulativeWork = cumulative
         if records[bestRoot].hash == genesis {
             baseHeight = 0
         } else {
@@ -167,9 +170,16 @@ public struct ChainIndex: Sendable {
         // Duplicates of best-chain blocks carry the same height and are not stale.
         for i in records.indices where firstRecord[i] != i {
             heights[i] = heights[firstRecord[i]]
+            cumulativeWork[i] = cumulativeWork[firstRecord[i]]
             isOnBestChain[i] = false
         }
     }
+
+    /// Cumulative work of the best chain's tip.
+    public var bestWork: UInt256 { bestChain.last.map { cumulativeWork[$0] } ?? .zero }
+
+    /// The first record of block `hash`, if the directory holds it.
+    public func recordIndex(of hash: Hash256) -> Int? { records.firstIndex { $0.hash == hash } }
 
     /// Whether record `index` repeats a block stored earlier in the directory.
     public func isDuplicate(_ index: Int) -> Bool { firstRecord[index] != index }

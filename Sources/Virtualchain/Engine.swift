@@ -30,6 +30,8 @@ public struct ImportSummary: Sendable {
     public var unresolved = 0
     public var seconds = 0.0
     public var usedFallback = false
+    /// Stopped on request at a block boundary before the last block.
+    public var interrupted = false
     public var tipHash: String?
     public var consensusHash: String?
 }
@@ -67,7 +69,9 @@ public final class Engine<Machine: StateMachine> {
     /// Processes best-chain blocks after the stored tip up to `until` (or the directory's tip).
     public func run(directory: BlocksDirectory, index: ChainIndex, until: Int? = nil,
                     passOptions: BlockPassOptions = BlockPassOptions(),
-                    progress: ((ImportProgress) -> Void)? = nil) throws -> ImportSummary {
+                    progress: ((ImportProgress) -> Void)? = nil,
+                    afterBlock: ((_ height: Int, _ hash: Hash256) throws -> Void)? = nil,
+                    shouldStop: (() -> Bool)? = nil) throws -> ImportSummary {
         var summary = ImportSummary(machine: Machine.identity)
         let started = Date()
         let next = consensus.nextHeight
@@ -97,34 +101,43 @@ public final class Engine<Machine: StateMachine> {
         }
         let fallback = resolved
         let pass = BlockPass(directory: directory, index: index, options: passOptions)
-        try pass.run(records: records, transform: { block -> [Candidate] in
-            guard Self.hasCandidates(block.view, magic: magic, opcodes: opcodes) else { return [] }
-            var spent: [[SpentCoin]]?
-            if !filesWithoutUndo.contains(block.location.file) {
-                spent = try undo.spentCoins(for: block.view, blockFile: block.location.file)
-            }
-            return Self.candidates(in: block.view, height: block.height ?? -1, hash: block.hash, magic: magic, opcodes: opcodes,
-                                   spent: spent, fallback: fallback)
-        }, consume: { (recordIndex: Int, candidates: [Candidate]) in
-            let record = index.records[recordIndex]
-            let height = index.heights[recordIndex]!
-            let outcome = try commitBlock(height: height, hash: record.hash, candidates: candidates)
-            summary.blocks += 1
-            summary.bytes += record.location.size
-            summary.accepted += outcome.accepted
-            summary.rejected += outcome.rejected
-            summary.dropped += outcome.dropped
-            summary.unresolved += candidates.filter { $0.senders == .unresolved }.count
-            summary.firstHeight = summary.firstHeight ?? height
-            summary.lastHeight = height
-            summary.tipHash = record.hash.displayHex
-            summary.consensusHash = consensus.hashes.last
-            progress?(ImportProgress(height: height, targetHeight: last, blocks: summary.blocks, bytes: summary.bytes,
-                                     accepted: summary.accepted, seconds: Date().timeIntervalSince(started)))
-        })
+        do {
+            try pass.run(records: records, transform: { block -> [Candidate] in
+                guard Self.hasCandidates(block.view, magic: magic, opcodes: opcodes) else { return [] }
+                var spent: [[SpentCoin]]?
+                if !filesWithoutUndo.contains(block.location.file) {
+                    spent = try undo.spentCoins(for: block.view, blockFile: block.location.file)
+                }
+                return Self.candidates(in: block.view, height: block.height ?? -1, hash: block.hash, magic: magic, opcodes: opcodes,
+                                       spent: spent, fallback: fallback)
+            }, consume: { (recordIndex: Int, candidates: [Candidate]) in
+                let record = index.records[recordIndex]
+                let height = index.heights[recordIndex]!
+                let outcome = try commitBlock(height: height, hash: record.hash, candidates: candidates)
+                summary.blocks += 1
+                summary.bytes += record.location.size
+                summary.accepted += outcome.accepted
+                summary.rejected += outcome.rejected
+                summary.dropped += outcome.dropped
+                summary.unresolved += candidates.filter { $0.senders == .unresolved }.count
+                summary.firstHeight = summary.firstHeight ?? height
+                summary.lastHeight = height
+                summary.tipHash = record.hash.displayHex
+                summary.consensusHash = consensus.hashes.last
+                progress?(ImportProgress(height: height, targetHeight: last, blocks: summary.blocks, bytes: summary.bytes,
+                                         accepted: summary.accepted, seconds: Date().timeIntervalSince(started)))
+                try afterBlock?(height, record.hash)
+                if shouldStop?() == true { throw Interrupted() }
+            })
+        } catch is Interrupted {
+            summary.interrupted = true
+        }
         summary.seconds = Date().timeIntervalSince(started)
         return summary
     }
+
+    /// Thrown out of the block pass when `shouldStop` asks for it, after a block boundary.
+    public struct Interrupted: Error {}
 
     /// Steps 2-4 of spec section 3 for one block, in one SQLite transaction.
     func commitBlock(height: Int, hash: Hash256, candidates: [Candidate]) throws -> (accepted: Int, rejected: Int, dropped: Int) {

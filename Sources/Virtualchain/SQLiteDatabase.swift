@@ -96,6 +96,22 @@ public final class SQLiteDatabase {
         }
     }
 
+    /// A consistent image of the whole database file (committed WAL content included), as the
+    /// bytes a database file would hold: what a checkpoint stores.
+    public func serializedImage() throws -> [UInt8] {
+        var size: sqlite3_int64 = 0
+        guard let pointer = sqlite3_serialize(handle, "main", &size, 0) else { throw error(SQLITE_NOMEM) }
+        defer { sqlite3_free(pointer) }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: Int(size)))
+    }
+
+    /// `PRAGMA quick_check`: nil when the database is sound, otherwise what is wrong.
+    public func quickCheck() -> String? {
+        guard let rows = try? run("PRAGMA quick_check") else { return "cannot be read" }
+        let result = rows.compactMap { $0.first?.string }.joined(separator: "; ")
+        return result == "ok" ? nil : result
+    }
+
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
     public var changes: Int { Int(sqlite3_changes(handle)) }
 

@@ -35,11 +35,11 @@ struct ChainSourceOptions: ParsableArguments {
 
     /// Opens the blocks directory and runs the header pass, reporting its findings on stderr;
     /// a directory that cannot be read ends `command` with exit status 1.
-    func loadIndex(for command: ParsableCommand.Type) throws -> (BlocksDirectory, ChainIndex) {
+    func loadIndex(for command: ParsableCommand.Type, quiet: Bool = false) throws -> (BlocksDirectory, ChainIndex) {
         do {
             let directory = try openDirectory()
             let index = try ChainIndex(directory: directory)
-            reportIndexFindings(index)
+            reportIndexFindings(index, quiet: quiet)
             return (directory, index)
         } catch {
             command.printError("\(error)")

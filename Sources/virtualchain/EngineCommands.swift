@@ -4,25 +4,51 @@ import BlockFiles
 import BlockReader
 import ChainIndex
 import Foundation
+import Checkpoints
+import Importer
 import Names
 import Reference
 import Virtualchain
+
+/// Type-erased importer, so the command line can pick the machine at run time.
+protocol ImportRunning {
+    func run(directory: BlocksDirectory, index: ChainIndex, progress: ((ImportProgress) -> Void)?, shouldStop: (() -> Bool)?) throws -> ImportReport
+}
+
+extension Importer: ImportRunning {}
 
 /// The state machines this tool ships.
 enum MachineChoice: String, ExpressibleByArgument, CaseIterable {
     case names, reference
 
-    /// Replays into `state` with the chosen machine (the engine is generic over the machine type).
-    func run(network: Network, state: String, directory: BlocksDirectory, index: ChainIndex, until: Int?,
-             passOptions: BlockPassOptions, progress: @escaping (ImportProgress) -> Void) throws -> ImportSummary {
+    func importer(network: Network, state: String, options: ImporterOptions) throws -> any ImportRunning {
         switch self {
         case .names:
-            let engine = try Engine(machine: NamesMachine(firstBlock: NamesMachine.firstBlock(network: network.rawValue)),
-                                    stateDirectory: state, network: network)
-            return try engine.run(directory: directory, index: index, until: until, passOptions: passOptions, progress: progress)
+            return try Importer(machine: NamesMachine(firstBlock: NamesMachine.firstBlock(network: network.rawValue)),
+                                stateDirectory: state, network: network, options: options)
         case .reference:
-            let engine = try Engine(machine: NotaryMachine(), stateDirectory: state, network: network)
-            return try engine.run(directory: directory, index: index, until: until, passOptions: passOptions, progress: progress)
+            return try Importer(machine: NotaryMachine(), stateDirectory: state, network: network, options: options)
+        }
+    }
+}
+
+/// Set by SIGINT/SIGTERM: the importer stops at the next block boundary.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopped = false
+    private var sources: [DispatchSourceSignal] = []
+
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
+
+    func set() { lock.lock(); stopped = true; lock.unlock() }
+
+    func installSignalHandlers() {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [weak self] in self?.set() }
+            source.resume()
+            sources.append(source)
         }
     }
 }
@@ -33,23 +59,81 @@ struct ReplayOptions: ParsableArguments {
     @Option(help: "State machine: names or reference.")
     var machine: MachineChoice
 
-    @Option(help: "State directory (holds state.sqlite).")
+    @Option(help: "State directory (state.sqlite, checkpoints/, lock).")
     var state: String
 
     @Option(help: "Stop after this height.")
     var until: Int?
 
+    @Option(name: .customLong("checkpoint-every"), help: "Write a checkpoint every N blocks (and at the end).")
+    var checkpointEvery = 1_000
+
+    @Option(help: "Checkpoints to keep: the newest K...")
+    var keep = 3
+
+    @Option(name: .customLong("keep-every"), help: "...plus one every M blocks further back.")
+    var keepEvery = 10_000
+
+    @Flag(help: "After catching up, keep following the blocks directory until interrupted (SIGINT/SIGTERM).")
+    var follow = false
+
+    @Option(help: "With --follow: process a block once it has this many confirmations.")
+    var confirmations = 6
+
+    @Option(name: .customLong("poll-interval"), help: "With --follow: seconds between looks at the blocks directory.")
+    var pollInterval = 2.0
+
     @Flag(help: "No progress bar or summary.")
     var quiet = false
 
-    /// Header pass, then replay into `stateDirectory`, with a progress bar and a summary.
-    func replay(into stateDirectory: String, command: ParsableCommand.Type) throws -> ImportSummary {
-        let (directory, index) = try source.loadIndex(for: command)
-        let progress = ProgressLine()
-        let summary: ImportSummary
+    func validate() throws {
+        if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
+        if keep < 1 { throw ValidationError("--keep must be at least 1") }
+        if keepEvery < 1 { throw ValidationError("--keep-every must be at least 1") }
+        if confirmations < 1 { throw ValidationError("--confirmations must be at least 1") }
+    }
+
+    var importerOptions: ImporterOptions {
+        var options = ImporterOptions()
+        options.checkpointEvery = checkpointEvery
+        options.retention = CheckpointStore.Retention(keep: keep, keepEvery: keepEvery)
+        options.until = until
+        options.confirmations = follow ? confirmations : 0
+        options.passOptions = source.passOptions
+        return options
+    }
+
+    /// Imports into `stateDirectory` (once, or following), with progress and summaries.
+    func replay(into stateDirectory: String, command: ParsableCommand.Type) throws {
+        let stop = StopFlag()
+        if follow { stop.installSignalHandlers() }
+        let importer: any ImportRunning
         do {
-            summary = try machine.run(network: source.resolvedNetwork, state: stateDirectory, directory: directory, index: index,
-                                      until: until, passOptions: source.passOptions) { p in
+            importer = try machine.importer(network: source.resolvedNetwork, state: stateDirectory, options: importerOptions)
+        } catch {
+            command.printError("\(error)")
+            throw ExitCode(1)
+        }
+        var first = true
+        while first || (follow && !stop.isSet) {
+            if !first {
+                var waited = 0.0
+                while waited < pollInterval && !stop.isSet { usleep(100_000); waited += 0.1 }
+                if stop.isSet { break }
+            }
+            let (directory, index) = try source.loadIndex(for: command, quiet: !first)
+            let report = try replayOnce(importer: importer, directory: directory, index: index, stop: stop, command: command, announceIdle: first)
+            first = false
+            if report.summary.interrupted { break }
+        }
+    }
+
+    private func replayOnce(importer: any ImportRunning, directory: BlocksDirectory, index: ChainIndex, stop: StopFlag,
+                            command: ParsableCommand.Type, announceIdle: Bool) throws -> ImportReport {
+        let progress = ProgressLine()
+        let report: ImportReport
+        do {
+            report = try importer.run(directory: directory, index: index, progress: { p in
                 guard !quiet else { return }
                 progress.update({
                     let rate = Double(p.blocks) / max(p.seconds, 1e-3)
@@ -57,27 +141,33 @@ struct ReplayOptions: ParsableArguments {
                     return String(format: "%@: height %d/%d, %.0f blocks/s, %.1f MB/s, %d ops, ETA %.0f s",
                                   machine.rawValue, p.height, p.targetHeight, rate, Double(p.bytes) / 1e6 / max(p.seconds, 1e-3), p.accepted, eta)
                 }())
-            }
+            }, shouldStop: { stop.isSet })
         } catch {
             progress.finish()
             command.printError("\(error)")
             throw ExitCode(1)
         }
         progress.finish()
-        if !quiet {
-            if let first = summary.firstHeight, let last = summary.lastHeight {
-                print("""
-                \(summary.machine): blocks \(first)-\(last) (\(summary.blocks)), \(summary.accepted) operations accepted, \
-                \(summary.rejected) rejected, \(summary.dropped) dropped, \(summary.unresolved) with unresolved senders\
-                \(summary.usedFallback ? " (no undo files: senders from an extra pass)" : ""), \
-                \(String(format: "%.1f", summary.seconds)) s
-                """)
-            } else {
-                print("\(summary.machine): already at the chain's tip")
-            }
+        for note in report.notes { warn("note: \(note)") }
+        let summary = report.summary
+        guard !quiet else { return report }
+        if let first = summary.firstHeight, let last = summary.lastHeight {
+            print("""
+            \(summary.machine): blocks \(first)-\(last) (\(summary.blocks)), \(summary.accepted) operations accepted, \
+            \(summary.rejected) rejected, \(summary.dropped) dropped, \(summary.unresolved) with unresolved senders\
+            \(summary.usedFallback ? " (no undo files: senders from an extra pass)" : ""), \
+            \(String(format: "%.1f", summary.seconds)) s\(summary.interrupted ? " (interrupted, stopped at a block boundary)" : "")
+            """)
             print("tip \(summary.tipHash ?? "-"), consensus hash \(summary.consensusHash ?? "-")")
+        } else if announceIdle {
+            print("\(summary.machine): already at the chain's tip \(summary.tipHash ?? "-")")
         }
-        return summary
+        if report.checkpoints.written > 0 {
+            let c = report.checkpoints
+            print(String(format: "checkpoints: %d written, replay stalled %.3f s for them, %.3f s writing in the background, %.1f MB of state -> %.1f MB",
+                         c.written, c.stallSeconds, c.writeSeconds, Double(c.payloadBytes) / 1e6, Double(c.fileBytes) / 1e6))
+        }
+        return report
     }
 }
 
@@ -88,7 +178,7 @@ struct ImportCommand: ParsableCommand {
     )
     @OptionGroup var options: ReplayOptions
 
-    func run() throws { _ = try options.replay(into: options.state, command: Self.self) }
+    func run() throws { try options.replay(into: options.state, command: Self.self) }
 }
 
 struct RebuildCommand: ParsableCommand {
@@ -103,7 +193,11 @@ struct RebuildCommand: ParsableCommand {
         let target = options.state.hasSuffix("/") ? String(options.state.dropLast()) : options.state
         let fresh = target + ".rebuild"
         try? fm.removeItem(atPath: fresh)
-        _ = try options.replay(into: fresh, command: Self.self)
+        guard !options.follow else {
+            Self.printError("rebuild does not follow; run import --follow afterwards")
+            throw ExitCode(2)
+        }
+        try options.replay(into: fresh, command: Self.self)
         // Swap: the old state is moved aside only once the new one is complete, then removed.
         let old = target + ".old"
         try? fm.removeItem(atPath: old)
@@ -185,5 +279,38 @@ struct VerifyCommand: ParsableCommand {
             print("mismatch at height \(height): ours \(ours), given \(consensusHash.lowercased())")
             throw ExitCode(1)
         }
+    }
+}
+
+struct CheckpointsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "checkpoints",
+        abstract: "List or verify the checkpoints of a state directory.",
+        discussion: "One JSON object per checkpoint with --json: path, height, block, consensus_hash, bytes, ok (and problem). verify exits 1 if any is damaged."
+    )
+
+    enum Action: String, ExpressibleByArgument { case list, verify }
+
+    @Argument(help: "list or verify") var action: Action
+    @Option(help: "State directory.") var state: String
+    @Flag(help: "One JSON object per checkpoint.") var json = false
+
+    func run() throws {
+        let store = CheckpointStore(stateDirectory: state)
+        let entries = store.verifyAll()
+        for entry in entries {
+            if json {
+                let h = entry.header
+                var text = "{\"path\":\(jsonString(entry.path)),\"height\":\(h.map { String($0.height) } ?? "null"),\"block\":\(h.map { jsonString($0.blockHash) } ?? "null"),\"consensus_hash\":\(h.map { jsonString($0.consensusHash) } ?? "null"),\"bytes\":\(entry.bytes),\"ok\":\(entry.ok)"
+                if let problem = entry.problem { text += ",\"problem\":\(jsonString(problem))" }
+                print(text + "}")
+            } else if let h = entry.header {
+                print("\(entry.ok ? "ok  " : "BAD ") height \(h.height) block \(h.blockHash) consensus \(h.consensusHash) \(entry.bytes) bytes \(entry.path)")
+            } else {
+                print("BAD \(entry.path): \(entry.problem ?? "unreadable")")
+            }
+        }
+        if entries.isEmpty && !json { print("no checkpoints in \(store.directory)") }
+        if action == .verify && entries.contains(where: { !$0.ok }) { throw ExitCode(1) }
     }
 }

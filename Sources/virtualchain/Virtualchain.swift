@@ -6,7 +6,7 @@ struct Virtualchain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "virtualchain",
         abstract: "Virtual blockchains over Bitcoin Core block files.",
-        subcommands: [ImportCommand.self, RebuildCommand.self, StatusCommand.self, ExportCommand.self, VerifyCommand.self,
+        subcommands: [ImportCommand.self, RebuildCommand.self, StatusCommand.self, ExportCommand.self, VerifyCommand.self, CheckpointsCommand.self,
                       BlocksCommand.self, OpsCommand.self, BenchCommand.self, TestchainCommand.self]
     )
 

@@ -1,0 +1,214 @@
+import BitcoinWire
+import CLZ4
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a checkpoint says about itself (the skippable frame), enough to pick one without
+/// decompressing it.
+public struct CheckpointHeader: Equatable, Sendable {
+    public static let currentFormat = 1
+
+    public var format: Int
+    public var machine: String
+    public var machineVersion: Int
+    public var network: String
+    public var firstBlock: Int
+    public var height: Int
+    public var blockHash: String
+    public var consensusHash: String
+    /// SHA-256 of the uncompressed payload (the state database image), hex.
+    public var payloadSHA256: String
+    public var payloadBytes: Int
+
+    public init(format: Int = CheckpointHeader.currentFormat, machine: String, machineVersion: Int, network: String, firstBlock: Int,
+                height: Int, blockHash: String, consensusHash: String, payloadSHA256: String, payloadBytes: Int) {
+        self.format = format
+        self.machine = machine
+        self.machineVersion = machineVersion
+        self.network = network
+        self.firstBlock = firstBlock
+        self.height = height
+        self.blockHash = blockHash
+        self.consensusHash = consensusHash
+        self.payloadSHA256 = payloadSHA256
+        self.payloadBytes = payloadBytes
+    }
+
+    var json: [UInt8] {
+        let fields: [(String, String)] = [
+            ("format", String(format)), ("machine", quote(machine)), ("machine_version", String(machineVersion)),
+            ("network", quote(network)), ("first_block", String(firstBlock)), ("height", String(height)),
+            ("block", quote(blockHash)), ("consensus_hash", quote(consensusHash)),
+            ("payload_sha256", quote(payloadSHA256)), ("payload_bytes", String(payloadBytes)),
+        ]
+        return Array(("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}").utf8)
+    }
+
+    private func quote(_ s: String) -> String {
+        "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+
+    init(json bytes: [UInt8]) throws(CheckpointError) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+            throw CheckpointError("header is not a JSON object")
+        }
+        func int(_ key: String) throws(CheckpointError) -> Int {
+            guard let v = object[key] as? Int else { throw CheckpointError("header field '\(key)' missing or not a number") }
+            return v
+        }
+        func string(_ key: String) throws(CheckpointError) -> String {
+            guard let v = object[key] as? String else { throw CheckpointError("header field '\(key)' missing or not a string") }
+            return v
+        }
+        format = try int("format")
+        guard format <= Self.currentFormat else {
+            throw CheckpointError("format version \(format) is newer than this program understands (\(Self.currentFormat))")
+        }
+        machine = try string("machine")
+        machineVersion = try int("machine_version")
+        network = try string("network")
+        firstBlock = try int("first_block")
+        height = try int("height")
+        blockHash = try string("block")
+        consensusHash = try string("consensus_hash")
+        payloadSHA256 = try string("payload_sha256")
+        payloadBytes = try int("payload_bytes")
+    }
+}
+
+public struct CheckpointError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The checkpoint file format:
+///
+///     LZ4 skippable frame (magic 0x184D2A5A): "VCCK" ‖ LE32 n ‖ header JSON (n bytes) ‖ SHA-256(JSON)
+///     LZ4 frame (content checksum on, content size set): the payload
+///
+/// The whole file is a valid LZ4 stream: `lz4 -t` verifies it, `lz4 -d` unpacks the payload.
+public enum CheckpointFile {
+    public static let skippableMagic: UInt32 = 0x184D_2A5A
+    static let tag = Array("VCCK".utf8)
+    /// Largest header we accept (a damaged length field must not make us allocate gigabytes).
+    static let maxHeaderBytes = 64 * 1024
+    /// Largest payload we accept (a damaged size must not make us allocate absurd amounts).
+    public static let maxPayloadBytes = 64 << 30
+
+    /// Encodes header and compressed payload into the bytes of a checkpoint file.
+    public static func encode(header: CheckpointHeader, payload: UnsafeRawBufferPointer) throws(CheckpointError) -> [UInt8] {
+        let json = header.json
+        var out = [UInt8]()
+        let frameData = tag.count + 4 + json.count + 32
+        withUnsafeBytes(of: skippableMagic.littleEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt32(frameData).littleEndian) { out.append(contentsOf: $0) }
+        out += tag
+        withUnsafeBytes(of: UInt32(json.count).littleEndian) { out.append(contentsOf: $0) }
+        out += json
+        out += Hashes.sha256(json).bytes
+        var preferences = LZ4F_preferences_t()
+        preferences.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled
+        preferences.frameInfo.blockSizeID = LZ4F_max4MB
+        preferences.frameInfo.contentSize = UInt64(payload.count)
+        preferences.compressionLevel = 1
+        let bound = LZ4F_compressFrameBound(payload.count, &preferences)
+        let start = out.count
+        out += [UInt8](repeating: 0, count: bound)
+        let written = out.withUnsafeMutableBytes { raw in
+            LZ4F_compressFrame(raw.baseAddress! + start, bound, payload.baseAddress, payload.count, &preferences)
+        }
+        if LZ4F_isError(written) != 0 { throw CheckpointError("LZ4 compression failed: \(String(cString: LZ4F_getErrorName(written)))") }
+        out.removeLast(bound - written)
+        return out
+    }
+
+    /// Reads just the header (and checks its own checksum).
+    public static func readHeader(_ bytes: UnsafeRawBufferPointer) throws(CheckpointError) -> (header: CheckpointHeader, frameEnd: Int) {
+        guard bytes.count >= 12 else { throw CheckpointError("truncated: \(bytes.count) bytes, not even a header") }
+        let magic = UInt32(littleEndian: bytes.loadUnaligned(as: UInt32.self))
+        guard magic == skippableMagic else { throw CheckpointError("not a virtualchain checkpoint (first frame magic \(String(magic, radix: 16)))") }
+        let frameSize = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
+        guard frameSize <= maxHeaderBytes, 8 + frameSize <= bytes.count, frameSize >= tag.count + 4 + 32 else {
+            throw CheckpointError("header frame size \(frameSize) impossible for a \(bytes.count)-byte file")
+        }
+        guard Array(bytes[8..<12]) == tag else { throw CheckpointError("header tag damaged") }
+        let jsonLength = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
+        guard jsonLength == frameSize - tag.count - 4 - 32 else { throw CheckpointError("header length field damaged") }
+        let json = Array(bytes[16..<(16 + jsonLength)])
+        let checksum = Array(bytes[(16 + jsonLength)..<(16 + jsonLength + 32)])
+        guard Hashes.sha256(json).bytes == checksum else { throw CheckpointError("header checksum mismatch (damaged header)") }
+        return (try CheckpointHeader(json: json), 8 + frameSize)
+    }
+
+    /// Decompresses and verifies the payload (LZ4 content checksum, size, SHA-256).
+    public static func readPayload(_ bytes: UnsafeRawBufferPointer, header: CheckpointHeader, frameEnd: Int) throws(CheckpointError) -> [UInt8] {
+        guard header.payloadBytes >= 0 && header.payloadBytes <= maxPayloadBytes else {
+            throw CheckpointError("payload size \(header.payloadBytes) is absurd")
+        }
+        var context: OpaquePointer?
+        guard LZ4F_isError(LZ4F_createDecompressionContext(&context, UInt32(LZ4F_VERSION))) == 0, let context else {
+            throw CheckpointError("cannot create an LZ4 decompression context")
+        }
+        defer { LZ4F_freeDecompressionContext(context) }
+        var out = [UInt8](repeating: 0, count: header.payloadBytes)
+        var sourceOffset = frameEnd
+        var produced = 0
+        var finished = false
+        let failure: String? = out.withUnsafeMutableBytes { destination -> String? in
+            while sourceOffset < bytes.count {
+                var sourceSize = bytes.count - sourceOffset
+                var destinationSize = destination.count - produced
+                let hint = LZ4F_decompress(context, destination.baseAddress.map { $0 + produced }, &destinationSize,
+                                           bytes.baseAddress! + sourceOffset, &sourceSize, nil)
+                if LZ4F_isError(hint) != 0 { return "LZ4 frame damaged: \(String(cString: LZ4F_getErrorName(hint)))" }
+                sourceOffset += sourceSize
+                produced += destinationSize
+                if hint == 0 { finished = true; break }
+                if sourceSize == 0 && destinationSize == 0 { return "LZ4 frame larger than the header says" }
+            }
+            return nil
+        }
+        if let failure { throw CheckpointError(failure) }
+        guard finished else { throw CheckpointError("truncated: the LZ4 frame ends early") }
+        guard sourceOffset == bytes.count else { throw CheckpointError("\(bytes.count - sourceOffset) bytes after the LZ4 frame") }
+        guard produced == header.payloadBytes else { throw CheckpointError("payload is \(produced) bytes, header says \(header.payloadBytes)") }
+        guard Hex.encode(Hashes.sha256(out).bytes) == header.payloadSHA256 else { throw CheckpointError("payload SHA-256 mismatch") }
+        return out
+    }
+
+    /// Writes `bytes` to `path` atomically: temporary file, fsync, rename, fsync of the directory.
+    /// A failure leaves any existing file at `path` as it was and removes the temporary file.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, failAfter: Int? = nil) throws(CheckpointError) {
+        let directory = (path as NSString).deletingLastPathComponent
+        let temporary = directory + "/." + (path as NSString).lastPathComponent + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CheckpointError("\(temporary): cannot create: \(String(cString: strerror(errno)))") }
+        var ok = false
+        defer {
+            if !ok { unlink(temporary) }
+        }
+        let limit = failAfter ?? Int.max
+        let problem: String? = bytes.withUnsafeBytes { raw -> String? in
+            var written = 0
+            while written < raw.count {
+                if written >= limit { return "No space left on device (injected)" }
+                let chunk = min(raw.count - written, 1 << 20, max(limit - written, 1))
+                let n = write(fd, raw.baseAddress! + written, chunk)
+                if n < 0 { return String(cString: strerror(errno)) }
+                written += n
+            }
+            return fsync(fd) == 0 ? nil : "fsync: " + String(cString: strerror(errno))
+        }
+        close(fd)
+        if let problem { throw CheckpointError("\(temporary): write failed: \(problem)") }
+        guard rename(temporary, path) == 0 else { throw CheckpointError("\(path): cannot rename into place: \(String(cString: strerror(errno)))") }
+        ok = true
+        let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dirfd >= 0 {
+            fsync(dirfd)
+            close(dirfd)
+        }
+    }
+}

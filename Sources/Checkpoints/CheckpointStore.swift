@@ -1,0 +1,121 @@
+import BitcoinWire
+import Foundation
+
+/// The checkpoints of a state directory (`DIR/checkpoints/checkpoint-<height>.vc.lz4`): listing,
+/// verification, writing and retention. Knows nothing of any particular state machine.
+public final class CheckpointStore: @unchecked Sendable {
+    public let directory: String
+
+    public struct Entry: Sendable {
+        public var path: String
+        public var bytes: Int
+        public var header: CheckpointHeader?
+        /// Why the checkpoint cannot be used, or nil if it verified.
+        public var problem: String?
+        public var ok: Bool { header != nil && problem == nil }
+    }
+
+    /// Retention: the newest `keep` checkpoints, plus the newest in every `keepEvery`-block bucket
+    /// further back (so a deep reorganisation still finds a base).
+    public struct Retention: Sendable {
+        public var keep: Int
+        public var keepEvery: Int
+        public init(keep: Int = 3, keepEvery: Int = 10_000) { self.keep = keep; self.keepEvery = keepEvery }
+    }
+
+    public init(stateDirectory: String) {
+        directory = stateDirectory + "/checkpoints"
+    }
+
+    public static func fileName(height: Int) -> String {
+        let digits = String(height)
+        return "checkpoint-" + String(repeating: "0", count: max(0, 10 - digits.count)) + digits + ".vc.lz4"
+    }
+
+    /// Checkpoint files, oldest first (by the height in their names).
+    public func paths() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasPrefix("checkpoint-") && $0.hasSuffix(".vc.lz4") }.sorted().map { directory + "/" + $0 }
+    }
+
+    /// Removes temporary files a killed writer left behind.
+    public func removeLeftovers() {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix(".") && name.hasSuffix(".tmp") {
+            try? FileManager.default.removeItem(atPath: directory + "/" + name)
+        }
+    }
+
+    /// Reads a checkpoint's header; with `payload`, also decompresses and verifies everything.
+    public func inspect(_ path: String, payload: Bool) -> (entry: Entry, payload: [UInt8]?) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return (Entry(path: path, bytes: 0, header: nil, problem: "cannot be read"), nil)
+        }
+        let bytes = [UInt8](data)
+        return bytes.withUnsafeBytes { raw in
+            do throws(CheckpointError) {
+                let (header, frameEnd) = try CheckpointFile.readHeader(raw)
+                guard payload else { return (Entry(path: path, bytes: bytes.count, header: header, problem: nil), nil) }
+                let content = try CheckpointFile.readPayload(raw, header: header, frameEnd: frameEnd)
+                return (Entry(path: path, bytes: bytes.count, header: header, problem: nil), content)
+            } catch {
+                return (Entry(path: path, bytes: bytes.count, header: nil, problem: error.description), nil)
+            }
+        }
+    }
+
+    /// Every checkpoint, fully verified, oldest first.
+    public func verifyAll() -> [Entry] { paths().map { inspect($0, payload: true).entry } }
+
+    /// The newest checkpoint that verifies and that `accept` does not object to (it returns a
+    /// reason to skip: wrong machine, network, height...), and the newer ones skipped, with why.
+    public func newestUsable(accept: (CheckpointHeader) -> String?) -> (found: (entry: Entry, payload: [UInt8])?, skipped: [Entry]) {
+        var skipped: [Entry] = []
+        for path in paths().reversed() {
+            var (entry, payload) = inspect(path, payload: true)
+            if let header = entry.header, entry.problem == nil, let reason = accept(header) {
+                entry.problem = reason
+            }
+            if entry.ok, let payload { return ((entry, payload), skipped) }
+            skipped.append(entry)
+        }
+        return (nil, skipped)
+    }
+
+    /// Encodes and writes a checkpoint atomically, then applies retention.
+    @discardableResult
+    public func write(header: CheckpointHeader, payload: [UInt8], retention: Retention, failAfter: Int? = nil) throws(CheckpointError) -> String {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw CheckpointError("\(directory): cannot create: \(error)")
+        }
+        let encoded: [UInt8]
+        do {
+            encoded = try payload.withUnsafeBytes { raw in try CheckpointFile.encode(header: header, payload: raw) }
+        } catch let error as CheckpointError {
+            throw error
+        } catch {
+            throw CheckpointError("\(error)")
+        }
+        let path = directory + "/" + Self.fileName(height: header.height)
+        try CheckpointFile.writeAtomically(encoded, to: path, failAfter: failAfter)
+        prune(retention)
+        return path
+    }
+
+    /// Deletes checkpoints retention does not keep. Only files whose header reads are candidates
+    /// for deletion; damaged files are left for the user to inspect.
+    public func prune(_ retention: Retention) {
+        let entries = paths().map { inspect($0, payload: false).entry }.filter(\.ok)
+        let newestFirst = entries.sorted { $0.header!.height > $1.header!.height }
+        var keep = Set(newestFirst.prefix(max(1, retention.keep)).map(\.path))
+        var buckets = Set<Int>()
+        for entry in newestFirst {
+            let bucket = entry.header!.height / max(1, retention.keepEvery)
+            if buckets.insert(bucket).inserted { keep.insert(entry.path) }
+        }
+        for entry in entries where !keep.contains(entry.path) {
+            try? FileManager.default.removeItem(atPath: entry.path)
+        }
+    }
+}

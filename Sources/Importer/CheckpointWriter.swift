@@ -1,0 +1,89 @@
+import BitcoinWire
+import Checkpoints
+import Dispatch
+import Foundation
+import Virtualchain
+
+/// Takes database snapshots on the replay thread (the only stall) and compresses and writes them
+/// on a background queue, one at a time.
+final class CheckpointWriter: @unchecked Sendable {
+    let store: CheckpointStore
+    let retention: CheckpointStore.Retention
+    let failAfter: Int?
+    let pauseMilliseconds: Int?
+    private let queue = DispatchQueue(label: "virtualchain.checkpoint-writer")
+    private let group = DispatchGroup()
+    private let lock = NSLock()
+    private var failure: CheckpointError?
+
+    // Measurements, in seconds and bytes.
+    private(set) var stallSeconds = 0.0
+    private var writeSeconds = 0.0
+    private(set) var written = 0
+    private var payloadBytes = 0
+    private var fileBytes = 0
+    private(set) var lastHeight: Int?
+
+    init(store: CheckpointStore, retention: CheckpointStore.Retention, failAfter: Int?, pauseMilliseconds: Int?) {
+        self.store = store
+        self.retention = retention
+        self.failAfter = failAfter
+        self.pauseMilliseconds = pauseMilliseconds
+    }
+
+    /// Snapshots the state now and writes it in the background.
+    func checkpoint(database: SQLiteDatabase, header: (Int) -> CheckpointHeader) throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        group.wait()  // one write in flight at most
+        try throwIfFailed()
+        let image = try database.serializedImage()
+        stallSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let base = header(image.count)
+        lastHeight = base.height
+        queue.async(group: group) { [self] in
+            let began = DispatchTime.now().uptimeNanoseconds
+            var partial = base
+            partial.payloadSHA256 = Hex.encode(Hashes.sha256(image).bytes)
+            if let pause = pauseMilliseconds { usleep(UInt32(pause) * 1000) }  // test hook: widen the window
+            do throws(CheckpointError) {
+                let path = try store.write(header: partial, payload: image, retention: retention, failAfter: failAfter)
+                let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
+                lock.lock()
+                written += 1
+                payloadBytes += image.count
+                fileBytes += size
+                writeSeconds += Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
+                lock.unlock()
+            } catch {
+                lock.lock()
+                failure = error
+                lock.unlock()
+            }
+        }
+    }
+
+    private func throwIfFailed() throws {
+        lock.lock()
+        defer { lock.unlock() }
+        if let failure { throw ImporterError("checkpoint not written: \(failure.description); earlier checkpoints and the state are intact") }
+    }
+
+    /// Waits for the write in flight; reports its failure, if any.
+    func finish() throws -> CheckpointStats {
+        group.wait()
+        try throwIfFailed()
+        lock.lock()
+        defer { lock.unlock() }
+        return CheckpointStats(written: written, stallSeconds: stallSeconds, writeSeconds: writeSeconds, payloadBytes: payloadBytes, fileBytes: fileBytes)
+    }
+}
+
+public struct CheckpointStats: Sendable {
+    public var written = 0
+    /// Time the replay waited for snapshots (and for a previous write to finish).
+    public var stallSeconds = 0.0
+    /// Background time spent hashing, compressing and writing.
+    public var writeSeconds = 0.0
+    public var payloadBytes = 0
+    public var fileBytes = 0
+}

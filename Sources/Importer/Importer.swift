@@ -1,0 +1,222 @@
+import BitcoinWire
+import BlockFiles
+import BlockReader
+import ChainIndex
+import Checkpoints
+import Foundation
+import Virtualchain
+
+public struct ImporterOptions: Sendable {
+    /// Write a checkpoint every this many blocks (and at the end).
+    public var checkpointEvery = 1_000
+    public var retention = CheckpointStore.Retention()
+    public var until: Int?
+    /// Only blocks with at least this many confirmations are processed (follow mode).
+    public var confirmations = 0
+    public var passOptions = BlockPassOptions()
+    /// Test hooks (from the environment): fail a checkpoint write after N bytes; pause mid-write.
+    public var failCheckpointAfter: Int?
+    public var pauseInCheckpointMilliseconds: Int?
+
+    public init() {
+        let environment = ProcessInfo.processInfo.environment
+        failCheckpointAfter = environment["VC_TEST_FAIL_CHECKPOINT_AFTER"].flatMap(Int.init)
+        pauseInCheckpointMilliseconds = environment["VC_TEST_PAUSE_CHECKPOINT_MS"].flatMap(Int.init)
+    }
+}
+
+public struct ImportReport: Sendable {
+    public var summary: ImportSummary
+    /// Things the user should know: restores, damaged checkpoints skipped, rollbacks.
+    public var notes: [String] = []
+    public var restoredFrom: CheckpointHeader?
+    public var reorganisation: (depth: Int, forkHeight: Int, oldTip: Int)?
+    public var checkpoints = CheckpointStats()
+}
+
+/// Imports with checkpoints: locks the state directory, restores a checkpoint where the state is
+/// missing or damaged, rolls back across a reorganisation, replays, and checkpoints as it goes.
+public final class Importer<Machine: StateMachine> {
+    public let machine: Machine
+    public let stateDirectory: String
+    public let network: Network
+    public let options: ImporterOptions
+    public let checkpoints: CheckpointStore
+    private let lock: StateLock
+
+    var statePath: String { stateDirectory + "/" + StateStore.fileName }
+    var pendingRestorePath: String { statePath + ".restore" }
+
+    public init(machine: Machine, stateDirectory: String, network: Network, options: ImporterOptions = ImporterOptions()) throws {
+        self.machine = machine
+        self.stateDirectory = stateDirectory
+        self.network = network
+        self.options = options
+        lock = try StateLock(directory: stateDirectory)
+        checkpoints = CheckpointStore(stateDirectory: stateDirectory)
+    }
+
+    /// Whether a checkpoint header belongs to this machine, version, network and first block.
+    func objection(to header: CheckpointHeader) -> String? {
+        if header.machine != Machine.identity || header.machineVersion != Machine.version {
+            return "made by \(header.machine) v\(header.machineVersion), not \(Machine.identity) v\(Machine.version)"
+        }
+        if header.network != network.rawValue { return "made on \(header.network), not \(network.rawValue)" }
+        if header.firstBlock != machine.firstBlock { return "starts at block \(header.firstBlock), not \(machine.firstBlock)" }
+        return nil
+    }
+
+    public func run(directory: BlocksDirectory, index: ChainIndex, progress: ((ImportProgress) -> Void)? = nil,
+                    shouldStop: (() -> Bool)? = nil) throws -> ImportReport {
+        var notes: [String] = []
+        var restored: CheckpointHeader?
+        try completePendingRestore()
+        checkpoints.removeLeftovers()
+
+        // 1. The live state, or the newest checkpoint that verifies.
+        let fm = FileManager.default
+        var needRestore = false
+        if fm.fileExists(atPath: statePath) {
+            if let problem = Self.health(of: statePath) {
+                let aside = statePath + ".damaged-\(Int(Date().timeIntervalSince1970))"
+                try moveStateAside(to: aside)
+                notes.append("the state database is damaged (\(problem)); moved to \(aside)")
+                needRestore = true
+            }
+        } else if !checkpoints.paths().isEmpty {
+            notes.append("no state database in \(stateDirectory)")
+            needRestore = true
+        }
+        if needRestore {
+            restored = try restoreNewest(notes: &notes, index: index) { _ in nil }
+        }
+
+        // 2. A reorganisation: our tip is no longer on the best chain.
+        var engine: Engine<Machine>? = try Engine(machine: machine, stateDirectory: stateDirectory, network: network)
+        var reorg: (depth: Int, forkHeight: Int, oldTip: Int)?
+        if let tip = try engine!.store.tip(), !Self.onBestChain(height: tip.height, hash: tip.blockHash, index: index) {
+            let fork = try Self.forkHeight(store: engine!.store, index: index)
+            guard let fork, fork >= index.baseHeight else {
+                throw ImporterError("our tip \(tip.blockHash) at height \(tip.height) is not on the best chain of \(directory.path), and no block of ours is: the blocks directory lost our chain (not a reorganisation); the state is kept unchanged")
+            }
+            // A directory that merely lost or damaged our newest blocks is not a reorganisation: only
+            // a competing branch with more work replaces ours. Where our tip block is still there
+            // (now stale), compare work; where it is gone, the new branch must at least be longer.
+            let moreWork: Bool
+            if let ours = Hash256(displayHex: tip.blockHash).flatMap(index.recordIndex(of:)), index.cumulativeWork[ours] > .zero {
+                moreWork = index.bestWork > index.cumulativeWork[ours]
+            } else {
+                moreWork = (index.tipHeight ?? -1) > tip.height
+            }
+            guard moreWork else {
+                throw ImporterError("our tip \(tip.blockHash) at height \(tip.height) is not on the best chain of \(directory.path), which ends at height \(index.tipHeight ?? -1) without more work than ours: blocks missing or damaged there, not a reorganisation; the state is kept unchanged")
+            }
+            engine!.store.database.close()
+            engine = nil  // the live database is about to be replaced
+            let base = try restoreNewest(notes: &notes, index: index) { header in
+                header.height <= fork ? nil : "above the fork point \(fork)"
+            }
+            if base == nil {
+                try removeLiveState()
+                notes.append("no checkpoint at or below the fork point \(fork): replaying from scratch")
+            }
+            engine = try Engine(machine: machine, stateDirectory: stateDirectory, network: network)
+            reorg = (tip.height - fork, fork, tip.height)
+            notes.append("reorganisation: our tip \(tip.height) left the best chain, fork point \(fork) (depth \(tip.height - fork)); restored \(base.map { "checkpoint at \($0.height)" } ?? "nothing") and replaying the new branch")
+            restored = base
+        }
+
+        // 3. Replay, checkpointing as we go.
+        let writer = CheckpointWriter(store: checkpoints, retention: options.retention,
+                                      failAfter: options.failCheckpointAfter, pauseMilliseconds: options.pauseInCheckpointMilliseconds)
+        let every = max(1, options.checkpointEvery)
+        let firstBlock = machine.firstBlock
+        var until = options.until
+        if options.confirmations > 0, let tip = index.tipHeight {
+            until = min(until ?? Int.max, tip - options.confirmations + 1)
+        }
+        let current = engine!
+        let summary = try current.run(directory: directory, index: index, until: until, passOptions: options.passOptions,
+                                      progress: progress, afterBlock: { height, hash in
+            if (height - firstBlock + 1) % every == 0 {
+                try writer.checkpoint(database: current.store.database) { size in self.header(engine: current, height: height, hash: hash, size: size) }
+            }
+        }, shouldStop: shouldStop)
+        if let tip = try current.store.tip(), writer.lastHeight != tip.height,
+           !checkpoints.paths().contains(checkpoints.directory + "/" + CheckpointStore.fileName(height: tip.height)) {
+            try writer.checkpoint(database: current.store.database) { size in
+                self.header(engine: current, height: tip.height, hash: Hash256(displayHex: tip.blockHash)!, size: size)
+            }
+        }
+        let stats = try writer.finish()
+        return ImportReport(summary: summary, notes: notes, restoredFrom: restored, reorganisation: reorg, checkpoints: stats)
+    }
+
+    private func header(engine: Engine<Machine>, height: Int, hash: Hash256, size: Int) -> CheckpointHeader {
+        CheckpointHeader(machine: Machine.identity, machineVersion: Machine.version, network: network.rawValue, firstBlock: machine.firstBlock,
+                         height: height, blockHash: hash.displayHex, consensusHash: engine.consensus.hash(atHeight: height) ?? "",
+                         payloadSHA256: "", payloadBytes: size)
+    }
+
+    // MARK: - State file handling
+
+    /// nil when the database opens and passes `quick_check`.
+    static func health(of path: String) -> String? {
+        guard let database = try? SQLiteDatabase(path: path) else { return "cannot be opened" }
+        defer { database.close() }
+        return database.quickCheck()
+    }
+
+    static func onBestChain(height: Int, hash: String, index: ChainIndex) -> Bool {
+        guard let i = index.recordIndex(atHeight: height) else { return false }
+        return index.records[i].hash.displayHex == hash
+    }
+
+    /// The highest height where our stored block is on the directory's best chain.
+    static func forkHeight(store: StateStore, index: ChainIndex) throws -> Int? {
+        for row in try store.consensusHashes().reversed() where onBestChain(height: row.height, hash: row.blockHash, index: index) {
+            return row.height
+        }
+        return nil
+    }
+
+    /// Restores the newest usable checkpoint (also on the best chain) into the live state.
+    private func restoreNewest(notes: inout [String], index: ChainIndex, extra: (CheckpointHeader) -> String?) throws -> CheckpointHeader? {
+        let (found, skipped) = checkpoints.newestUsable { header in
+            if let objection = self.objection(to: header) { return objection }
+            if let reason = extra(header) { return reason }
+            if !Self.onBestChain(height: header.height, hash: header.blockHash, index: index) { return "its block is not on the best chain" }
+            return nil
+        }
+        for entry in skipped { notes.append("checkpoint \(entry.path) skipped: \(entry.problem ?? "unusable")") }
+        guard let found else {
+            notes.append("no usable checkpoint: replaying from scratch")
+            try removeLiveState()
+            return nil
+        }
+        try CheckpointFile.writeAtomically(found.payload, to: pendingRestorePath)
+        try completePendingRestore()
+        notes.append("restored the checkpoint at height \(found.entry.header!.height) (\(found.entry.path))")
+        return found.entry.header
+    }
+
+    /// Finishes a restore a crash interrupted: the restored image replaces the live database.
+    private func completePendingRestore() throws {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: pendingRestorePath) else { return }
+        try removeLiveState()
+        try fm.moveItem(atPath: pendingRestorePath, toPath: statePath)
+    }
+
+    private func removeLiveState() throws {
+        for suffix in ["-wal", "-shm", ""] where FileManager.default.fileExists(atPath: statePath + suffix) {
+            try FileManager.default.removeItem(atPath: statePath + suffix)
+        }
+    }
+
+    private func moveStateAside(to aside: String) throws {
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: statePath + suffix) {
+            try FileManager.default.moveItem(atPath: statePath + suffix, toPath: aside + suffix)
+        }
+    }
+}
