@@ -180,7 +180,7 @@ public enum CheckpointFile {
 
     /// Writes `bytes` to `path` atomically: temporary file, fsync, rename, fsync of the directory.
     /// A failure leaves any existing file at `path` as it was and removes the temporary file.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String, failAfter: Int? = nil) throws(CheckpointError) {
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, failAfter: Int? = nil, pauseMidwayMilliseconds: Int? = nil) throws(CheckpointError) {
         let directory = (path as NSString).deletingLastPathComponent
         let temporary = directory + "/." + (path as NSString).lastPathComponent + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -195,9 +195,12 @@ public enum CheckpointFile {
             while written < raw.count {
                 if written >= limit { return "No space left on device (injected)" }
                 let chunk = min(raw.count - written, 1 << 20, max(limit - written, 1))
-                let n = write(fd, raw.baseAddress! + written, chunk)
+                let n = write(fd, raw.baseAddress! + written, min(chunk, max(1, raw.count / 2)))
                 if n < 0 { return String(cString: strerror(errno)) }
                 written += n
+                if let pause = pauseMidwayMilliseconds, written >= raw.count / 2, written - n < raw.count / 2 {
+                    usleep(UInt32(pause) * 1000)  // test hook: a window to kill the writer mid-file
+                }
             }
             return fsync(fd) == 0 ? nil : "fsync: " + String(cString: strerror(errno))
         }

@@ -83,7 +83,8 @@ public final class CheckpointStore: @unchecked Sendable {
 
     /// Encodes and writes a checkpoint atomically, then applies retention.
     @discardableResult
-    public func write(header: CheckpointHeader, payload: [UInt8], retention: Retention, failAfter: Int? = nil) throws(CheckpointError) -> String {
+    public func write(header: CheckpointHeader, payload: [UInt8], retention: Retention, failAfter: Int? = nil,
+                      pauseMidwayMilliseconds: Int? = nil) throws(CheckpointError) -> String {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
@@ -98,7 +99,7 @@ public final class CheckpointStore: @unchecked Sendable {
             throw CheckpointError("\(error)")
         }
         let path = directory + "/" + Self.fileName(height: header.height)
-        try CheckpointFile.writeAtomically(encoded, to: path, failAfter: failAfter)
+        try CheckpointFile.writeAtomically(encoded, to: path, failAfter: failAfter, pauseMidwayMilliseconds: pauseMidwayMilliseconds)
         prune(retention)
         return path
     }

@@ -44,9 +44,9 @@ final class CheckpointWriter: @unchecked Sendable {
             let began = DispatchTime.now().uptimeNanoseconds
             var partial = base
             partial.payloadSHA256 = Hex.encode(Hashes.sha256(image).bytes)
-            if let pause = pauseMilliseconds { usleep(UInt32(pause) * 1000) }  // test hook: widen the window
             do throws(CheckpointError) {
-                let path = try store.write(header: partial, payload: image, retention: retention, failAfter: failAfter)
+                let path = try store.write(header: partial, payload: image, retention: retention, failAfter: failAfter,
+                                           pauseMidwayMilliseconds: pauseMilliseconds)
                 let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
                 lock.lock()
                 written += 1

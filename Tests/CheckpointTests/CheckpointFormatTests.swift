@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import BitcoinWire
+@testable import Checkpoints
+
+@Suite struct CheckpointFormatTests {
+    func sample() throws -> (header: CheckpointHeader, payload: [UInt8], file: [UInt8]) {
+        let payload = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 % 251 &* ($0 / 1000)) }
+        let header = CheckpointHeader(machine: "names", machineVersion: 1, network: "regtest", firstBlock: 1, height: 1234,
+                                      blockHash: String(repeating: "ab", count: 32), consensusHash: String(repeating: "cd", count: 16),
+                                      payloadSHA256: Hex.encode(Hashes.sha256(payload).bytes), payloadBytes: payload.count)
+        let file = try payload.withUnsafeBytes { try CheckpointFile.encode(header: header, payload: $0) }
+        return (header, payload, file)
+    }
+
+    func decode(_ file: [UInt8]) throws(CheckpointError) -> (CheckpointHeader, [UInt8]) {
+        let result = file.withUnsafeBytes { raw -> Result<(CheckpointHeader, [UInt8]), CheckpointError> in
+            do throws(CheckpointError) {
+                let (header, end) = try CheckpointFile.readHeader(raw)
+                return .success((header, try CheckpointFile.readPayload(raw, header: header, frameEnd: end)))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    @Test func roundTripAndStockLZ4Tool() throws {
+        let (header, payload, file) = try sample()
+        let (decodedHeader, decodedPayload) = try decode(file)
+        #expect(decodedHeader == header)
+        #expect(decodedPayload == payload)
+        #expect(file.count < payload.count / 2)
+        // The stock lz4 tool verifies the file and unpacks the payload (skipping our header frame).
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("c.vc.lz4").path
+        try CheckpointFile.writeAtomically(file, to: path)
+        #expect(try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["lz4", "-t", path]).status == 0)
+        let out = dir.appendingPathComponent("payload").path
+        #expect(try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["lz4", "-d", "-f", path, out]).status == 0)
+        #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: out))) == payload)
+    }
+
+    @Test func everyKindOfDamageIsDetected() throws {
+        let (_, _, file) = try sample()
+        let headerEnd = try file.withUnsafeBytes { try CheckpointFile.readHeader($0).frameEnd }
+        func damaged(_ change: (inout [UInt8]) -> Void) -> String? {
+            var copy = file
+            change(&copy)
+            do throws(CheckpointError) { _ = try decode(copy); return nil } catch { return error.description }
+        }
+        #expect(damaged { $0.removeLast($0.count / 2) }?.contains("ends early") == true)
+        #expect(damaged { $0.removeLast($0.count - 10) }?.contains("truncated") == true)
+        #expect(damaged { $0[40] ^= 0x01 }?.contains("header checksum mismatch") == true)         // inside the JSON
+        #expect(damaged { $0[headerEnd + 4] ^= 0x40 }?.contains("LZ4 frame damaged") == true)    // LZ4 frame descriptor
+        #expect(damaged { $0[$0.count - 100] ^= 0x01 } != nil)                                  // compressed payload
+        #expect(damaged { $0[$0.count - 2] ^= 0x01 }?.contains("LZ4") == true)                  // content checksum
+        #expect(damaged { $0[0] ^= 0x01 }?.contains("not a virtualchain checkpoint") == true)
+    }
+
+    @Test func futureFormatIsRefused() throws {
+        var (header, payload, _) = try sample()
+        header.format = 99
+        let file = try payload.withUnsafeBytes { try CheckpointFile.encode(header: header, payload: $0) }
+        #expect(throws: CheckpointError.self) { _ = try decode(file) }
+        do throws(CheckpointError) { _ = try decode(file) } catch { #expect(error.description.contains("format version 99 is newer")) }
+    }
+
+    @Test func failedWriteLeavesTheOldFileAndNoTemporary() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("c.vc.lz4").path
+        try CheckpointFile.writeAtomically([1, 2, 3], to: path)
+        #expect(throws: CheckpointError.self) { try CheckpointFile.writeAtomically([UInt8](repeating: 9, count: 5000), to: path, failAfter: 1000) }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data([1, 2, 3]))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["c.vc.lz4"])
+    }
+
+    @Test func retentionKeepsTheNewestAndOnePerBucket() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = CheckpointStore(stateDirectory: dir.path)
+        let retention = CheckpointStore.Retention(keep: 3, keepEvery: 1000)
+        for height in stride(from: 100, through: 3500, by: 100) {
+            let header = CheckpointHeader(machine: "m", machineVersion: 1, network: "regtest", firstBlock: 1, height: height, blockHash: "", consensusHash: "",
+                                          payloadSHA256: Hex.encode(Hashes.sha256([UInt8(height % 256)]).bytes), payloadBytes: 1)
+            try store.write(header: header, payload: [UInt8(height % 256)], retention: retention)
+        }
+        let heights = store.paths().map { store.inspect($0, payload: false).entry.header!.height }
+        #expect(heights == [900, 1900, 2900, 3300, 3400, 3500])
+    }
+}

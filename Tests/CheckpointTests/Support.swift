@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import BitcoinWire
+@testable import BlockFiles
+@testable import ChainIndex
+@testable import Checkpoints
+@testable import TestChain
+
+/// A names-scenario chain (no shuffling, so storage order follows arrival) and its reference
+/// export from an uninterrupted import.
+final class CheckpointChain: @unchecked Sendable {
+    static let shared = try! CheckpointChain()
+    let root: URL
+    let blocks: URL
+    let summary: TestChainSummary
+    let referenceExport: String
+
+    init() throws {
+        root = try TestPaths.temporaryDirectory("checkpoint-chain")
+        var options = TestChainOptions()
+        options.length = .blocks(300)
+        options.seed = "checkpoints"
+        options.scenario = .names
+        options.xor = true
+        options.stale = 2
+        options.reorg = true
+        options.blockWeight = 50_000
+        options.maxFileSize = 1 << 20
+        summary = try TestChainGenerator.generate(options, out: root.appendingPathComponent("chain").path)
+        blocks = root.appendingPathComponent("chain/blocks")
+        let state = root.appendingPathComponent("reference-state")
+        let imported = try runCLI(["import", "--blocksdir", blocks.path, "--network", "regtest", "--machine", "names", "--state", state.path, "--quiet"])
+        precondition(imported.status == 0, imported.stderr)
+        referenceExport = try runCLI(["export", "--state", state.path]).stdout
+    }
+
+    /// A copy of the blocks directory holding only what had arrived up to and including `hash`'s
+    /// record (later files dropped, its file cut after it; rev files and xor.dat kept).
+    func prefix(through hash: Hash256, into directory: URL) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+        let index = try ChainIndex(directory: BlocksDirectory(path: blocks.path, network: .regtest))
+        let location = index.records[index.recordIndex(of: hash)!].location
+        for name in try fm.contentsOfDirectory(atPath: blocks.path) {
+            let source = blocks.appendingPathComponent(name)
+            if name.hasPrefix("blk"), let number = Int(name.dropFirst(3).prefix(5)) {
+                if number > location.file { continue }
+                var data = try Data(contentsOf: source)
+                if number == location.file { data = data.prefix(location.offset + 8 + location.size) }
+                try data.write(to: directory.appendingPathComponent(name))
+            } else {
+                try fm.copyItem(at: source, to: directory.appendingPathComponent(name))
+            }
+        }
+    }
+}
+
+func cli(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+    if environment.isEmpty { return try runCLI(arguments) }
+    return try runProcess(URL(fileURLWithPath: "/usr/bin/env"), environment.map { "\($0.key)=\($0.value)" } + [TestPaths.executable.path] + arguments)
+}
+
+func importArguments(_ blocks: URL, _ state: URL, _ extra: [String] = []) -> [String] {
+    ["import", "--blocksdir", blocks.path, "--network", "regtest", "--machine", "names", "--state", state.path, "--quiet"] + extra
+}
+
+func exportOf(_ state: URL) throws -> String { try runCLI(["export", "--state", state.path]).stdout }
