@@ -24,5 +24,20 @@ let package = Package(
             path: "Benchmarks/ReaderBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
+        .executableTarget(
+            name: "ReplayBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "BlockFiles", package: "virtualchain"),
+                .product(name: "ChainIndex", package: "virtualchain"),
+                .product(name: "Checkpoints", package: "virtualchain"),
+                .product(name: "Importer", package: "virtualchain"),
+                .product(name: "Names", package: "virtualchain"),
+                .product(name: "TestChain", package: "virtualchain"),
+                .product(name: "Virtualchain", package: "virtualchain"),
+            ],
+            path: "Benchmarks/ReplayBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
     ]
 )

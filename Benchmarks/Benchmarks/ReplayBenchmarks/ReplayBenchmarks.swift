@@ -1,0 +1,84 @@
+import Benchmark
+import BlockFiles
+import ChainIndex
+import Checkpoints
+import Foundation
+import Importer
+import Names
+import TestChain
+import Virtualchain
+
+/// A 10,000-block names-scenario chain, imported once with checkpoints. `replay` (from scratch)
+/// and `restart` (newest checkpoint, then the rest) reach the same tip in the same run; their
+/// ratio is the restart speed-up. `checkpoint_write` / `checkpoint_load` time one checkpoint of
+/// the final state (its size is printed once, for the compression ratio).
+final class ReplayDataset: @unchecked Sendable {
+    static let shared = ReplayDataset()
+    let root: String
+    let blocks: BlocksDirectory
+    let checkpointState: String
+
+    private init() {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("vc-replay-bench-\(getpid())").path
+        var options = TestChainOptions()
+        options.length = .blocks(10_000)
+        options.seed = "replay-benchmark"
+        options.scenario = .names
+        options.blockWeight = 100_000
+        _ = try! TestChainGenerator.generate(options, out: root + "/chain")
+        blocks = try! BlocksDirectory(path: root + "/chain/blocks", network: .regtest)
+        checkpointState = root + "/with-checkpoints"
+        _ = try! Self.importOnce(blocks: blocks, state: checkpointState)
+        let newest = CheckpointStore(stateDirectory: checkpointState).verifyAll().last!
+        print("checkpoint at \(newest.header!.height): \(newest.header!.payloadBytes) bytes of state -> \(newest.bytes) bytes (ratio \(String(format: "%.2f", Double(newest.header!.payloadBytes) / Double(newest.bytes))))")
+    }
+
+    static func importOnce(blocks: BlocksDirectory, state: String) throws -> ImportReport {
+        var options = ImporterOptions()
+        options.checkpointEvery = 1_000
+        let importer = try Importer(machine: NamesMachine(firstBlock: 1), stateDirectory: state, network: .regtest, options: options)
+        return try importer.run(directory: blocks, index: ChainIndex(directory: blocks))
+    }
+
+    func removeLiveState(_ state: String) {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: state + "/state.sqlite" + suffix) }
+    }
+}
+
+let benchmarks: @Sendable () -> Void = {
+    let configuration = Benchmark.Configuration(metrics: [.wallClock, .peakMemoryResident], maxDuration: .seconds(60), maxIterations: 5)
+    Benchmark("replay", configuration: configuration) { benchmark in
+        let data = ReplayDataset.shared
+        let state = data.root + "/scratch-\(UUID().uuidString)"
+        benchmark.startMeasurement()
+        blackHole(try ReplayDataset.importOnce(blocks: data.blocks, state: state))
+        benchmark.stopMeasurement()
+        try? FileManager.default.removeItem(atPath: state)
+    }
+    Benchmark("restart", configuration: configuration) { benchmark in
+        let data = ReplayDataset.shared
+        data.removeLiveState(data.checkpointState)
+        benchmark.startMeasurement()
+        let report = try ReplayDataset.importOnce(blocks: data.blocks, state: data.checkpointState)
+        benchmark.stopMeasurement()
+        precondition(report.restoredFrom != nil, "restart did not restore a checkpoint")
+        blackHole(report)
+    }
+    Benchmark("checkpoint_write", configuration: configuration) { benchmark in
+        let data = ReplayDataset.shared
+        let database = try SQLiteDatabase(path: data.checkpointState + "/state.sqlite", readOnly: true)
+        let image = try database.serializedImage()
+        let header = CheckpointHeader(machine: "names", machineVersion: 1, network: "regtest", firstBlock: 1, height: 0, blockHash: "", consensusHash: "",
+                                      payloadSHA256: "", payloadBytes: image.count)
+        let store = CheckpointStore(stateDirectory: data.root + "/write-bench")
+        benchmark.startMeasurement()
+        blackHole(try store.write(header: header, payload: image, retention: .init(keep: 1, keepEvery: 1)))
+    }
+    Benchmark("checkpoint_load", configuration: configuration) { benchmark in
+        let data = ReplayDataset.shared
+        let store = CheckpointStore(stateDirectory: data.checkpointState)
+        let newest = store.paths().last!
+        benchmark.startMeasurement()
+        blackHole(store.inspect(newest, payload: true).payload!.count)
+    }
+}
