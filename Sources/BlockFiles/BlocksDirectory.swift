@@ -72,9 +72,19 @@ public struct BlocksDirectory: Sendable {
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let bytes: UnsafeRawBufferPointer
+    private let owned: Bool
+
+    /// Treats bytes already in memory as the file at `path` (for fuzzing and tests); they must
+    /// outlive this object, which does not unmap them.
+    public init(borrowing bytes: UnsafeRawBufferPointer, path: String) {
+        self.path = path
+        self.bytes = bytes
+        owned = false
+    }
 
     public init(path: String) throws(BlockFileError) {
         self.path = path
+        owned = true
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw BlockFileError(path: path, "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -97,6 +107,6 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     deinit {
-        if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+        if owned, let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
     }
 }

@@ -68,6 +68,11 @@ public final class UndoFiles: @unchecked Sendable {
     public let directory: BlocksDirectory
     private let lock = NSLock()
     private var records: [Int: (file: MappedFile, entries: [(offset: Int, size: Int, transactions: Int)])] = [:]
+    /// Rev files kept mapped at most; the least recently used is released beyond that, so resident
+    /// memory does not grow with the number of rev files an import touches.
+    public static let maxMappedFiles = 8
+    private var lastUse: [Int: Int] = [:]
+    private var clock = 0
 
     public init(directory: BlocksDirectory) { self.directory = directory }
 
@@ -127,7 +132,12 @@ public final class UndoFiles: @unchecked Sendable {
     private func index(_ number: Int) throws -> (MappedFile, [(offset: Int, size: Int, transactions: Int)])? {
         lock.lock()
         defer { lock.unlock() }
+        clock += 1
+        lastUse[number] = clock
         if let cached = records[number] { return (cached.file, cached.entries) }
+        while records.count >= Self.maxMappedFiles, let oldest = records.keys.min(by: { lastUse[$0, default: 0] < lastUse[$1, default: 0] }) {
+            records[oldest] = nil  // unmapped once no caller still holds it
+        }
         let path = directory.undoFilePath(number)
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         let mapped = try MappedFile(path: path)

@@ -144,8 +144,11 @@ public enum CheckpointFile {
 
     /// Decompresses and verifies the payload (LZ4 content checksum, size, SHA-256).
     public static func readPayload(_ bytes: UnsafeRawBufferPointer, header: CheckpointHeader, frameEnd: Int) throws(CheckpointError) -> [UInt8] {
-        guard header.payloadBytes >= 0 && header.payloadBytes <= maxPayloadBytes else {
-            throw CheckpointError("payload size \(header.payloadBytes) is absurd")
+        // LZ4 expands at most ~255:1, so a claimed size beyond that of the compressed bytes is damage
+        // (checked before allocating anything that large).
+        let compressed = bytes.count - frameEnd
+        guard header.payloadBytes >= 0 && header.payloadBytes <= maxPayloadBytes && header.payloadBytes <= compressed * 256 + 65_536 else {
+            throw CheckpointError("payload size \(header.payloadBytes) is impossible for \(compressed) compressed bytes")
         }
         var context: OpaquePointer?
         guard LZ4F_isError(LZ4F_createDecompressionContext(&context, UInt32(LZ4F_VERSION))) == 0, let context else {

@@ -4,7 +4,7 @@ import Virtualchain
 /// The naming system of `shared/spec/names.md`, modelled on Blockstack's `.id`: names are
 /// preordered (a salted-by-sender hash and a burn), registered, renewed, updated, transferred and
 /// revoked. Written only against the public `StateMachine` API.
-public struct NamesMachine: StateMachine {
+public struct NamesMachine: StateMachine, Sendable {
     public static let identity = "names"
     public static let version = 1
 

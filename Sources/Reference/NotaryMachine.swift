@@ -4,7 +4,7 @@ import Virtualchain
 /// The smallest useful state machine, and the template to copy: a notary. A transaction whose
 /// OP_RETURN data is `vc` `s` <32-byte hash> stamps that hash; the first stamp wins and records
 /// who made it (the script of the output spent by the first input).
-public struct NotaryMachine: StateMachine {
+public struct NotaryMachine: StateMachine, Sendable {
     public static let identity = "reference"
     public static let version = 1
     public let magic: [UInt8] = Array("vc".utf8)

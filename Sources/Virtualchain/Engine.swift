@@ -107,6 +107,11 @@ public final class Engine<Machine: StateMachine> {
                 var spent: [[SpentCoin]]?
                 if !filesWithoutUndo.contains(block.location.file) {
                     spent = try undo.spentCoins(for: block.view, blockFile: block.location.file)
+                    // Core writes undo data for every block it connects: none fitting a best-chain
+                    // block means damage, and guessing senders would let our state diverge.
+                    guard spent != nil else {
+                        throw EngineError("\(directory.undoFilePath(block.location.file)): no undo record fits block \(block.hash) at height \(block.height ?? -1) (damaged, or not written yet); the state is kept at the block before")
+                    }
                 }
                 return Self.candidates(in: block.view, height: block.height ?? -1, hash: block.hash, magic: magic, opcodes: opcodes,
                                        spent: spent, fallback: fallback)

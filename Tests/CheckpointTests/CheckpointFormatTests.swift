@@ -68,6 +68,17 @@ import TestSupport
         do throws(CheckpointError) { _ = try decode(file) } catch { #expect(error.description.contains("format version 99 is newer")) }
     }
 
+    /// Found while writing the fuzz targets: a header claiming a huge payload must be refused
+    /// before anything that large is allocated.
+    @Test func absurdPayloadSizeIsRefusedBeforeAllocating() throws {
+        var (header, payload, _) = try sample()
+        header.payloadBytes = 60 << 30
+        let file = try payload.withUnsafeBytes { try CheckpointFile.encode(header: header, payload: $0) }
+        do throws(CheckpointError) { _ = try decode(file); Issue.record("accepted") } catch {
+            #expect(error.description.contains("impossible for"), "\(error)")
+        }
+    }
+
     @Test func failedWriteLeavesTheOldFileAndNoTemporary() throws {
         let dir = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -1,0 +1,27 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Bad command-line values: a clear message and exit status 2, nothing written.
+@Suite struct CommandLineValueTests {
+    @Test(arguments: [
+        (["blocks", "--threads", "0"], "--threads must be at least 1"),
+        (["blocks", "--datadir", "/a", "--blocksdir", "/b"], "not both"),
+        (["blocks", "--network", "moon"], "unknown --network"),
+        (["ops", "--magic", "", "--blocksdir", "/nonexistent"], "--magic"),
+        (["bench", "--repeat", "0", "--blocksdir", "/nonexistent"], "--repeat must be at least 1"),
+        (["import", "--machine", "nope", "--state", "/tmp/x"], "nope"),
+        (["import", "--machine", "names", "--state", "STATE", "--checkpoint-every", "0"], "--checkpoint-every must be at least 1"),
+        (["import", "--machine", "names", "--state", "STATE", "--follow", "--confirmations", "0"], "--confirmations must be at least 1"),
+        (["verify", "--state", "STATE", "--height", "x", "--consensus-hash", "00"], "height"),
+    ])
+    func badValuesExitWithStatus2(arguments: [String], message: String) throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let state = root.appendingPathComponent("state").path
+        let result = try runCLI(arguments.map { $0 == "STATE" ? state : $0 })
+        #expect(result.status == 2, "\(arguments): \(result.stderr)")
+        #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: state), "\(arguments) created the state directory")
+    }
+}
