@@ -22,6 +22,13 @@ public enum TestPaths {
         return packageRoot.appendingPathComponent(".build/debug/virtualchain")
     }
 
+    /// The release build of `virtualchain` (scripts/test builds it): for tests whose subject is the
+    /// optimised program's behaviour at scale, not the code's.
+    public static var releaseExecutable: URL? {
+        let url = packageRoot.appendingPathComponent(".build/release/virtualchain")
+        return FileManager.default.isExecutableFile(atPath: url.path) ? url : nil
+    }
+
     /// A fresh empty directory under the system temporary directory.
     public static func temporaryDirectory(_ name: String = #function) throws -> URL {
         let cleaned = name.filter { $0.isLetter || $0.isNumber }
