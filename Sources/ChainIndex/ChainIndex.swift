@@ -96,7 +96,7 @@ public struct ChainIndex: Sendable {
             }
         }
         var children: [Hash256: [Int]] = [:]
-        for (hash, i) in first { children[records[i].previous, default: []].append(i) }
+        for i in first.values { children[records[i].previous, default: []].append(i) }
         for key in children.keys { children[key]!.sort() }
 
         // The root: the network's genesis, or for a pruned directory the best of the blocks whose

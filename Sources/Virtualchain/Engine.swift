@@ -103,7 +103,7 @@ public final class Engine<Machine: StateMachine> {
         let pass = BlockPass(directory: directory, index: index, options: passOptions)
         do {
             try pass.run(records: records, transform: { block -> [Candidate] in
-                guard Self.hasCandidates(block.view, magic: magic, opcodes: opcodes) else { return [] }
+                guard CandidateExtraction.hasCandidates(block.view, magic: magic, opcodes: opcodes) else { return [] }
                 var spent: [[SpentCoin]]?
                 if !filesWithoutUndo.contains(block.location.file) {
                     spent = try undo.spentCoins(for: block.view, blockFile: block.location.file)
@@ -113,7 +113,7 @@ public final class Engine<Machine: StateMachine> {
                         throw EngineError("\(directory.undoFilePath(block.location.file)): no undo record fits block \(block.hash) at height \(block.height ?? -1) (damaged, or not written yet); the state is kept at the block before")
                     }
                 }
-                return Self.candidates(in: block.view, height: block.height ?? -1, hash: block.hash, magic: magic, opcodes: opcodes,
+                return CandidateExtraction.candidates(in: block.view, height: block.height ?? -1, hash: block.hash, magic: magic, opcodes: opcodes,
                                        spent: spent, fallback: fallback)
             }, consume: { (recordIndex: Int, candidates: [Candidate]) in
                 let record = index.records[recordIndex]
@@ -199,53 +199,11 @@ public final class Engine<Machine: StateMachine> {
         let candidates = try bytes.withUnsafeBytes { raw throws -> [Candidate] in
             let view = try BlockView.parse(raw)
             let spent = try undo.withUnsafeBytes { try UndoFormat.decodeBlockUndo($0) }
-            return Self.candidates(in: view, height: height, hash: view.hash, magic: machine.magic, opcodes: machine.opcodes,
+            return CandidateExtraction.candidates(in: view, height: height, hash: view.hash, magic: machine.magic, opcodes: machine.opcodes,
                                    spent: spent, fallback: [:])
         }
         let hash = bytes.withUnsafeBytes { BlockHeader.hash(of: $0.baseAddress!) }
         return try commitBlock(height: height, hash: hash, candidates: candidates)
-    }
-
-    static func hasCandidates(_ view: BlockView, magic: [UInt8], opcodes: Set<UInt8>) -> Bool {
-        view.transactions.contains { tx in
-            guard let data = tx.nullData, let op = NullData.operation(in: data, magic: magic) else { return false }
-            return opcodes.contains(op.opcode)
-        }
-    }
-
-    /// The block's candidate transactions, with senders and fees where `spent` (the block's undo
-    /// data) or `fallback` (previous outputs found by the extra pass) resolves them.
-    static func candidates(in view: BlockView, height: Int, hash: Hash256, magic: [UInt8], opcodes: Set<UInt8>,
-                           spent: [[SpentCoin]]?, fallback: [OutPoint: TxOut]) -> [Candidate] {
-        var candidates: [Candidate] = []
-        for (vtxindex, tx) in view.transactions.enumerated() {
-            guard let data = tx.nullData, let op = NullData.operation(in: data, magic: magic), opcodes.contains(op.opcode) else { continue }
-            let outputs = tx.outputs().map { TxOut(value: $0.value, scriptPubKey: Array($0.scriptPubKey)) }
-            candidates.append(Candidate(height: height, blockHash: hash, txid: tx.txid(), vtxindex: vtxindex,
-                                        opcode: op.opcode, payload: Array(op.payload), outputs: outputs, senders: .unresolved, fee: nil))
-        }
-        guard !candidates.isEmpty else { return [] }
-        for i in candidates.indices {
-            let vtxindex = candidates[i].vtxindex
-            let outputTotal = candidates[i].outputs.reduce(Int64(0)) { $0 + $1.value }
-            if vtxindex == 0 {
-                candidates[i].senders = .resolved([])  // a coinbase spends nothing
-                continue
-            }
-            var senders: [Sender]?
-            if let spent, vtxindex - 1 < spent.count {
-                senders = spent[vtxindex - 1].map { Sender(scriptPubKey: $0.output.scriptPubKey, value: $0.output.value) }
-            } else if !fallback.isEmpty {
-                let inputs = view.transactions[vtxindex].inputs()
-                let found = inputs.compactMap { fallback[OutPoint(txid: $0.previousTxid, index: $0.previousIndex)] }
-                if found.count == inputs.count { senders = found.map { Sender(scriptPubKey: $0.scriptPubKey, value: $0.value) } }
-            }
-            if let senders {
-                candidates[i].senders = .resolved(senders)
-                candidates[i].fee = senders.reduce(Int64(0)) { $0 + $1.value } - outputTotal
-            }
-        }
-        return candidates
     }
 
     /// Without undo files: one pass finds the previous outputs the candidates spend, a second
@@ -290,5 +248,51 @@ public final class Engine<Machine: StateMachine> {
             }
         })
         return found
+    }
+}
+
+/// Finding a block's candidate operations (spec section 2) and their senders; independent of the
+/// machine type, so worker threads can call it.
+enum CandidateExtraction {
+    static func hasCandidates(_ view: BlockView, magic: [UInt8], opcodes: Set<UInt8>) -> Bool {
+        view.transactions.contains { tx in
+            guard let data = tx.nullData, let op = NullData.operation(in: data, magic: magic) else { return false }
+            return opcodes.contains(op.opcode)
+        }
+    }
+
+    /// The block's candidate transactions, with senders and fees where `spent` (the block's undo
+    /// data) or `fallback` (previous outputs found by the extra pass) resolves them.
+    static func candidates(in view: BlockView, height: Int, hash: Hash256, magic: [UInt8], opcodes: Set<UInt8>,
+                           spent: [[SpentCoin]]?, fallback: [OutPoint: TxOut]) -> [Candidate] {
+        var candidates: [Candidate] = []
+        for (vtxindex, tx) in view.transactions.enumerated() {
+            guard let data = tx.nullData, let op = NullData.operation(in: data, magic: magic), opcodes.contains(op.opcode) else { continue }
+            let outputs = tx.outputs().map { TxOut(value: $0.value, scriptPubKey: Array($0.scriptPubKey)) }
+            candidates.append(Candidate(height: height, blockHash: hash, txid: tx.txid(), vtxindex: vtxindex,
+                                        opcode: op.opcode, payload: Array(op.payload), outputs: outputs, senders: .unresolved, fee: nil))
+        }
+        guard !candidates.isEmpty else { return [] }
+        for i in candidates.indices {
+            let vtxindex = candidates[i].vtxindex
+            let outputTotal = candidates[i].outputs.reduce(Int64(0)) { $0 + $1.value }
+            if vtxindex == 0 {
+                candidates[i].senders = .resolved([])  // a coinbase spends nothing
+                continue
+            }
+            var senders: [Sender]?
+            if let spent, vtxindex - 1 < spent.count {
+                senders = spent[vtxindex - 1].map { Sender(scriptPubKey: $0.output.scriptPubKey, value: $0.output.value) }
+            } else if !fallback.isEmpty {
+                let inputs = view.transactions[vtxindex].inputs()
+                let found = inputs.compactMap { fallback[OutPoint(txid: $0.previousTxid, index: $0.previousIndex)] }
+                if found.count == inputs.count { senders = found.map { Sender(scriptPubKey: $0.scriptPubKey, value: $0.value) } }
+            }
+            if let senders {
+                candidates[i].senders = .resolved(senders)
+                candidates[i].fee = senders.reduce(Int64(0)) { $0 + $1.value } - outputTotal
+            }
+        }
+        return candidates
     }
 }
