@@ -19,13 +19,23 @@ public struct RecordProblem: Sendable, CustomStringConvertible {
     public var description: String { "\(path) at offset \(offset): \(message)" }
 }
 
-/// Walks the records of one `blk*.dat` mapping: skips pre-allocation zeros, checks each record's
-/// magic and size, and resynchronises on the next magic after garbage.
+/// Walks the records of one `blk*.dat` (or `rev*.dat`) mapping: skips pre-allocation zeros,
+/// checks each record's magic and size, and resynchronises on the next magic after garbage.
 public struct RecordScanner {
+    /// Block records hold a block (at least a header and a transaction count); undo records hold
+    /// a `CBlockUndo` (one byte at least) followed by a 32-byte checksum.
+    public enum Kind: Sendable {
+        case block, undo
+        public var trailer: Int { self == .undo ? 32 : 0 }
+        var minimumSize: Int { self == .undo ? 1 : BlockHeader.size + 1 }
+        var name: String { self == .undo ? "undo data" : "a block" }
+    }
+
     public let file: MappedFile
     public let number: Int
     public let magic: UInt32
     public let xorKey: XorKey
+    public let kind: Kind
     /// True for the newest file, where a record cut short is "not yet written" rather than damage.
     public let isNewest: Bool
     public private(set) var position = 0
@@ -35,12 +45,13 @@ public struct RecordScanner {
     /// Another network whose magic starts a record here (a wrong `--network`, most likely).
     public private(set) var foreignNetwork: Network?
 
-    public init(file: MappedFile, number: Int, magic: UInt32, xorKey: XorKey, isNewest: Bool) {
+    public init(file: MappedFile, number: Int, magic: UInt32, xorKey: XorKey, isNewest: Bool, kind: Kind = .block) {
         self.file = file
         self.number = number
         self.magic = magic
         self.xorKey = xorKey
         self.isNewest = isNewest
+        self.kind = kind
     }
 
     /// The 8-byte word at `offset` with the obfuscation removed.
@@ -72,11 +83,11 @@ public struct RecordScanner {
                 continue
             }
             let size = Int(UInt32(truncatingIfNeeded: header >> 32))
-            let end = position + 8 + size
-            if size > Limits.maxBlockSerializedSize || size < BlockHeader.size + 1 {
+            let end = position + 8 + size + kind.trailer
+            if size > Limits.maxBlockSerializedSize || size < kind.minimumSize {
                 let start = position
                 problems.append(RecordProblem(path: file.path, offset: start,
-                                              message: "record size \(size) is impossible for a block (80 bytes to 4,000,000)"))
+                                              message: "record size \(size) is impossible for \(kind.name) (\(kind.minimumSize) bytes to 4,000,000)"))
                 resync(from: position + 1)
                 continue
             }
@@ -85,7 +96,7 @@ public struct RecordScanner {
                     incompleteTail = position  // still being written by bitcoind
                 } else {
                     problems.append(RecordProblem(path: file.path, offset: position,
-                                                  message: "record of \(size) bytes runs past the end of the file (\(count) bytes)"))
+                                                  message: "record of \(size + kind.trailer) bytes runs past the end of the file (\(count) bytes)"))
                 }
                 position = count
                 return nil

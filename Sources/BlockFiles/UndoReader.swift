@@ -141,28 +141,21 @@ public final class UndoFiles: @unchecked Sendable {
         let path = directory.undoFilePath(number)
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         let mapped = try MappedFile(path: path)
-        let magic = directory.network.magicValue
+        var scanner = RecordScanner(file: mapped, number: number, magic: directory.network.magicValue, xorKey: directory.xorKey,
+                                    isNewest: false, kind: .undo)
         var entries: [(offset: Int, size: Int, transactions: Int)] = []
-        var position = 0
-        var header = [UInt8]()
-        let bytes = mapped.bytes
-        while position + 8 <= bytes.count {
-            if bytes.loadUnaligned(fromByteOffset: position, as: UInt32.self) == 0 {
-                position += 1
-                continue
-            }
-            directory.xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: bytes[position..<min(bytes.count, position + 17)]), fileOffset: position, into: &header)
-            let recordMagic = header.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
-            let size = Int(header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self) })
-            guard recordMagic == magic, size <= Limits.maxBlockSerializedSize, position + 8 + size + 32 <= bytes.count else {
-                throw BlockFileError(path: path, offset: position, "not an undo record (bad magic or size)")
-            }
-            let count = header.count > 8 ? header.withUnsafeBytes { raw -> Int in
-                var cursor = ByteCursor(UnsafeRawBufferPointer(rebasing: raw[8...]))
+        var head: [UInt8] = []
+        while let record = scanner.next() {
+            // The transaction count the undo data starts with, to match records to blocks cheaply.
+            scanner.read(offset: record.payloadOffset, length: min(record.size, 9), into: &head)
+            let count = head.withUnsafeBytes { raw -> Int in
+                var cursor = ByteCursor(raw)
                 return (try? cursor.readCompactSize()).map(Int.init) ?? -1
-            } : -1
-            entries.append((position, size, count))
-            position += 8 + size + 32
+            }
+            entries.append((record.offset, record.size, count))
+        }
+        if let problem = scanner.problems.first {
+            throw BlockFileError(path: path, offset: problem.offset, "not an undo record: \(problem.message)")
         }
         records[number] = (mapped, entries)
         return (mapped, entries)
