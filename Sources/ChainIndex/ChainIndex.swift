@@ -175,6 +175,11 @@ public struct ChainIndex: Sendable {
         }
     }
 
+    /// Whether the best chain has block `hash` at `height`.
+    public func bestChainContains(_ hash: Hash256, atHeight height: Int) -> Bool {
+        recordIndex(atHeight: height).map { records[$0].hash == hash } ?? false
+    }
+
     /// Cumulative work of the best chain's tip.
     public var bestWork: UInt256 { bestChain.last.map { cumulativeWork[$0] } ?? .zero }
 
@@ -188,9 +193,9 @@ public struct ChainIndex: Sendable {
         let path = directory.blockFilePath(record.location.file)
         let file = try MappedFile(path: path)
         var buffer: [UInt8] = []
-        let scanner = RecordScanner(file: file, number: record.location.file, magic: directory.network.magicValue,
-                                    xorKey: directory.xorKey, isNewest: false)
-        scanner.read(offset: record.location.payloadOffset, length: record.location.size, into: &buffer)
+        let payload = record.location.payloadOffset
+        directory.xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: file.bytes[payload..<(payload + record.location.size)]),
+                                      fileOffset: payload, into: &buffer)
         do {
             let height = try buffer.withUnsafeBytes { raw throws(WireError) -> Int? in try BlockView.parse(raw).coinbaseHeight }
             guard let height else { throw BlockFileError(path: path, offset: record.location.offset, "no BIP34 height in the coinbase of the first available block") }

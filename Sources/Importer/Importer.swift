@@ -168,8 +168,7 @@ public final class Importer<Machine: StateMachine> {
     }
 
     static func onBestChain(height: Int, hash: String, index: ChainIndex) -> Bool {
-        guard let i = index.recordIndex(atHeight: height) else { return false }
-        return index.records[i].hash.displayHex == hash
+        Hash256(displayHex: hash).map { index.bestChainContains($0, atHeight: height) } ?? false
     }
 
     /// The highest height where our stored block is on the directory's best chain.

@@ -75,14 +75,15 @@ public final class Engine<Machine: StateMachine> {
         var summary = ImportSummary(machine: Machine.identity)
         let started = Date()
         let next = consensus.nextHeight
-        if let tip = try store.tip() {
-            guard let i = index.recordIndex(atHeight: tip.height), index.records[i].hash.displayHex == tip.blockHash else {
+        let storedTip = try store.tip()
+        if let tip = storedTip {
+            guard let hash = Hash256(displayHex: tip.blockHash), index.bestChainContains(hash, atHeight: tip.height) else {
                 throw EngineError("the best chain in \(directory.path) does not contain our tip \(tip.blockHash) at height \(tip.height) (a reorganisation, or blocks missing); the state is kept unchanged")
             }
         }
         guard let chainTip = index.tipHeight else { throw EngineError("no blocks in \(directory.path)") }
         let last = min(until ?? chainTip, chainTip)
-        summary.tipHash = try store.tip()?.blockHash
+        summary.tipHash = storedTip?.blockHash
         summary.consensusHash = consensus.hashes.last
         guard next <= last else { return summary }
         guard index.baseHeight <= next else {
