@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Side by side: python-bitcoinlib vs `virtualchain bench` deserializing the same blocks.
 
-Usage: Benchmarks/python_bitcoinlib_ratio.py [SIZE]   (default 64MiB; needs a release build)
+Usage: .venv/bin/python3 Benchmarks/python_bitcoinlib_ratio.py [SIZE]   (default 64MiB; needs a release build)
 
 Generates a mainnet-like regtest datadir, times python-bitcoinlib deserializing every best-chain
 block and computing every txid (one thread, as `parse` does), runs `virtualchain bench --json` on

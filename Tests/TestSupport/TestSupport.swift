@@ -79,15 +79,18 @@ public func runCLI(_ arguments: [String]) throws -> ProcessResult {
     try runProcess(TestPaths.executable, arguments)
 }
 
-/// Whether `python3` can import all of `modules`.
+/// The interpreter of the project's test environment (`scripts/setup-test-tools` makes `.venv`):
+/// the oracles are installed there, never into the system's Python.
+public var testPython: URL { TestPaths.packageRoot.appendingPathComponent(".venv/bin/python3") }
+
+/// Whether the test environment's Python can import all of `modules`.
 public func pythonHas(_ modules: [String]) -> Bool {
-    guard let result = try? runProcess(URL(fileURLWithPath: "/usr/bin/env"),
-                                       ["python3", "-c", modules.map { "import \($0)" }.joined(separator: ";")]) else { return false }
+    guard FileManager.default.isExecutableFile(atPath: testPython.path),
+          let result = try? runProcess(testPython, ["-c", modules.map { "import \($0)" }.joined(separator: ";")]) else { return false }
     return result.status == 0
 }
 
-/// Runs a script from Tests/python with `python3`.
+/// Runs a script from Tests/python with the test environment's Python.
 public func runPython(_ script: String, _ arguments: [String]) throws -> ProcessResult {
-    try runProcess(URL(fileURLWithPath: "/usr/bin/env"),
-                   ["python3", TestPaths.pythonTests.appendingPathComponent(script).path] + arguments)
+    try runProcess(testPython, [TestPaths.pythonTests.appendingPathComponent(script).path] + arguments)
 }
