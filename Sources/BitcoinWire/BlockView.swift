@@ -16,8 +16,14 @@ public struct BlockView {
         if count == 0 { throw WireError(.invalid("block without transactions"), at: countOffset) }
         var transactions: [TransactionView] = []
         transactions.reserveCapacity(count)
-        for _ in 0..<count {
-            transactions.append(try TransactionView.parse(from: &cursor))
+        for i in 0..<count {
+            do {
+                transactions.append(try TransactionView.parse(from: &cursor))
+            } catch {
+                // Name the transaction: the block's offset alone does not say which one.
+                guard case let .invalid(message) = error.kind else { throw error }
+                throw WireError(.invalid("transaction \(i): \(message)"), at: error.offset)
+            }
         }
         if !cursor.isAtEnd {
             throw WireError(.invalid("\(cursor.remaining) trailing bytes after the last transaction"), at: cursor.position)
@@ -34,57 +40,101 @@ public struct BlockView {
         transactions[index].bytes.baseAddress! - bytes.baseAddress!
     }
 
-    /// Checks the merkle root against the header (rejecting CVE-2012-2459 duplicate lists) and the
-    /// BIP141 witness commitment: where the coinbase commits, it must match the transactions'
-    /// wtxids; where it does not, no transaction may carry witness data.
-    public func verify(txids precomputed: [Hash256]? = nil) throws(WireError) {
+    /// Checks what Bitcoin Core checks of a block's structure, at the height `rules` were made for:
+    /// the merkle root against the header (rejecting CVE-2012-2459 duplicate lists) at every
+    /// height; from the rules' heights on, the header version, the BIP34 coinbase height, and the
+    /// BIP141 witness commitment (where the coinbase commits, it must match the wtxids). Where no
+    /// valid commitment applies (before segwit, or no commitment output) no transaction may carry
+    /// witness data, as in Core's `ContextualCheckBlock`; with `.contextFree` the contextual checks
+    /// are all skipped.
+    public func verify(txids precomputed: [Hash256]? = nil, rules: BlockRules) throws(WireError) {
         let txids = precomputed ?? self.txids()
         let (root, mutated) = Merkle.root(txids)
         if mutated { throw WireError(.invalid("duplicate transactions in merkle tree (CVE-2012-2459)"), at: 36) }
         if root != header.merkleRoot {
             throw WireError(.invalid("merkle root \(root) does not match the header's \(header.merkleRoot)"), at: 36)
         }
-        let coinbase = transactions[0]
-        var commitment: UnsafeRawBufferPointer?
-        for output in coinbase.outputs() {
-            let s = output.scriptPubKey
-            if s.count >= 38 && s[0] == 0x6a && s[1] == 0x24 && s[2] == 0xaa && s[3] == 0x21 && s[4] == 0xa9 && s[5] == 0xed {
-                commitment = UnsafeRawBufferPointer(rebasing: s[6..<38])
-            }
+        guard let height = rules.height else { return }
+        if header.version < rules.minimumVersion {
+            throw WireError(.invalid("block version \(header.version) is below \(rules.minimumVersion), the lowest Core accepts at height \(height) (bad-version)"), at: 0)
         }
         let coinbaseOffset = offset(ofTransaction: 0)
-        guard let commitment else {
-            if let index = transactions.firstIndex(where: \.hasWitness) {
-                throw WireError(.invalid("witness data without a witness commitment"), at: offset(ofTransaction: index))
+        if rules.coinbaseHeight && !coinbaseStartsWithHeight(height) {
+            throw WireError(.invalid("the coinbase does not start with its height \(height) (BIP34, bad-cb-height)"), at: coinbaseOffset)
+        }
+        if rules.segwit, let commitment = witnessCommitment() {
+            let coinbase = transactions[0]
+            let witness = coinbase.witnesses()
+            guard witness.count == 1, witness[0].count == 1, witness[0][0].count == 32 else {
+                throw WireError(.invalid("coinbase witness must be one 32-byte reserved value (bad-witness-nonce-size)"), at: coinbaseOffset)
+            }
+            var wtxids = [Hash256.zero]
+            wtxids.reserveCapacity(transactions.count)
+            for tx in transactions.dropFirst() { wtxids.append(tx.wtxid()) }
+            var witnessRoot = Merkle.root(wtxids).root
+            let expected = withUnsafeBytes(of: &witnessRoot) { rootBytes in Hashes.dsha256(parts: rootBytes, witness[0][0]) }
+            if !expected.withUnsafeBytes({ $0.elementsEqual(commitment) }) {
+                throw WireError(.invalid("witness commitment does not match the transactions (bad-witness-merkle-match)"), at: coinbaseOffset)
             }
             return
         }
-        let witness = coinbase.witnesses()
-        guard witness.count == 1, witness[0].count == 1, witness[0][0].count == 32 else {
-            throw WireError(.invalid("coinbase witness must be one 32-byte reserved value"), at: coinbaseOffset)
-        }
-        var wtxids = [Hash256.zero]
-        wtxids.reserveCapacity(transactions.count)
-        for tx in transactions.dropFirst() { wtxids.append(tx.wtxid()) }
-        let witnessRoot = Merkle.root(wtxids).root
-        var rootCopy = witnessRoot
-        let expected = withUnsafeBytes(of: &rootCopy) { rootBytes in Hashes.dsha256(parts: rootBytes, witness[0][0]) }
-        if !expected.withUnsafeBytes({ $0.elementsEqual(commitment) }) {
-            throw WireError(.invalid("witness commitment does not match the transactions"), at: coinbaseOffset)
+        if let index = transactions.firstIndex(where: \.hasWitness) {
+            let why = rules.segwit ? "without a witness commitment" : "before segwit is active at height \(height)"
+            throw WireError(.invalid("witness data \(why) (unexpected-witness)"), at: offset(ofTransaction: index))
         }
     }
 
-    /// The BIP34 height in the coinbase's scriptSig (first push, little-endian), if it has one.
+    /// Size of a witness commitment output script: OP_RETURN, a 36-byte push of the 4-byte header
+    /// and the 32-byte commitment (`MINIMUM_WITNESS_COMMITMENT`).
+    public static let witnessCommitmentScriptSize = 38
+
+    /// The commitment of the coinbase's last witness-commitment output (Core's
+    /// `GetWitnessCommitmentIndex`: the last one counts), if any.
+    public func witnessCommitment() -> UnsafeRawBufferPointer? {
+        var commitment: UnsafeRawBufferPointer?
+        for output in transactions[0].outputs() {
+            let s = output.scriptPubKey
+            if s.count >= Self.witnessCommitmentScriptSize && s[0] == Opcode.opReturn && s[1] == 0x24
+                && s[2] == 0xaa && s[3] == 0x21 && s[4] == 0xa9 && s[5] == 0xed {
+                commitment = UnsafeRawBufferPointer(rebasing: s[6..<38])
+            }
+        }
+        return commitment
+    }
+
+    /// Whether the coinbase's scriptSig starts with `CScript() << height`, byte for byte (BIP34).
+    public func coinbaseStartsWithHeight(_ height: Int) -> Bool {
+        guard let input = transactions.first?.inputs().first else { return false }
+        let expected = Script.pushNumber(Int64(height))
+        return input.scriptSig.count >= expected.count && input.scriptSig.prefix(expected.count).elementsEqual(expected)
+    }
+
+    /// The height the coinbase's scriptSig starts with, read as BIP34 writes it (`CScript() << h`:
+    /// OP_0, OP_1...OP_16, or a minimal non-negative number push of up to 5 bytes), if it starts with
+    /// one. Before BIP34 the first push was arbitrary (an extra nonce, a time), so what this returns
+    /// is a height only where the block is known to follow BIP34.
     public var coinbaseHeight: Int? {
         guard let input = transactions.first?.inputs().first else { return nil }
         let s = input.scriptSig
         guard s.count >= 1 else { return nil }
         let op = s[0]
-        if op == 0 { return 0 }
-        if (Opcode.op1...0x60).contains(op) { return Int(op - Opcode.op1 + 1) }
-        guard (1...8).contains(Int(op)), s.count >= 1 + Int(op) else { return nil }
-        var value = 0
-        for i in 0..<Int(op) { value |= Int(s[1 + i]) << (8 * i) }
-        return value
+        let value: Int
+        if op == Opcode.op0 {
+            value = 0
+        } else if (Opcode.op1..<(Opcode.op1 + 16)).contains(op) {
+            value = Int(op - Opcode.op1 + 1)
+        } else if (1...Self.maxCoinbaseHeightPush).contains(Int(op)), s.count >= 1 + Int(op) {
+            var number = 0
+            for i in 0..<Int(op) { number |= Int(s[1 + i]) << (8 * i) }
+            if s[Int(op)] & 0x80 != 0 { return nil }  // a negative CScriptNum is no height
+            value = number
+        } else {
+            return nil
+        }
+        // Only the canonical encoding counts, as Core compares the exact bytes.
+        return coinbaseStartsWithHeight(value) ? value : nil
     }
+
+    /// Longest number push a BIP34 height takes (CScriptNum of a 32-bit height: 5 bytes).
+    public static let maxCoinbaseHeightPush = 5
 }

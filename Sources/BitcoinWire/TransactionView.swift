@@ -8,6 +8,9 @@ public struct TransactionView {
     public let hasWitness: Bool
     public let inputCount: Int
     public let outputCount: Int
+    /// Sum of the output values, in satoshis; `parse` guarantees it and every value lie within
+    /// `Money`'s range.
+    public let outputValue: Int64
     /// Offset of the input count (after the segwit marker and flag, if present).
     @usableFromInline let inputsStart: Int
     /// Offset of the output count.
@@ -51,8 +54,18 @@ public struct TransactionView {
         let outputsStart = cursor.position
         let outputCount = try cursor.readCount(of: "output", minItemSize: Limits.minOutputSize)
         var nullData: Range<Int>?
-        for _ in 0..<outputCount {
-            try cursor.skip(8)
+        var outputValue: Int64 = 0
+        for n in 0..<outputCount {
+            // Core's CheckTransaction: every value and the running total within MoneyRange.
+            let valueOffset = cursor.position
+            let value = try cursor.readLE(Int64.self)
+            guard let total = Money.add(outputValue, value) else {
+                let problem = Money.inRange(value)
+                    ? "outputs up to \(n) total more than 21,000,000 BTC (bad-txns-txouttotal-toolarge)"
+                    : "output \(n) value \(value) sat is outside 0...21,000,000 BTC (bad-txns-vout-toolarge)"
+                throw WireError(.invalid(problem), at: valueOffset)
+            }
+            outputValue = total
             let scriptLengthValue = try cursor.readCompactSize()
             let scriptStart = cursor.position
             try cursor.skip(Int(clamping: scriptLengthValue))
@@ -78,14 +91,15 @@ public struct TransactionView {
         try cursor.skip(4)  // lock time
         let bytes = UnsafeRawBufferPointer(rebasing: cursor.base[start..<cursor.position])
         return TransactionView(bytes: bytes, hasWitness: hasWitness, inputCount: inputCount, outputCount: outputCount,
-                               inputsStart: inputsStart - start, outputsStart: outputsStart - start,
+                               outputValue: outputValue, inputsStart: inputsStart - start, outputsStart: outputsStart - start,
                                outputsEnd: outputsEnd - start, nullDataRange: nullData)
     }
 
     @usableFromInline
-    init(bytes: UnsafeRawBufferPointer, hasWitness: Bool, inputCount: Int, outputCount: Int,
+    init(bytes: UnsafeRawBufferPointer, hasWitness: Bool, inputCount: Int, outputCount: Int, outputValue: Int64,
          inputsStart: Int, outputsStart: Int, outputsEnd: Int, nullDataRange: Range<Int>?) {
         self.bytes = bytes
+        self.outputValue = outputValue
         self.hasWitness = hasWitness
         self.inputCount = inputCount
         self.outputCount = outputCount

@@ -86,7 +86,8 @@ public final class UndoFiles: @unchecked Sendable {
     ///
     /// The checksum only ties a record to the block's *parent*: a sibling that was connected and
     /// then lost a reorganisation has the same parent. So a record must also fit the block: one
-    /// spent coin per input of every transaction, and no transaction spending less than it pays.
+    /// spent coin per input of every transaction, spent values within the money range, and no
+    /// transaction spending less than it pays.
     public func spentCoins(for block: BlockView, blockFile file: Int) throws -> [[SpentCoin]]? {
         guard let (mapped, entries) = try index(file) else { return nil }
         let previousBlockHash = block.header.previousBlockHash
@@ -121,9 +122,8 @@ public final class UndoFiles: @unchecked Sendable {
     static func fits(_ coins: [[SpentCoin]], _ block: BlockView) -> Bool {
         for (i, tx) in block.transactions.dropFirst().enumerated() {
             guard coins[i].count == tx.inputCount else { return false }
-            let spent = coins[i].reduce(Int64(0)) { $0 &+ $1.output.value }
-            let paid = tx.outputs().reduce(Int64(0)) { $0 &+ $1.value }
-            if spent < paid { return false }
+            // Core's CheckTxInputs: spent values in the money range, and at least what is paid.
+            guard let spent = Money.sum(coins[i].lazy.map(\.output.value)), spent >= tx.outputValue else { return false }
         }
         return true
     }

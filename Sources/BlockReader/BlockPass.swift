@@ -24,7 +24,8 @@ public struct BlockPassError: Error, CustomStringConvertible {
 
 /// Which checks the block pass makes besides parsing.
 public struct BlockPassOptions: Sendable {
-    /// Merkle root against the header and the witness commitment (`--no-verify` turns it off).
+    /// Merkle root, and where Core checks them at the block's height the header version, BIP34
+    /// coinbase height and witness commitment (`--no-verify` turns it off).
     public var verify = true
     /// Worker threads (default: all cores).
     public var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -109,8 +110,12 @@ public final class BlockPass: @unchecked Sendable {
         let location = record.location
         do {
             let view = try BlockView.parse(payload)
-            if options.verify { try view.verify() }
-            return try transform(ParsedBlock(height: index.heights[recordIndex], hash: record.hash, location: location, view: view, path: path))
+            let height = index.heights[recordIndex]
+            if options.verify {
+                // Each contextual check only where Core makes it: at this height on this network.
+                try view.verify(rules: height.map { directory.network.consensus.rules(atHeight: $0) } ?? .contextFree)
+            }
+            return try transform(ParsedBlock(height: height, hash: record.hash, location: location, view: view, path: path))
         } catch let error as WireError {
             throw BlockPassError(path: path, offset: location.payloadOffset + error.offset,
                                  message: "block \(record.hash): \(Self.describe(error))")

@@ -45,7 +45,13 @@ public struct ChainIndex: Sendable {
     }
 
     /// Header pass over every `blk*.dat` in `directory`: reads only each record's 80-byte header.
-    public init(directory: BlocksDirectory) throws(BlockFileError) {
+    ///
+    /// `baseHeight` is the height of the first available block of a pruned or partial directory
+    /// (one without the genesis block). Without it that height is read from the block's BIP34
+    /// coinbase, which only blocks from the network's BIP34 height on are sure to carry: an earlier
+    /// first block is an error that asks for the height. With it, heights follow from it, and a
+    /// block that must carry a BIP34 height at that height but carries another is an error.
+    public init(directory: BlocksDirectory, baseHeight givenBaseHeight: Int? = nil) throws(BlockFileError) {
         let magic = directory.network.magicValue
         var foreign: (network: Network, path: String)?
         var headerBuffer = [UInt8](repeating: 0, count: 80)
@@ -78,10 +84,14 @@ public struct ChainIndex: Sendable {
             throw BlockFileError(path: foreign.path, offset: 0,
                                  "holds \(foreign.network.rawValue) blocks, none for \(directory.network.rawValue): wrong --network?")
         }
-        try chooseBestChain(directory: directory)
+        try chooseBestChain(directory: directory, givenBaseHeight: givenBaseHeight)
     }
 
-    private mutating func chooseBestChain(directory: BlocksDirectory) throws(BlockFileError) {
+    /// Highest height accepted as a base height: above any network's chain for centuries to come,
+    /// and far from overflowing heights computed from it.
+    public static let maxBaseHeight = 100_000_000
+
+    private mutating func chooseBestChain(directory: BlocksDirectory, givenBaseHeight: Int?) throws(BlockFileError) {
         heights = [Int?](repeating: nil, count: records.count)
         isOnBestChain = [Bool](repeating: false, count: records.count)
         var first: [Hash256: Int] = [:]
@@ -141,10 +151,16 @@ public struct ChainIndex: Sendable {
         }
         cumulativeWork = cumulative
         if records[bestRoot].hash == genesis {
+            if let givenBaseHeight, givenBaseHeight != 0 {
+                let root = records[bestRoot].location
+                throw BlockFileError(path: directory.blockFilePath(root.file), offset: root.offset,
+                                     "the directory holds the genesis block, so its chain starts at height 0, not at the base height \(givenBaseHeight) given")
+            }
             baseHeight = 0
         } else {
-            baseHeight = try coinbaseHeight(of: records[bestRoot], directory: directory)
-            notes.append("the genesis block is not in \(directory.path) (pruned?): chain starts at block \(records[bestRoot].hash), height \(baseHeight) from its BIP34 coinbase")
+            baseHeight = try rootHeight(of: records[bestRoot], directory: directory, given: givenBaseHeight)
+            let source = givenBaseHeight == nil ? "from its BIP34 coinbase" : "as given"
+            notes.append("the genesis block is not in \(directory.path) (pruned?): chain starts at block \(records[bestRoot].hash), height \(baseHeight) \(source)")
         }
         // Heights for everything under the chosen root; other roots' blocks stay unknown.
         var queue = [bestRoot]
@@ -189,23 +205,55 @@ public struct ChainIndex: Sendable {
     /// Whether record `index` repeats a block stored earlier in the directory.
     public func isDuplicate(_ index: Int) -> Bool { firstRecord[index] != index }
 
-    private func coinbaseHeight(of record: HeaderRecord, directory: BlocksDirectory) throws(BlockFileError) -> Int {
+    /// The height of the first available block (`record`, whose parent is absent): `given` after
+    /// checking it against the block's BIP34 height where the block must carry one, or else that
+    /// BIP34 height where it is trustworthy.
+    ///
+    /// Before BIP34 a coinbase's first push was arbitrary (an extra nonce, a time), so a number read
+    /// there is a height only if it is at least the network's BIP34 height and the header has the
+    /// version Core requires at that height ("bad-version"); anything else asks for the height.
+    private func rootHeight(of record: HeaderRecord, directory: BlocksDirectory, given: Int?) throws(BlockFileError) -> Int {
         let path = directory.blockFilePath(record.location.file)
+        let parameters = directory.network.consensus
+        let network = directory.network.rawValue
+        if let given, !(0...Self.maxBaseHeight).contains(given) {
+            throw BlockFileError(path: path, offset: record.location.offset, "base height \(given) is outside 0...\(Self.maxBaseHeight)")
+        }
         let file = try MappedFile(path: path)
-        var buffer: [UInt8] = []
         let payload = record.location.payloadOffset
+        guard payload + record.location.size <= file.bytes.count else {
+            throw BlockFileError(path: path, offset: record.location.offset, "the file changed since the header pass (it is shorter now)")
+        }
+        var buffer: [UInt8] = []
         directory.xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: file.bytes[payload..<(payload + record.location.size)]),
                                       fileOffset: payload, into: &buffer)
-        do {
-            let height = try buffer.withUnsafeBytes { raw throws(WireError) -> Int? in try BlockView.parse(raw).coinbaseHeight }
-            guard let height else { throw BlockFileError(path: path, offset: record.location.offset, "no BIP34 height in the coinbase of the first available block") }
-            return height
-        } catch let error as WireError {
-            throw BlockFileError(path: path, offset: record.location.payloadOffset + error.offset, "first available block does not parse: \(error)")
-        } catch let error as BlockFileError {
-            throw error
-        } catch {
-            throw BlockFileError(path: path, offset: record.location.offset, "\(error)")
+        let parsed = buffer.withUnsafeBytes { raw -> Result<(height: Int?, startsWithGiven: Bool, version: Int32), WireError> in
+            do throws(WireError) {
+                let view = try BlockView.parse(raw)
+                return .success((view.coinbaseHeight, given.map { view.coinbaseStartsWithHeight($0) } ?? false, view.header.version))
+            } catch {
+                return .failure(error)
+            }
         }
+        let found: (height: Int?, startsWithGiven: Bool, version: Int32)
+        switch parsed {
+        case let .success(value): found = value
+        case let .failure(error):
+            throw BlockFileError(path: path, offset: payload + error.offset, "first available block \(record.hash) does not parse: \(error)")
+        }
+        if let given {
+            if given >= parameters.bip34Height && !found.startsWithGiven {
+                let carried = found.height.map { "BIP34 height \($0)" } ?? "no BIP34 height"
+                throw BlockFileError(path: path, offset: record.location.offset,
+                                     "first available block \(record.hash) carries \(carried) in its coinbase, which disagrees with the base height \(given) given (\(network) requires it from height \(parameters.bip34Height))")
+            }
+            return given
+        }
+        if let height = found.height, height >= parameters.bip34Height, found.version >= parameters.rules(atHeight: height).minimumVersion {
+            return height
+        }
+        let seen = found.height.map { " (its coinbase starts with the number \($0), which cannot be its height)" } ?? ""
+        throw BlockFileError(path: path, offset: record.location.offset,
+                             "first available block \(record.hash) predates BIP34 on \(network) (height \(parameters.bip34Height)), so its height cannot be read from its coinbase\(seen): give the height of the first available block (--base-height)")
     }
 }

@@ -89,9 +89,12 @@ public struct NamesMachine: StateMachine, Sendable {
 
     public func parse(_ candidate: Candidate) -> Operation? {
         let p = candidate.payload
+        // Values outside Core's money range never come from a valid block; such a candidate
+        // carries no operation (and its sum could not be formed without overflow).
+        guard let burned = Money.sum(candidate.outputs.lazy.filter { $0.scriptPubKey == Self.burnScript }.map(\.value)) else { return nil }
         let common = Common(sender: candidate.senders.first?.scriptPubKey,
                             recipient: candidate.outputs.count > 1 ? candidate.outputs[1].scriptPubKey : nil,
-                            burned: candidate.outputs.filter { $0.scriptPubKey == Self.burnScript }.reduce(0) { $0 + $1.value },
+                            burned: burned,
                             height: candidate.height, vtxindex: candidate.vtxindex, opcode: candidate.opcode)
         func name(_ bytes: ArraySlice<UInt8>) -> String? {
             Self.isValidName(Array(bytes)) ? String(decoding: bytes, as: UTF8.self) : nil

@@ -35,7 +35,11 @@ struct TransactionMix {
 
 /// Builds valid blocks on top of a wallet: coinbase with BIP34 height and witness commitment,
 /// transactions that spend the wallet's coins (within the block too), and the block's undo data
-/// exactly as Core's `CBlockUndo` serializes it.
+/// exactly as Core's `CBlockUndo` serializes it. What a block looks like follows the network's
+/// activation heights, as real blocks of that height did: no BIP34 height in the coinbase before
+/// BIP34 (a time and an extra nonce instead), the lowest header version of the era, and before
+/// segwit no witness data at all, though the coinbase carries a commitment output as miners'
+/// software added it ahead of activation in 2017.
 struct BlockAssembler {
     let network: Network
     let users: [SimulatedUser]
@@ -46,6 +50,7 @@ struct BlockAssembler {
     /// Weight a block keeps free for its coinbase.
     static let coinbaseReserve = 4_000
     static let sigOpReserve = 400
+    /// Header version once BIP65 is active (BIP9 version bits, no deployment signalled).
     static let blockVersion: Int32 = 0x2000_0000
     static let regtestBits: UInt32 = 0x207f_ffff
 
@@ -54,6 +59,8 @@ struct BlockAssembler {
     private var undoBody = ByteWriter(capacity: 1 << 20)
     private var body = ByteWriter(capacity: 1 << 16)
     private var witness = ByteWriter(capacity: 1 << 16)
+    /// The rules of the block being assembled.
+    private var rules = BlockRules.contextFree
 
     init(network: Network, users: [SimulatedUser], randomUsers: Int? = nil, mix: TransactionMix) {
         self.network = network
@@ -72,6 +79,7 @@ struct BlockAssembler {
                            wallet: inout Wallet, rng: inout SeededRandom,
                            specials: [TransactionSpec] = [], coinbaseExtras: [TxOut] = []) -> AssembledBlock {
         wallet.mature(upTo: height)
+        rules = network.consensus.rules(atHeight: height)
         txData.removeAll()
         undoBody.removeAll()
         var txids: [Hash256] = [.zero]     // slot 0: the coinbase, filled in below
@@ -106,11 +114,12 @@ struct BlockAssembler {
             wtxids.append(tx.wtxid)
             for (i, n) in tx.opCounts.enumerated() { opCounts[i] += n }
         }
-        let coinbase = buildCoinbase(height: height, reward: network.subsidy(atHeight: height) + fees, extras: coinbaseExtras,
+        let coinbase = buildCoinbase(height: height, time: time, reward: network.subsidy(atHeight: height) + fees, extras: coinbaseExtras,
                                      wtxids: wtxids, wallet: &wallet, rng: &rng, opCounts: &opCounts)
         txids[0] = coinbase.txid
         let merkleRoot = Merkle.root(txids).root
-        var header = BlockHeader(version: Self.blockVersion, previousBlockHash: previous, merkleRoot: merkleRoot,
+        let version = rules.minimumVersion >= 4 ? Self.blockVersion : rules.minimumVersion
+        var header = BlockHeader(version: version, previousBlockHash: previous, merkleRoot: merkleRoot,
                                  time: time, bits: Self.regtestBits, nonce: 0)
         let hash = Self.mine(&header)
         var block = ByteWriter(capacity: 80 + 9 + coinbase.bytes.count + txData.count)
@@ -137,7 +146,7 @@ struct BlockAssembler {
 
     // MARK: - Coinbase
 
-    private mutating func buildCoinbase(height: Int, reward: Int64, extras: [TxOut], wtxids: [Hash256], wallet: inout Wallet,
+    private mutating func buildCoinbase(height: Int, time: UInt32, reward: Int64, extras: [TxOut], wtxids: [Hash256], wallet: inout Wallet,
                                         rng: inout SeededRandom, opCounts: inout [Int]) -> (txid: Hash256, bytes: [UInt8], extraStart: Int) {
         // Early coinbases pay many users so the first spendable blocks have coins to work with.
         let payees = wallet.spendable.count < 200 ? 25 : rng.int(1...3)
@@ -155,13 +164,18 @@ struct BlockAssembler {
         }
         let extraStart = outputs.count
         outputs += extras
-        // BIP141 witness commitment, as Core's miner always adds once segwit is active.
+        // BIP141 witness commitment, as Core's miner always adds once segwit is active (and miners
+        // added before it; only the reserved value in the coinbase witness is segwit-only).
         let reserved = [UInt8](repeating: 0, count: 32)
         let witnessRoot = Merkle.root(wtxids).root
         let commitment = Hashes.dsha256(witnessRoot.bytes + reserved)
         outputs.append(TxOut(value: 0, scriptPubKey: Script.nullData([0xaa, 0x21, 0xa9, 0xed] + commitment.bytes)))
-        let scriptSig = Script.pushNumber(Int64(height)) + Script.push(rng.bytes(4))
-        let tx = Transaction(version: 2, inputs: [TxIn(previousOutput: .null, scriptSig: scriptSig, witness: [reserved])],
+        // BIP34: the height first. Before it, a pool's coinbase: a 4-byte time, then an extra nonce.
+        let scriptSig = rules.coinbaseHeight
+            ? Script.pushNumber(Int64(height)) + Script.push(rng.bytes(4))
+            : Script.push(withUnsafeBytes(of: time.littleEndian, Array.init)) + Script.push(rng.bytes(4))
+        let tx = Transaction(version: rules.segwit ? 2 : 1,
+                             inputs: [TxIn(previousOutput: .null, scriptSig: scriptSig, witness: rules.segwit ? [reserved] : [])],
                              outputs: outputs)
         let txid = tx.txid
         var coins: [Coin] = []
@@ -255,7 +269,8 @@ struct BlockAssembler {
         for _ in 0..<nIn { coins.append(wallet.take(using: &rng)) }
 
         // Sizes.
-        let hasWitness = coins.contains { users[Int($0.user)].spendsWithWitness }
+        // Before segwit a witness program is anyone-can-spend: spent with no witness at all.
+        let hasWitness = rules.segwit && coins.contains { users[Int($0.user)].spendsWithWitness }
         var baseSize = 4 + ByteWriter.compactSizeLength(nIn) + ByteWriter.compactSizeLength(planned.count) + 4
         var witnessSize = hasWitness ? 2 : 0
         var sigOps = 0
@@ -328,7 +343,8 @@ struct BlockAssembler {
     /// undo record.
     private mutating func appendTransaction(coins: [Coin], outputs: [TxOut], version: Int32,
                                             rng: inout SeededRandom) -> (txid: Hash256, wtxid: Hash256, weight: Int, sigOpCost: Int) {
-        let hasWitness = coins.contains { users[Int($0.user)].spendsWithWitness }
+        // Before segwit a witness program is anyone-can-spend: spent with no witness at all.
+        let hasWitness = rules.segwit && coins.contains { users[Int($0.user)].spendsWithWitness }
         body.removeAll()
         witness.removeAll()
         body.writeCompactSize(coins.count)

@@ -36,20 +36,32 @@ final class CoreNodeModel {
     private(set) var undoRecordsWritten = 0
     private(set) var reorganizations: [(forkHeight: Int, disconnected: [Hash256])] = []
 
-    init(store: BlockStoreWriter, genesis: [UInt8], genesisHash: Hash256) throws {
-        self.store = store
-        let entry = Entry(hash: genesisHash, previous: .zero, height: 0)
-        entries[genesisHash] = entry
-        bestCandidate = genesisHash
+    /// Height of `activeChain[0]`: 0 from genesis, or the height of the absent parent of a pruned
+    /// node's first stored block.
+    let rootHeight: Int
+
+    /// A node that stored the chain from `genesis` on.
+    convenience init(store: BlockStoreWriter, genesis: [UInt8], genesisHash: Hash256) throws {
+        try self.init(store: store, rootHash: genesisHash, rootHeight: 0)
         let position = try genesis.withUnsafeBytes { try store.writeBlock($0, height: 0) }
         recordsWritten += 1
-        entry.file = position.file
+        entries[genesisHash]!.file = position.file
+    }
+
+    /// A node whose files start after block `rootHash` at `rootHeight` (pruned): that block is
+    /// connected, but its data is not in the directory.
+    init(store: BlockStoreWriter, rootHash: Hash256, rootHeight: Int) throws {
+        self.store = store
+        self.rootHeight = rootHeight
+        let entry = Entry(hash: rootHash, previous: .zero, height: rootHeight)
+        entries[rootHash] = entry
+        bestCandidate = rootHash
         entry.hasData = true
         entry.sequenceId = nextSequenceId
         nextSequenceId += 1
         entry.everConnected = true
-        entry.undoWritten = true   // the genesis block is connected without undo data
-        activeChain = [genesisHash]
+        entry.undoWritten = true   // the root is connected without undo data (genesis) or before our files
+        activeChain = [rootHash]
     }
 
     var tip: Hash256 { activeChain[activeChain.count - 1] }
@@ -103,14 +115,15 @@ final class CoreNodeModel {
         // Path from the candidate back to the active chain.
         var path: [Entry] = []
         var cursor = best
-        while cursor.height >= activeChain.count || activeChain[cursor.height] != cursor.hash {
+        while cursor.height - rootHeight >= activeChain.count || activeChain[cursor.height - rootHeight] != cursor.hash {
             path.append(cursor)
             cursor = entries[cursor.previous]!
         }
         let forkHeight = cursor.height
-        if forkHeight < activeChain.count - 1 {
-            reorganizations.append((forkHeight, Array(activeChain[(forkHeight + 1)...])))
-            activeChain.removeLast(activeChain.count - 1 - forkHeight)
+        let forkPosition = forkHeight - rootHeight
+        if forkPosition < activeChain.count - 1 {
+            reorganizations.append((forkHeight, Array(activeChain[(forkPosition + 1)...])))
+            activeChain.removeLast(activeChain.count - 1 - forkPosition)
         }
         for entry in path.reversed() {
             if !entry.undoWritten, let undo = entry.undo {

@@ -7,7 +7,7 @@ import Virtualchain
 /// Everything that shapes a generated chain. Same options ⇒ byte-identical output.
 public struct TestChainOptions: Sendable {
     public enum Length: Sendable, Equatable {
-        /// Main-chain blocks after genesis (the tip height).
+        /// Main-chain blocks after genesis (the tip height), or from `startHeight` on.
         case blocks(Int)
         /// Keep adding blocks until the block records reach this many bytes.
         case bytes(Int)
@@ -28,6 +28,11 @@ public struct TestChainOptions: Sendable {
     public var users = 4096
     /// A state machine's story played out in the chain (`--scenario names`).
     public var scenario: Scenario?
+    /// Height of the first block written, as a pruned node holds its files: 0 writes the genesis
+    /// block; above 0 the first block's parent is absent (`--start-height`).
+    public var startHeight = 0
+    /// Highest `--start-height`: well above every network's chain (testnet3 is near 5 million).
+    public static let maxStartHeight = 10_000_000
 
     public enum Scenario: String, Sendable, CaseIterable { case names }
 
@@ -62,6 +67,7 @@ public struct TestChainOptions: Sendable {
         if opMix != OpMix() { parts += ["--op-mix", opMix.description] }
         if let scenario { parts += ["--scenario", scenario.rawValue] }
         if blockWeight != Limits.maxBlockWeight { parts += ["--block-weight", String(blockWeight)] }
+        if startHeight != 0 { parts += ["--start-height", String(startHeight)] }
         return parts.joined(separator: " ")
     }
 
@@ -86,6 +92,9 @@ public struct TestChainOptions: Sendable {
             throw TestChainError("--max-file-size \(maxFileSize) cannot hold a block of --block-weight \(blockWeight); use at least \(blockWeight + 1024) bytes or a smaller --block-weight")
         }
         if users < 2 { throw TestChainError("at least 2 simulated users are needed") }
+        if startHeight < 0 || startHeight > Self.maxStartHeight {
+            throw TestChainError("--start-height must be between 0 and \(Self.maxStartHeight)")
+        }
         if scenario == .names && effectiveOpMix.magics.contains(where: { $0.bytes == Array("id".utf8) }) {
             throw TestChainError("--op-mix must not use the magic 'id' with --scenario names (the scenario writes the id operations)")
         }
@@ -103,7 +112,9 @@ public struct TestChainSummary: Sendable {
     public var genesis: Hash256
     public var tipHash: Hash256
     public var tipHeight: Int
-    /// Main-chain blocks in height order, genesis first.
+    /// Height of `mainChain[0]`: 0, or the start height of a pruned-like directory.
+    public var firstHeight: Int
+    /// Main-chain blocks in the directory, in height order (genesis first, where it is there).
     public var mainChain: [Hash256]
     public var staleBlocks: [Hash256]
     public var reorg: (forkHeight: Int, disconnected: [Hash256])?
@@ -126,6 +137,7 @@ public struct TestChainSummary: Sendable {
             "seed": options.seed,
             "genesis": genesis.displayHex,
             "tip": ["hash": tipHash.displayHex, "height": tipHeight],
+            "first_height": firstHeight,
             "counts": [
                 "blocks": mainChain.count,
                 "records": records,
@@ -202,13 +214,23 @@ public enum TestChainGenerator {
         let genesisBytes = genesis.serialized
         let genesisHash = genesis.header.hash
         let store = try BlockStoreWriter(directory: blocksDirectory, network: network, xorKey: xorKey, maxFileSize: options.maxFileSize)
-        let node = try CoreNodeModel(store: store, genesis: genesisBytes, genesisHash: genesisHash)
+        // The block the chain grows from: the genesis block, written first; or, for a pruned-like
+        // directory, the absent parent of the first block written (a hash of its own stream).
+        let rootHeight = max(0, options.startHeight - 1)
+        var rootRandom = SeededRandom(seed: "root:" + options.seed)
+        let rootHash = options.startHeight == 0 ? genesisHash : Hash256(bytes: rootRandom.bytes(32))
+        let node = options.startHeight == 0
+            ? try CoreNodeModel(store: store, genesis: genesisBytes, genesisHash: genesisHash)
+            : try CoreNodeModel(store: store, rootHash: rootHash, rootHeight: rootHeight)
         var shuffler = ArrivalShuffler(window: options.shuffleWindow)
 
         let mix = TransactionMix(blockWeight: options.blockWeight, opMix: options.effectiveOpMix)
         var assembler = BlockAssembler(network: network, users: users, randomUsers: options.users, mix: mix)
         // The names scenario runs the real machine beside the generator to learn consensus hashes.
         let machine = NamesMachine(firstBlock: NamesMachine.firstBlock(network: network.rawValue))
+        if options.scenario != nil && options.startHeight > machine.firstBlock {
+            throw TestChainError("--scenario names plays out from the machine's first block \(machine.firstBlock) on; --start-height \(options.startHeight) is above it")
+        }
         var scenario = options.scenario.map { _ in NamesScenario(firstActor: options.users, users: users, firstBlock: machine.firstBlock) }
         let engineDirectory = ProcessInfo.processInfo.environment["VC_DEBUG_ENGINE_STATE"] ?? FileManager.default.temporaryDirectory.appendingPathComponent("vc-testchain-\(UUID().uuidString)").path
         let engine = try scenario.map { _ in try Engine(machine: machine, stateDirectory: engineDirectory, network: network) }
@@ -221,10 +243,11 @@ public enum TestChainGenerator {
         var staleBlocks: [Hash256] = []
         var reorgBranch: (forkHeight: Int, blocks: [Hash256])?
 
-        var mainChain = [genesisHash]
-        var transactions = 1
+        // Indexed by step: mainChain[step] is the main block at height rootHeight + step.
+        var mainChain = [rootHash]
+        var transactions = options.startHeight == 0 ? 1 : 0
         var ops = [Int](repeating: 0, count: options.effectiveOpMix.magics.count)
-        var bytes = genesisBytes.count + BlockStoreWriter.recordHeaderSize
+        var bytes = options.startHeight == 0 ? genesisBytes.count + BlockStoreWriter.recordHeaderSize : 0
         let baseTime = genesis.header.time
 
         func arrive(_ block: AssembledBlock) throws {
@@ -232,9 +255,12 @@ public enum TestChainGenerator {
             for ready in shuffler.push(block, random: &shuffleRandom) { try node.receive(ready) }
         }
 
-        var height = 0
-        while !plan.isDone(height: height, bytes: bytes) {
-            height += 1
+        // The plan counts steps from the root; blocks, the node and the scenario use heights.
+        var step = 0
+        var height = rootHeight
+        while !plan.isDone(height: step, bytes: bytes) {
+            step += 1
+            height = rootHeight + step
             let target = assembler.targetWeight(using: &contentRandom)
             var specials: [TransactionSpec] = []
             var extras: [TxOut] = []
@@ -242,8 +268,8 @@ public enum TestChainGenerator {
                 specials = scenario!.plan(height: height, consensus: engine.consensus, rng: &scenarioRandom)
                 extras = scenario!.coinbaseFunding(height: height, network: network)
             }
-            let block = assembler.assemble(height: height, previous: mainChain[height - 1],
-                                           time: baseTime + UInt32(600 * height), targetWeight: target,
+            let block = assembler.assemble(height: height, previous: mainChain[step - 1],
+                                           time: blockTime(baseTime, height), targetWeight: target,
                                            wallet: &wallet, rng: &contentRandom, specials: specials, coinbaseExtras: extras)
             if scenario != nil, let engine {
                 scenario!.didAssemble(block)
@@ -259,18 +285,18 @@ public enum TestChainGenerator {
             progress?(height, bytes)
 
             // Side branches fork from the block just made, spending a copy of its coins.
-            for length in plan.staleBranches(at: height, bytes: bytes, random: &planRandom) {
+            for length in plan.staleBranches(at: step, bytes: bytes, random: &planRandom) {
                 let branch = sideBranch(from: height, length: length, timeOffset: 1, wallet: wallet, assembler: &assembler,
-                                        mainChain: mainChain, baseTime: baseTime, rng: &sideRandom)
+                                        forkHash: mainChain[step], baseTime: baseTime, rng: &sideRandom)
                 for block in branch {
                     node.announce(block)
                     pendingAfter[block.height, default: []].append(block)
                     staleBlocks.append(block.hash)
                 }
             }
-            if let depth = plan.reorgBranch(at: height, bytes: bytes, random: &planRandom) {
+            if let depth = plan.reorgBranch(at: step, bytes: bytes, random: &planRandom) {
                 let branch = sideBranch(from: height, length: depth, timeOffset: 2, wallet: wallet, assembler: &assembler,
-                                        mainChain: mainChain, baseTime: baseTime, rng: &sideRandom)
+                                        forkHash: mainChain[step], baseTime: baseTime, rng: &sideRandom)
                 for block in branch {
                     node.announce(block)
                     pendingBefore[block.height, default: []].append(block)
@@ -291,7 +317,8 @@ public enum TestChainGenerator {
         }
         let summary = TestChainSummary(
             options: options, genesis: genesisHash, tipHash: mainChain[mainChain.count - 1], tipHeight: height,
-            mainChain: mainChain, staleBlocks: staleBlocks,
+            firstHeight: options.startHeight, mainChain: options.startHeight == 0 ? mainChain : Array(mainChain.dropFirst()),
+            staleBlocks: staleBlocks,
             reorg: reorgBranch.map { ($0.forkHeight, $0.blocks) },
             records: node.recordsWritten, undoRecords: node.undoRecordsWritten, transactions: transactions,
             ops: zip(options.effectiveOpMix.magics, ops).map { (OpMix.magicText($0.0.bytes), $0.1) },
@@ -301,18 +328,23 @@ public enum TestChainGenerator {
         return summary
     }
 
+    /// Ten minutes per block after the genesis time (saturating far beyond any real height).
+    static func blockTime(_ baseTime: UInt32, _ height: Int, offset: UInt32 = 0) -> UInt32 {
+        UInt32(clamping: Int(baseTime) + 600 * height + Int(offset))
+    }
+
     /// A side branch of `length` blocks on top of main block `forkHeight`, with a few transactions
     /// spending a private copy of the wallet's coins (so the main chain's coins are untouched).
     private static func sideBranch(from forkHeight: Int, length: Int, timeOffset: UInt32, wallet: Wallet,
-                                   assembler: inout BlockAssembler, mainChain: [Hash256], baseTime: UInt32,
+                                   assembler: inout BlockAssembler, forkHash: Hash256, baseTime: UInt32,
                                    rng: inout SeededRandom) -> [AssembledBlock] {
         var branchWallet = wallet.sample(400, using: &rng)
-        var previous = mainChain[forkHeight]
+        var previous = forkHash
         var blocks: [AssembledBlock] = []
         for i in 1...length {
             let height = forkHeight + i
             let block = assembler.assemble(height: height, previous: previous,
-                                           time: baseTime + UInt32(600 * height) + timeOffset,
+                                           time: blockTime(baseTime, height, offset: timeOffset),
                                            targetWeight: rng.int(10_000...60_000), wallet: &branchWallet, rng: &rng)
             blocks.append(block)
             previous = block.hash

@@ -114,8 +114,12 @@ public final class Engine<Machine: StateMachine> {
                         throw EngineError("\(directory.undoFilePath(block.location.file)): no undo record fits block \(block.hash) at height \(block.height ?? -1) (damaged, or not written yet); the state is kept at the block before")
                     }
                 }
-                return CandidateExtraction.candidates(in: block.view, height: block.height ?? -1, hash: block.hash, magic: magic, opcodes: opcodes,
-                                       spent: spent, fallback: fallback)
+                do {
+                    return try CandidateExtraction.candidates(in: block.view, height: block.height ?? -1, hash: block.hash, magic: magic,
+                                                              opcodes: opcodes, spent: spent, fallback: fallback)
+                } catch let error as CandidateValueError {
+                    throw EngineError("\(block.path) at offset \(block.location.payloadOffset + error.blockOffset): block \(block.hash) at height \(block.height ?? -1): \(error); the state is kept at the block before")
+                }
             }, consume: { (recordIndex: Int, candidates: [Candidate]) in
                 let record = index.records[recordIndex]
                 let height = index.heights[recordIndex]!
@@ -200,7 +204,7 @@ public final class Engine<Machine: StateMachine> {
         let candidates = try bytes.withUnsafeBytes { raw throws -> [Candidate] in
             let view = try BlockView.parse(raw)
             let spent = try undo.withUnsafeBytes { try UndoFormat.decodeBlockUndo($0) }
-            return CandidateExtraction.candidates(in: view, height: height, hash: view.hash, magic: machine.magic, opcodes: machine.opcodes,
+            return try CandidateExtraction.candidates(in: view, height: height, hash: view.hash, magic: machine.magic, opcodes: machine.opcodes,
                                    spent: spent, fallback: [:])
         }
         let hash = bytes.withUnsafeBytes { BlockHeader.hash(of: $0.baseAddress!) }
@@ -252,10 +256,21 @@ public final class Engine<Machine: StateMachine> {
     }
 }
 
+/// A candidate transaction whose values Core would never accept: an amount or a sum outside
+/// `Money`'s range, or a transaction spending less than it pays.
+public struct CandidateValueError: Error, CustomStringConvertible, Sendable {
+    public var vtxindex: Int
+    public var txid: Hash256
+    /// Offset of the transaction within its block.
+    public var blockOffset: Int
+    public var message: String
+    public var description: String { "transaction \(txid) (index \(vtxindex)): \(message)" }
+}
+
 /// Finding a block's candidate operations (spec section 2) and their senders; independent of the
 /// machine type, so worker threads can call it.
-enum CandidateExtraction {
-    static func hasCandidates(_ view: BlockView, magic: [UInt8], opcodes: Set<UInt8>) -> Bool {
+public enum CandidateExtraction {
+    public static func hasCandidates(_ view: BlockView, magic: [UInt8], opcodes: Set<UInt8>) -> Bool {
         view.transactions.contains { tx in
             guard let data = tx.nullData, let op = NullData.operation(in: data, magic: magic) else { return false }
             return opcodes.contains(op.opcode)
@@ -263,9 +278,10 @@ enum CandidateExtraction {
     }
 
     /// The block's candidate transactions, with senders and fees where `spent` (the block's undo
-    /// data) or `fallback` (previous outputs found by the extra pass) resolves them.
-    static func candidates(in view: BlockView, height: Int, hash: Hash256, magic: [UInt8], opcodes: Set<UInt8>,
-                           spent: [[SpentCoin]]?, fallback: [OutPoint: TxOut]) -> [Candidate] {
+    /// data) or `fallback` (previous outputs found by the extra pass) resolves them. Every sum is
+    /// checked against Core's money range (`CheckTxInputs`), so no value can overflow.
+    public static func candidates(in view: BlockView, height: Int, hash: Hash256, magic: [UInt8], opcodes: Set<UInt8>,
+                                  spent: [[SpentCoin]]?, fallback: [OutPoint: TxOut]) throws(CandidateValueError) -> [Candidate] {
         var candidates: [Candidate] = []
         for (vtxindex, tx) in view.transactions.enumerated() {
             guard let data = tx.nullData, let op = NullData.operation(in: data, magic: magic), opcodes.contains(op.opcode) else { continue }
@@ -276,7 +292,13 @@ enum CandidateExtraction {
         guard !candidates.isEmpty else { return [] }
         for i in candidates.indices {
             let vtxindex = candidates[i].vtxindex
-            let outputTotal = candidates[i].outputs.reduce(Int64(0)) { $0 + $1.value }
+            func refuse(_ message: String) -> CandidateValueError {
+                CandidateValueError(vtxindex: vtxindex, txid: candidates[i].txid, blockOffset: view.offset(ofTransaction: vtxindex), message: message)
+            }
+            // The parser bounded every output value and their total.
+            guard let outputTotal = Money.sum(candidates[i].outputs.lazy.map(\.value)) else {
+                throw refuse("outputs total outside 0...21,000,000 BTC (bad-txns-txouttotal-toolarge)")
+            }
             if vtxindex == 0 {
                 candidates[i].senders = .resolved([])  // a coinbase spends nothing
                 continue
@@ -290,8 +312,14 @@ enum CandidateExtraction {
                 if found.count == inputs.count { senders = found.map { Sender(scriptPubKey: $0.scriptPubKey, value: $0.value) } }
             }
             if let senders {
+                guard let inputTotal = Money.sum(senders.lazy.map(\.value)) else {
+                    throw refuse("the coins it spends total outside 0...21,000,000 BTC (bad-txns-inputvalues-outofrange)")
+                }
+                guard inputTotal >= outputTotal else {
+                    throw refuse("spends \(inputTotal) sat but pays \(outputTotal) sat (bad-txns-in-belowout)")
+                }
                 candidates[i].senders = .resolved(senders)
-                candidates[i].fee = senders.reduce(Int64(0)) { $0 + $1.value } - outputTotal
+                candidates[i].fee = inputTotal - outputTotal
             }
         }
         return candidates

@@ -59,7 +59,7 @@ struct BenchCommand: ParsableCommand {
         for run in 1...runs {
             progress.update("bench: header pass (\(run)/\(runs))", force: true)
             let start = now()
-            do { index = try ChainIndex(directory: directory) } catch {
+            do { index = try ChainIndex(directory: directory, baseHeight: source.baseHeight) } catch {
                 progress.finish()
                 Self.printError("\(error)")
                 throw ExitCode(1)

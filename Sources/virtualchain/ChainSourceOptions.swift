@@ -15,7 +15,11 @@ struct ChainSourceOptions: ParsableArguments {
     @Option(help: "mainnet, testnet3, testnet4, signet or regtest.")
     var network = "mainnet"
 
-    @Flag(name: .customLong("no-verify"), help: "Skip merkle-root and witness-commitment checks.")
+    @Option(name: .customLong("base-height"),
+            help: "Height of the first available block of a pruned or partial directory; needed where that block predates BIP34 (mainnet below 227931, testnet3 below 21111), checked against its BIP34 height otherwise.")
+    var baseHeight: Int?
+
+    @Flag(name: .customLong("no-verify"), help: "Skip the merkle-root, version, BIP34-height and witness-commitment checks.")
     var noVerify = false
 
     @Option(help: "Worker threads for the block pass (default: all cores).")
@@ -25,6 +29,9 @@ struct ChainSourceOptions: ParsableArguments {
         if datadir != nil && blocksdir != nil { throw ValidationError("use --datadir or --blocksdir, not both") }
         if Network(name: network) == nil { throw ValidationError("unknown --network '\(network)' (mainnet, testnet3, testnet4, signet, regtest)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let baseHeight, !(0...ChainIndex.maxBaseHeight).contains(baseHeight) {
+            throw ValidationError("--base-height must be between 0 and \(ChainIndex.maxBaseHeight)")
+        }
     }
 
     var resolvedNetwork: Network { Network(name: network)! }
@@ -38,7 +45,7 @@ struct ChainSourceOptions: ParsableArguments {
     func loadIndex(for command: ParsableCommand.Type, quiet: Bool = false) throws -> (BlocksDirectory, ChainIndex) {
         do {
             let directory = try openDirectory()
-            let index = try ChainIndex(directory: directory)
+            let index = try ChainIndex(directory: directory, baseHeight: baseHeight)
             reportIndexFindings(index, quiet: quiet)
             return (directory, index)
         } catch {

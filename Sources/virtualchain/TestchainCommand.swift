@@ -52,6 +52,10 @@ struct TestchainCommand: ParsableCommand {
     @Option(help: "Play out a state machine's story: names (preorders, registrations, transfers, and every invalid kind).")
     var scenario: String?
 
+    @Option(name: .customLong("start-height"),
+            help: "Write the chain as a pruned node holds it: the first block at this height, its parent absent (default 0: from genesis).")
+    var startHeight = 0
+
     @Flag(help: "Print nothing but errors.")
     var quiet = false
 
@@ -77,6 +81,7 @@ struct TestchainCommand: ParsableCommand {
         guard let fileSize = ByteSize.parse(maxFileSize) else { throw UsageError("--max-file-size '\(maxFileSize)' is not a size") }
         options.maxFileSize = fileSize
         options.blockWeight = blockWeight
+        options.startHeight = startHeight
         if let scenario {
             guard let choice = TestChainOptions.Scenario(rawValue: scenario) else { throw UsageError("unknown --scenario '\(scenario)' (names)") }
             options.scenario = choice
