@@ -119,7 +119,9 @@ public final class UndoFiles: @unchecked Sendable {
         return nil
     }
 
-    static func fits(_ coins: [[SpentCoin]], _ block: BlockView) -> Bool {
+    public static func fits(_ coins: [[SpentCoin]], _ block: BlockView) -> Bool {
+        // One entry per non-coinbase transaction (a caller need not have matched the count).
+        guard coins.count == block.transactions.count - 1 else { return false }
         for (i, tx) in block.transactions.dropFirst().enumerated() {
             guard coins[i].count == tx.inputCount else { return false }
             // Core's CheckTxInputs: spent values in the money range, and at least what is paid.

@@ -182,6 +182,17 @@ func verifying(_ bytes: [UInt8], _ rules: BlockRules) -> String? {
         }
         #expect(checked > 0)
         #expect(checked == chain.summary.ops.first { $0.magic == "omni" }!.count)
+
+        // Testnet3's segwit activation at 834,624: commitment outputs without reserved values
+        // before it, witness transactions after it; all accepted, each where Core accepts it.
+        let segwit = try PrunedChain(network: .testnet3, start: 834_400, blocks: 300, name: "testnet3segwit")
+        let read = try segwit.cli("blocks", ["--txids"])
+        #expect(read.status == 0, "\(read.stderr)")
+        let blocks = try segwit.blockBytes()
+        #expect(verifying(blocks[834_623]!, Network.testnet3.consensus.rules(atHeight: 834_623)) == nil)
+        #expect((834_624...834_699).contains { height in
+            blocks[height]!.withUnsafeBytes { (try? BlockView.parse($0).transactions.dropFirst().contains(where: \.hasWitness)) ?? false }
+        })
     }
 
     @Test func testnet4AndSignetFromGenesis() throws {

@@ -1,0 +1,47 @@
+import BitcoinWire
+import BlockFiles
+import FuzzSupport
+import Virtualchain
+
+/// The path from a block to its candidates, senders and fees: the block parser, the undo decoder,
+/// the "record fits this block" check, and candidate extraction with the undo data, with previous
+/// outputs found by the fallback pass, and with neither. Input: a 4-byte little-endian block
+/// length, the block, then a `CBlockUndo`. Every candidate's fee must be a money-range value.
+let target: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32 = { data, size in
+    let bytes = input(data, size)
+    guard bytes.count >= 4 else { return 0 }
+    let blockLength = min(Int(UInt32(littleEndian: bytes.loadUnaligned(as: UInt32.self))), bytes.count - 4)
+    let blockBytes = UnsafeRawBufferPointer(rebasing: bytes[4..<(4 + blockLength)])
+    let undoBytes = UnsafeRawBufferPointer(rebasing: bytes[(4 + blockLength)...])
+    guard let view = try? BlockView.parse(blockBytes) else { return 0 }
+    // Any nulldata becomes a candidate: a 1-byte magic taken from the first one, every opcode.
+    guard let first = view.transactions.lazy.compactMap(\.nullData).first(where: { $0.count >= 2 }) else { return 0 }
+    let magic = [first[0]]
+    let opcodes = Set(0...UInt8.max)
+    let spent = try? UndoFormat.decodeBlockUndo(undoBytes)
+    var runs: [([[SpentCoin]]?, [OutPoint: TxOut])] = [(nil, [:])]
+    if let spent {
+        _ = UndoFiles.fits(spent, view)
+        runs.append((spent, [:]))
+        // The same coins as the fallback pass would find them: by the outpoints the inputs name.
+        var fallback: [OutPoint: TxOut] = [:]
+        for (i, tx) in view.transactions.dropFirst().enumerated() where i < spent.count {
+            for (input, coin) in zip(tx.inputs(), spent[i]) {
+                fallback[OutPoint(txid: input.previousTxid, index: input.previousIndex)] = coin.output
+            }
+        }
+        runs.append((nil, fallback))
+    }
+    for (coins, fallback) in runs {
+        guard let candidates = try? CandidateExtraction.candidates(in: view, height: 1, hash: view.hash, magic: magic, opcodes: opcodes,
+                                                                   spent: coins, fallback: fallback) else { continue }
+        for candidate in candidates {
+            if let fee = candidate.fee { precondition(Money.inRange(fee), "fee outside the money range") }
+            precondition(candidate.outputs.allSatisfy { Money.inRange($0.value) }, "output outside the money range")
+        }
+    }
+    return 0
+}
+
+@_cdecl("FuzzCandidates_main")
+func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 { runFuzzer(argc, argv, target) }
