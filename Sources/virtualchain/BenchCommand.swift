@@ -128,17 +128,17 @@ struct BenchCommand: ParsableCommand {
                 let mbps = mb / phase.seconds
                 fields.append("\"\(phase.name)\":{\"seconds\":\(format(phase.seconds, 4)),\"mbps\":\(format(mbps)),\"ratio_to_sha256\":\(format(mbps / shaMBps, 3)),\"blocks_per_s\":\(format(Double(blocks) / phase.seconds)),\"tx_per_s\":\(format(Double(transactions) / phase.seconds)),\"threads\":\(phase.threads)}")
             }
-            print("{" + fields.joined(separator: ",") + "}")
+            emit("{" + fields.joined(separator: ",") + "}")
         } else {
-            print("\(blocks) blocks, \(transactions) transactions, \(String(format: "%.1f", mb)) MB on the best chain; SHA-256 baseline \(format(shaMBps)) MB/s")
-            print("phase               threads   seconds      MB/s   x SHA-256     blocks/s         tx/s")
+            emit("\(blocks) blocks, \(transactions) transactions, \(String(format: "%.1f", mb)) MB on the best chain; SHA-256 baseline \(format(shaMBps)) MB/s")
+            emit("phase               threads   seconds      MB/s   x SHA-256     blocks/s         tx/s")
             for phase in phases {
                 let mbps = mb / phase.seconds
                 let name = phase.name.padding(toLength: 18, withPad: " ", startingAt: 0)
-                print(name + String(format: " %8d %9.3f %9.1f %11.3f %12.0f %12.0f", phase.threads, phase.seconds, mbps,
+                emit(name + String(format: " %8d %9.3f %9.1f %11.3f %12.0f %12.0f", phase.threads, phase.seconds, mbps,
                                     mbps / shaMBps, Double(blocks) / phase.seconds, Double(transactions) / phase.seconds))
             }
-            print("resident memory: \(peakAnonymous >> 20) MiB anonymous; peak \(ResidentMemory.peakTotal() >> 20) MiB including mapped block files")
+            emit("resident memory: \(peakAnonymous >> 20) MiB anonymous; peak \(ResidentMemory.peakTotal() >> 20) MiB including mapped block files")
         }
     }
 

@@ -44,10 +44,11 @@ struct BlocksCommand: ParsableCommand {
                     txids: wantIds ? block.view.transactions.map { $0.txid() } : [],
                     wtxids: wantIds ? block.view.transactions.map { $0.wtxid() } : [])
             }, consume: { recordIndex, row in
-                out.line(format(recordIndex: recordIndex, row: row, index: index))
+                try out.line(format(recordIndex: recordIndex, row: row, index: index))
             })
+            try out.finish()
         } catch {
-            out.flush()
+            try? out.flush()
             Self.printError("\(error)")
             throw ExitCode(1)
         }

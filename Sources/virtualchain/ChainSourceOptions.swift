@@ -3,7 +3,6 @@ import BlockFiles
 import BlockReader
 import ChainIndex
 import Foundation
-
 /// Where the blocks are and how to read them; shared by `blocks`, `ops` and `bench`.
 struct ChainSourceOptions: ParsableArguments {
     @Option(help: "Bitcoin Core data directory (network subfolder chosen by --network). Default ~/.bitcoin.")
@@ -70,32 +69,82 @@ func warn(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
-/// Writes lines to stdout through one buffer (much faster than `print` for large listings).
-final class OutputBuffer {
-    private var buffer = [UInt8]()
+/// Standard output could not take what a command wrote (a full device, an I/O error): the command
+/// fails, naming the cause, rather than exit 0 with its results lost. (A closed pipe keeps the
+/// conventional SIGPIPE behaviour.)
+struct OutputError: Error, CustomStringConvertible {
+    var reason: String
+    var description: String { "cannot write the results to standard output: \(reason)" }
 
-    init() { buffer.reserveCapacity(1 << 16) }
+    /// The first failure of any writer of this process, for the final check in `main`.
+    nonisolated(unsafe) static var first: OutputError?
 
-    func line(_ text: String) {
-        buffer.append(contentsOf: text.utf8)
-        buffer.append(0x0a)
-        if buffer.count >= 1 << 16 { flush() }
+    static func record(errno code: Int32) -> OutputError {
+        let error = OutputError(reason: String(cString: strerror(code)))
+        if first == nil { first = error }
+        return error
     }
 
-    func flush() {
-        guard !buffer.isEmpty else { return }
-        buffer.withUnsafeBytes { raw in
+    /// Writes what `emit` gathered and reports the first failure of any writer.
+    static func checkStandardOutput() throws {
+        try emitted.finish()
+        if let first { throw first }
+    }
+}
+
+/// The commands' short results (summaries, status, tables), written line by line.
+nonisolated(unsafe) let emitted = OutputBuffer()
+
+/// Prints one line of a command's results to stdout (instead of `print`, whose write errors
+/// nobody sees); the process fails at exit if it could not be written.
+func emit(_ text: String) {
+    do {
+        try emitted.line(text)
+        try emitted.flush()
+    } catch {}  // recorded in OutputError.first; reported at exit
+}
+
+/// Writes lines to stdout through one buffer (much faster than `print` for large listings). A
+/// failed write throws `OutputError`; call `finish()` once the last line is written.
+final class OutputBuffer {
+    private var buffer = [UInt8]()
+    private var failed = false
+
+    /// Bytes gathered before a write.
+    static let capacity = 1 << 16
+
+    init() { buffer.reserveCapacity(Self.capacity) }
+
+    func line(_ text: String) throws {
+        buffer.append(contentsOf: text.utf8)
+        buffer.append(0x0a)
+        if buffer.count >= Self.capacity { try flush() }
+    }
+
+    func flush() throws {
+        guard !buffer.isEmpty, !failed else { return }
+        defer { buffer.removeAll(keepingCapacity: true) }
+        try buffer.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
                 let n = write(STDOUT_FILENO, raw.baseAddress! + offset, raw.count - offset)
-                if n <= 0 { break }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 {
+                    failed = true
+                    throw OutputError.record(errno: n < 0 ? errno : EIO)
+                }
                 offset += n
             }
         }
-        buffer.removeAll(keepingCapacity: true)
     }
 
-    deinit { flush() }
+    /// Writes what is left; throws if anything written so far was lost.
+    func finish() throws {
+        try flush()
+        if failed, let first = OutputError.first { throw first }
+    }
+
+    deinit { try? flush() }
 }
 
 /// Minimal JSON string escaping for the values we print (hex, paths, ASCII).

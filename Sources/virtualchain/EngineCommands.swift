@@ -152,19 +152,19 @@ struct ReplayOptions: ParsableArguments {
         let summary = report.summary
         guard !quiet else { return report }
         if let first = summary.firstHeight, let last = summary.lastHeight {
-            print("""
+            emit("""
             \(summary.machine): blocks \(first)-\(last) (\(summary.blocks)), \(summary.accepted) operations accepted, \
             \(summary.rejected) rejected, \(summary.dropped) dropped, \(summary.unresolved) with unresolved senders\
             \(summary.usedFallback ? " (no undo files: senders from an extra pass)" : ""), \
             \(String(format: "%.1f", summary.seconds)) s\(summary.interrupted ? " (interrupted, stopped at a block boundary)" : "")
             """)
-            print("tip \(summary.tipHash ?? "-"), consensus hash \(summary.consensusHash ?? "-")")
+            emit("tip \(summary.tipHash ?? "-"), consensus hash \(summary.consensusHash ?? "-")")
         } else if announceIdle {
-            print("\(summary.machine): already at the chain's tip \(summary.tipHash ?? "-")")
+            emit("\(summary.machine): already at the chain's tip \(summary.tipHash ?? "-")")
         }
         if report.checkpoints.written > 0 {
             let c = report.checkpoints
-            print(String(format: "checkpoints: %d written, replay stalled %.3f s for them, %.3f s writing in the background, %.1f MB of state -> %.1f MB",
+            emit(String(format: "checkpoints: %d written, replay stalled %.3f s for them, %.3f s writing in the background, %.1f MB of state -> %.1f MB",
                          c.written, c.stallSeconds, c.writeSeconds, Double(c.payloadBytes) / 1e6, Double(c.fileBytes) / 1e6))
         }
         return report
@@ -231,11 +231,11 @@ struct StatusCommand: ParsableCommand {
         let counts = try store.counts()
         if json {
             let countText = counts.map { "\(jsonString($0.kind)):\($0.count)" }.joined(separator: ",")
-            print("{\"machine\":\(jsonString(meta?.machine ?? "")),\"version\":\(meta?.version ?? 0),\"network\":\(jsonString(meta?.network ?? "")),\"first_block\":\(meta?.firstBlock ?? 0),\"height\":\(tip.map { String($0.height) } ?? "null"),\"block\":\(tip.map { jsonString($0.blockHash) } ?? "null"),\"consensus_hash\":\(tip.map { jsonString($0.consensusHash) } ?? "null"),\"counts\":{\(countText)}}")
+            emit("{\"machine\":\(jsonString(meta?.machine ?? "")),\"version\":\(meta?.version ?? 0),\"network\":\(jsonString(meta?.network ?? "")),\"first_block\":\(meta?.firstBlock ?? 0),\"height\":\(tip.map { String($0.height) } ?? "null"),\"block\":\(tip.map { jsonString($0.blockHash) } ?? "null"),\"consensus_hash\":\(tip.map { jsonString($0.consensusHash) } ?? "null"),\"counts\":{\(countText)}}")
         } else {
-            print("machine \(meta?.machine ?? "?") v\(meta?.version ?? 0) on \(meta?.network ?? "?"), first block \(meta?.firstBlock ?? 0)")
-            if let tip { print("height \(tip.height), block \(tip.blockHash), consensus hash \(tip.consensusHash)") } else { print("no blocks yet") }
-            for (kind, count) in counts { print("  \(kind): \(count)") }
+            emit("machine \(meta?.machine ?? "?") v\(meta?.version ?? 0) on \(meta?.network ?? "?"), first block \(meta?.firstBlock ?? 0)")
+            if let tip { emit("height \(tip.height), block \(tip.blockHash), consensus hash \(tip.consensusHash)") } else { emit("no blocks yet") }
+            for (kind, count) in counts { emit("  \(kind): \(count)") }
         }
     }
 }
@@ -255,8 +255,9 @@ struct ExportCommand: ParsableCommand {
         for row in try db.run("SELECT height, block_hash, ops_hash, consensus_hash FROM vc_blocks ORDER BY height") {
             let height = row[0].int!
             let list = (records[height] ?? []).map(jsonString).joined(separator: ",")
-            out.line("{\"height\":\(height),\"block\":\"\(row[1].string!)\",\"ops_hash\":\"\(row[2].string!)\",\"consensus_hash\":\"\(row[3].string!)\",\"records\":[\(list)]}")
+            try out.line("{\"height\":\(height),\"block\":\"\(row[1].string!)\",\"ops_hash\":\"\(row[2].string!)\",\"consensus_hash\":\"\(row[3].string!)\",\"records\":[\(list)]}")
         }
+        try out.finish()
     }
 }
 
@@ -274,9 +275,9 @@ struct VerifyCommand: ParsableCommand {
             throw ExitCode(1)
         }
         if ours == consensusHash.lowercased() {
-            print("match: \(ours) at height \(height)")
+            emit("match: \(ours) at height \(height)")
         } else {
-            print("mismatch at height \(height): ours \(ours), given \(consensusHash.lowercased())")
+            emit("mismatch at height \(height): ours \(ours), given \(consensusHash.lowercased())")
             throw ExitCode(1)
         }
     }
@@ -303,14 +304,14 @@ struct CheckpointsCommand: ParsableCommand {
                 let h = entry.header
                 var text = "{\"path\":\(jsonString(entry.path)),\"height\":\(h.map { String($0.height) } ?? "null"),\"block\":\(h.map { jsonString($0.blockHash) } ?? "null"),\"consensus_hash\":\(h.map { jsonString($0.consensusHash) } ?? "null"),\"bytes\":\(entry.bytes),\"ok\":\(entry.ok)"
                 if let problem = entry.problem { text += ",\"problem\":\(jsonString(problem))" }
-                print(text + "}")
+                emit(text + "}")
             } else if let h = entry.header {
-                print("\(entry.ok ? "ok  " : "BAD ") height \(h.height) block \(h.blockHash) consensus \(h.consensusHash) \(entry.bytes) bytes \(entry.path)")
+                emit("\(entry.ok ? "ok  " : "BAD ") height \(h.height) block \(h.blockHash) consensus \(h.consensusHash) \(entry.bytes) bytes \(entry.path)")
             } else {
-                print("BAD \(entry.path): \(entry.problem ?? "unreadable")")
+                emit("BAD \(entry.path): \(entry.problem ?? "unreadable")")
             }
         }
-        if entries.isEmpty && !json { print("no checkpoints in \(store.directory)") }
+        if entries.isEmpty && !json { emit("no checkpoints in \(store.directory)") }
         if action == .verify && entries.contains(where: { !$0.ok }) { throw ExitCode(1) }
     }
 }

@@ -47,11 +47,12 @@ struct OpsCommand: ParsableCommand {
                 let height = index.heights[recordIndex].map(String.init) ?? "null"
                 let block = index.records[recordIndex].hash.displayHex
                 for op in operations {
-                    out.line("{\"height\":\(height),\"block\":\"\(block)\",\"txid\":\"\(op.txid.displayHex)\",\"vtxindex\":\(op.vtxindex),\"opcode\":\"\(Hex.encode([op.opcode]))\",\"payload\":\"\(Hex.encode(op.payload))\"}")
+                    try out.line("{\"height\":\(height),\"block\":\"\(block)\",\"txid\":\"\(op.txid.displayHex)\",\"vtxindex\":\(op.vtxindex),\"opcode\":\"\(Hex.encode([op.opcode]))\",\"payload\":\"\(Hex.encode(op.payload))\"}")
                 }
             })
+            try out.finish()
         } catch {
-            out.flush()
+            try? out.flush()
             Self.printError("\(error)")
             throw ExitCode(1)
         }

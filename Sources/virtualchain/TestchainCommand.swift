@@ -113,7 +113,7 @@ struct TestchainCommand: ParsableCommand {
         if !quiet {
             let seconds = Date().timeIntervalSince(started)
             let mib = Double(summary.blockBytes) / 1_048_576
-            print("""
+            emit("""
             wrote \(out)/blocks: \(summary.options.network.rawValue), tip \(summary.tipHash.displayHex) at height \(summary.tipHeight), \
             \(summary.records) block records (\(summary.staleBlocks.count) stale), \(summary.transactions) transactions, \
             \(String(format: "%.1f", mib)) MiB in \(String(format: "%.1f", seconds)) s (\(String(format: "%.0f", mib / max(seconds, 1e-9))) MiB/s)

@@ -15,6 +15,11 @@ struct Virtualchain: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+            // Results that never reached their destination are a failure, not a success.
+            try OutputError.checkStandardOutput()
+        } catch let error as OutputError {
+            FileHandle.standardError.write(Data("virtualchain: error: \(error)\n".utf8))
+            Foundation.exit(1)
         } catch {
             if exitCode(for: error) == .validationFailure {
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
