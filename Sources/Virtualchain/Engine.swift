@@ -165,8 +165,12 @@ public final class Engine<Machine: StateMachine> {
                     continue
                 }
                 do {
-                    try machine.check(operation, in: context)
-                    records.append((try machine.commit(operation, in: context), candidate.vtxindex, candidate.txid))
+                    // A rejection undoes whatever check or commit wrote: no half-applied operation.
+                    let record = try database.savepoint {
+                        try machine.check(operation, in: context)
+                        return try machine.commit(operation, in: context)
+                    }
+                    records.append((record, candidate.vtxindex, candidate.txid))
                     counts["accepted:" + Self.opcodeName(candidate.opcode), default: 0] += 1
                     outcome.accepted += 1
                 } catch let rejection as Rejection {

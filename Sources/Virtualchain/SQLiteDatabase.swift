@@ -96,6 +96,21 @@ public final class SQLiteDatabase {
         }
     }
 
+    /// Runs `body` inside a savepoint of the current transaction: if it throws, everything it
+    /// wrote is rolled back (the enclosing transaction goes on) and the error is rethrown.
+    public func savepoint<T>(_ name: String = "operation", _ body: () throws -> T) throws -> T {
+        try execute("SAVEPOINT \(name)")
+        do {
+            let result = try body()
+            try execute("RELEASE \(name)")
+            return result
+        } catch {
+            try execute("ROLLBACK TO \(name)")
+            try execute("RELEASE \(name)")
+            throw error
+        }
+    }
+
     /// A consistent image of the whole database file (committed WAL content included), as the
     /// bytes a database file would hold: what a checkpoint stores.
     public func serializedImage() throws -> [UInt8] {
