@@ -93,6 +93,12 @@ public final class BlockPass: @unchecked Sendable {
         let record = index.records[recordIndex]
         let location = record.location
         let file = try files.mapping(location.file)
+        // The file is mapped again after the header pass: it may have shrunk or been replaced in
+        // between (pruning, a restore). Never slice past the new mapping.
+        guard location.payloadOffset + location.size <= file.bytes.count else {
+            throw BlockPassError(path: file.path, offset: location.offset,
+                                 message: "block \(record.hash): the file changed since the header pass (it now ends at byte \(file.bytes.count), the block ran to \(location.payloadOffset + location.size)); run again to rescan it")
+        }
         let payload: UnsafeRawBufferPointer
         if directory.xorKey.isIdentity {
             payload = UnsafeRawBufferPointer(rebasing: file.bytes[location.payloadOffset..<(location.payloadOffset + location.size)])

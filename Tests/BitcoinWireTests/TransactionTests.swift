@@ -51,7 +51,7 @@ import TestSupport
         #expect(error?.offset == bytes.count - 1)
     }
 
-    @Test(.enabled(if: TestPaths.corpusAvailable, "needs ../shared/corpus (real mainnet data)"))
+    @Test(.enabled(if: TestPaths.corpusAvailable || TestPaths.inCI, "needs ../shared/corpus (real mainnet data); in CI it fails without it"))
     func megaTransactionFromMainnet() throws {
         let data = try Data(contentsOf: TestPaths.corpus.appendingPathComponent("mainnet/megatx.bin"))
         let tx = try [UInt8](data).withUnsafeBytes { buffer in

@@ -47,6 +47,23 @@ final class DamageFixture {
 }
 
 @Suite struct BadInputTests {
+    /// A blk file that shrank between the header pass and the block pass (pruning, a restore):
+    /// an error naming the file, never a read past the new mapping.
+    @Test func fileThatShrankAfterTheHeaderPassIsAnErrorNamingIt() throws {
+        let f = try DamageFixture()
+        let directory = try BlocksDirectory(path: f.blocks.path, network: .regtest)
+        let index = try f.index()
+        let last = try f.records(0).last!
+        try f.write(0, Array(try f.bytes(0).prefix(last.offset + 8 + last.size / 2)))
+        let pass = BlockPass(directory: directory, index: index, options: BlockPassOptions(verify: true, threads: 2))
+        #expect {
+            try pass.run(records: index.bestChain, transform: { _ in 0 }, consume: { _, _ in })
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("blk00000.dat at offset \(last.offset)") && text.contains("the file changed since the header pass")
+        }
+    }
+
     @Test func truncatedRecordInAFinishedFileIsReportedAndSkipped() throws {
         let f = try DamageFixture()
         let last = try f.records(0).last!

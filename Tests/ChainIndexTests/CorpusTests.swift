@@ -7,7 +7,7 @@ import TestSupport
 @testable import ChainIndex
 
 /// Real mainnet blocks from ../shared/corpus (read in place; skipped where it is absent).
-@Suite(.enabled(if: TestPaths.corpusAvailable, "needs ../shared/corpus (real mainnet blocks)"))
+@Suite(.enabled(if: TestPaths.corpusAvailable || TestPaths.inCI, "needs ../shared/corpus (real mainnet blocks); in CI it fails without them"))
 struct CorpusTests {
     @Test func heights1To255FollowGenesis() throws {
         let fixture = try BlocksFixture()
