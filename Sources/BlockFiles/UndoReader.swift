@@ -72,9 +72,23 @@ public final class UndoFiles: @unchecked Sendable {
     /// memory does not grow with the number of rev files an import touches.
     public static let maxMappedFiles = 8
     private var lastUse: [Int: Int] = [:]
+    /// Rev files whose last record was cut short (only the newest can be: bitcoind writing it).
+    private var incompleteTails = Set<Int>()
     private var clock = 0
 
     public init(directory: BlocksDirectory) { self.directory = directory }
+
+    /// Whether rev file `number` is the one bitcoind may still be appending to (numbered like
+    /// the newest blk file).
+    public func isNewest(_ number: Int) -> Bool { number == directory.blockFiles.last }
+
+    /// Whether rev file `number` is being written: the newest, ending in a record cut short. A
+    /// block whose record is missing there is "not yet written"; anywhere else it is damage.
+    public func isBeingWritten(_ number: Int) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return incompleteTails.contains(number)
+    }
 
     /// Whether `rev%05d.dat` exists for block file `number`.
     public func hasUndoFile(_ number: Int) -> Bool {
@@ -143,8 +157,10 @@ public final class UndoFiles: @unchecked Sendable {
         let path = directory.undoFilePath(number)
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         let mapped = try MappedFile(path: path)
+        // The rev file numbered like the newest blk file may be being written by bitcoind: a
+        // record cut short at its end is "not yet written", as for blk files.
         var scanner = RecordScanner(file: mapped, number: number, magic: directory.network.magicValue, xorKey: directory.xorKey,
-                                    isNewest: false, kind: .undo)
+                                    isNewest: isNewest(number), kind: .undo)
         var entries: [(offset: Int, size: Int, transactions: Int)] = []
         var head: [UInt8] = []
         while let record = scanner.next() {
@@ -160,6 +176,7 @@ public final class UndoFiles: @unchecked Sendable {
             throw BlockFileError(path: path, offset: problem.offset, "not an undo record: \(problem.message)")
         }
         records[number] = (mapped, entries)
+        if scanner.incompleteTail != nil { incompleteTails.insert(number) }
         return (mapped, entries)
     }
 }

@@ -12,6 +12,8 @@ public final class CheckpointStore: @unchecked Sendable {
         public var header: CheckpointHeader?
         /// Why the checkpoint cannot be used, or nil if it verified.
         public var problem: String?
+        /// Set when the file could not be read at all: an access problem, not damage.
+        public var inaccessible: String?
         public var ok: Bool { header != nil && problem == nil }
     }
 
@@ -32,10 +34,26 @@ public final class CheckpointStore: @unchecked Sendable {
         return "checkpoint-" + String(repeating: "0", count: max(0, 10 - digits.count)) + digits + ".vc.lz4"
     }
 
-    /// Checkpoint files, oldest first (by the height in their names).
-    public func paths() -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+    /// Checkpoint files, oldest first (by the height in their names); none when the directory does
+    /// not exist. A directory that exists but cannot be listed is an error, never "no checkpoints"
+    /// (a replay from scratch would silently take its place).
+    public func paths() throws(CheckpointError) -> [String] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else { return [] }
+        guard isDirectory.boolValue else { throw CheckpointError("\(directory) is not a directory") }
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        } catch {
+            throw CheckpointError("\(directory): cannot be listed (\(Self.reason(error))); nothing was changed")
+        }
         return names.filter { $0.hasPrefix("checkpoint-") && $0.hasSuffix(".vc.lz4") }.sorted().map { directory + "/" + $0 }
+    }
+
+    static func reason(_ error: Error) -> String {
+        let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+        if let underlying, underlying.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(underlying.code))) }
+        return (error as NSError).localizedDescription
     }
 
     /// Removes temporary files a killed writer left behind.
@@ -46,9 +64,16 @@ public final class CheckpointStore: @unchecked Sendable {
     }
 
     /// Reads a checkpoint's header; with `payload`, also decompresses and verifies everything.
+    /// A file that exists but cannot be read (permissions, too many open files) is not damage:
+    /// its entry says so in `inaccessible`.
     public func inspect(_ path: String, payload: Bool) -> (entry: Entry, payload: [UInt8]?) {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            return (Entry(path: path, bytes: 0, header: nil, problem: "cannot be read"), nil)
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            var entry = Entry(path: path, bytes: 0, header: nil, problem: "cannot be read (\(Self.reason(error)))")
+            entry.inaccessible = entry.problem
+            return (entry, nil)
         }
         let bytes = [UInt8](data)
         return bytes.withUnsafeBytes { raw in
@@ -64,14 +89,20 @@ public final class CheckpointStore: @unchecked Sendable {
     }
 
     /// Every checkpoint, fully verified, oldest first.
-    public func verifyAll() -> [Entry] { paths().map { inspect($0, payload: true).entry } }
+    public func verifyAll() throws(CheckpointError) -> [Entry] { try paths().map { inspect($0, payload: true).entry } }
 
     /// The newest checkpoint that verifies and that `accept` does not object to (it returns a
     /// reason to skip: wrong machine, network, height...), and the newer ones skipped, with why.
-    public func newestUsable(accept: (CheckpointHeader) -> String?) -> (found: (entry: Entry, payload: [UInt8])?, skipped: [Entry]) {
+    /// A checkpoint that cannot be read at all stops the search with an error: skipping it would
+    /// restore an older state than the user has, or none.
+    /// `excluding` names checkpoints already found unusable by the caller (skipped unread).
+    public func newestUsable(excluding: Set<String> = [], accept: (CheckpointHeader) -> String?) throws(CheckpointError) -> (found: (entry: Entry, payload: [UInt8])?, skipped: [Entry]) {
         var skipped: [Entry] = []
-        for path in paths().reversed() {
+        for path in try paths().reversed() where !excluding.contains(path) {
             var (entry, payload) = inspect(path, payload: true)
+            if let inaccessible = entry.inaccessible {
+                throw CheckpointError("\(path): \(inaccessible); nothing was changed")
+            }
             if let header = entry.header, entry.problem == nil, let reason = accept(header) {
                 entry.problem = reason
             }
@@ -107,7 +138,7 @@ public final class CheckpointStore: @unchecked Sendable {
     /// Deletes checkpoints retention does not keep. Only files whose header reads are candidates
     /// for deletion; damaged files are left for the user to inspect.
     public func prune(_ retention: Retention) {
-        let entries = paths().map { inspect($0, payload: false).entry }.filter(\.ok)
+        let entries = ((try? paths()) ?? []).map { inspect($0, payload: false).entry }.filter(\.ok)
         let newestFirst = entries.sorted { $0.header!.height > $1.header!.height }
         var keep = Set(newestFirst.prefix(max(1, retention.keep)).map(\.path))
         var buckets = Set<Int>()

@@ -77,13 +77,13 @@ public final class Importer<Machine: StateMachine> {
         let fm = FileManager.default
         var needRestore = false
         if fm.fileExists(atPath: statePath) {
-            if let problem = Self.health(of: statePath) {
+            if let problem = try Self.health(of: statePath) {
                 let aside = statePath + ".damaged-\(Int(Date().timeIntervalSince1970))"
                 try moveStateAside(to: aside)
                 notes.append("the state database is damaged (\(problem)); moved to \(aside)")
                 needRestore = true
             }
-        } else if !checkpoints.paths().isEmpty {
+        } else if try !checkpoints.paths().isEmpty {
             notes.append("no state database in \(stateDirectory)")
             needRestore = true
         }
@@ -113,12 +113,11 @@ public final class Importer<Machine: StateMachine> {
             }
             engine!.store.database.close()
             engine = nil  // the live database is about to be replaced
-            let base = try restoreNewest(notes: &notes, index: index) { header in
+            let base = try restoreNewest(notes: &notes, index: index, replacingLiveState: true) { header in
                 header.height <= fork ? nil : "above the fork point \(fork)"
             }
             if base == nil {
-                try removeLiveState()
-                notes.append("no checkpoint at or below the fork point \(fork): replaying from scratch")
+                notes.append("no checkpoint at or below the fork point \(fork): replaying from scratch (the old state is kept aside until the replay completes)")
             }
             engine = try Engine(machine: machine, stateDirectory: stateDirectory, network: network)
             reorg = (tip.height - fork, fork, tip.height)
@@ -141,14 +140,23 @@ public final class Importer<Machine: StateMachine> {
             if (height - firstBlock + 1) % every == 0 {
                 try writer.checkpoint(database: current.store.database) { size in self.header(engine: current, height: height, hash: hash, size: size) }
             }
-        }, shouldStop: shouldStop)
+        }, shouldStop: shouldStop, waitForUndo: options.confirmations > 0)
+        if let waiting = summary.waitingForUndo {
+            notes.append("\(waiting.description); waiting for it")
+        }
         if let tip = try current.store.tip(), writer.lastHeight != tip.height,
-           !checkpoints.paths().contains(checkpoints.directory + "/" + CheckpointStore.fileName(height: tip.height)) {
+           try !checkpoints.paths().contains(checkpoints.directory + "/" + CheckpointStore.fileName(height: tip.height)) {
             try writer.checkpoint(database: current.store.database) { size in
                 self.header(engine: current, height: tip.height, hash: Hash256(displayHex: tip.blockHash)!, size: size)
             }
         }
         let stats = try writer.finish()
+        if !summary.interrupted, let replaced = replacedState {
+            // Its replacement is complete: the state the reorganisation left behind can go.
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: replaced + suffix) }
+            notes.append("the replay from scratch completed; removed the replaced state \(replaced)")
+            replacedState = nil
+        }
         return ImportReport(summary: summary, notes: notes, restoredFrom: restored, reorganisation: reorg, checkpoints: stats)
     }
 
@@ -160,9 +168,25 @@ public final class Importer<Machine: StateMachine> {
 
     // MARK: - State file handling
 
-    /// nil when the database opens and passes `quick_check`.
-    static func health(of path: String) -> String? {
-        guard let database = try? SQLiteDatabase(path: path) else { return "cannot be opened" }
+    /// nil when the database opens and passes `quick_check`; what is wrong when its content is
+    /// damaged. A database that cannot be reached at all (a directory in its place, permissions,
+    /// the open-file limit) is not damage: that throws, and nothing is touched.
+    static func health(of path: String) throws -> String? {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw ImporterError("\(path) is a directory, not a state database; nothing was changed")
+        }
+        guard access(path, R_OK | W_OK) == 0 else {
+            throw ImporterError("\(path) cannot be opened for reading and writing (\(String(cString: strerror(errno)))); nothing was changed")
+        }
+        let database: SQLiteDatabase
+        do {
+            database = try SQLiteDatabase(path: path)
+        } catch let error as SQLiteError where error.isDamage {
+            return error.message
+        } catch {
+            throw ImporterError("\(path) cannot be opened (\(error)); nothing was changed")
+        }
         defer { database.close() }
         return database.quickCheck()
     }
@@ -179,24 +203,76 @@ public final class Importer<Machine: StateMachine> {
         return nil
     }
 
-    /// Restores the newest usable checkpoint (also on the best chain) into the live state.
-    private func restoreNewest(notes: inout [String], index: ChainIndex, extra: (CheckpointHeader) -> String?) throws -> CheckpointHeader? {
-        let (found, skipped) = checkpoints.newestUsable { header in
-            if let objection = self.objection(to: header) { return objection }
-            if let reason = extra(header) { return reason }
-            if !Self.onBestChain(height: header.height, hash: header.blockHash, index: index) { return "its block is not on the best chain" }
-            return nil
+    /// Restores the newest usable checkpoint (also on the best chain, and one the directory holds
+    /// the blocks after) into the live state. A checkpoint whose database image disagrees with its
+    /// header is skipped like any damaged one. With none usable, the replay will start from
+    /// scratch, which the directory must allow (it holds the machine's first block); the live
+    /// state, if `replacingLiveState`, is then moved aside, never deleted, until that replay completes.
+    private func restoreNewest(notes: inout [String], index: ChainIndex, replacingLiveState: Bool = false,
+                               extra: (CheckpointHeader) -> String?) throws -> CheckpointHeader? {
+        var refused: [String: String] = [:]
+        while true {
+            let (found, skipped) = try checkpoints.newestUsable(excluding: Set(refused.keys)) { header in
+                if let objection = self.objection(to: header) { return objection }
+                if let reason = extra(header) { return reason }
+                if !Self.onBestChain(height: header.height, hash: header.blockHash, index: index) { return "its block is not on the best chain" }
+                if header.height + 1 < index.baseHeight {
+                    return "the blocks directory starts at height \(index.baseHeight), after this checkpoint's next block \(header.height + 1)"
+                }
+                return nil
+            }
+            for entry in skipped { notes.append("checkpoint \(entry.path) skipped: \(entry.problem ?? "unusable")") }
+            guard let found, let header = found.entry.header else {
+                guard index.baseHeight <= machine.firstBlock else {
+                    throw ImporterError("no usable checkpoint, and \(index.baseHeight > 0 ? "the blocks directory starts at height \(index.baseHeight)" : "the blocks directory"), after the machine's first block \(machine.firstBlock): the state cannot be rebuilt from these blocks, so it is kept as it is")
+                }
+                notes.append("no usable checkpoint: replaying from scratch")
+                if replacingLiveState { try setLiveStateAside() } else { try removeLiveState() }
+                return nil
+            }
+            // The image must be what the header says it is: machine, network, tip.
+            let check = pendingRestorePath + ".check"
+            try CheckpointFile.writeAtomically(found.payload, to: check)
+            let mismatch = imageMismatch(at: check, header: header)
+            if let mismatch {
+                try? FileManager.default.removeItem(atPath: check)
+                refused[found.entry.path] = mismatch
+                notes.append("checkpoint \(found.entry.path) skipped: \(mismatch)")
+                continue
+            }
+            try FileManager.default.moveItem(atPath: check, toPath: pendingRestorePath)
+            try completePendingRestore()
+            notes.append("restored the checkpoint at height \(header.height) (\(found.entry.path))")
+            return header
         }
-        for entry in skipped { notes.append("checkpoint \(entry.path) skipped: \(entry.problem ?? "unusable")") }
-        guard let found else {
-            notes.append("no usable checkpoint: replaying from scratch")
-            try removeLiveState()
-            return nil
+    }
+
+    /// How a checkpoint's database image contradicts its header, if it does.
+    private func imageMismatch(at path: String, header: CheckpointHeader) -> String? {
+        let described: (meta: StateStore.Meta?, tip: (height: Int, blockHash: String, consensusHash: String)?)
+        do {
+            described = try StateStore.describe(databaseAt: path)
+        } catch {
+            return "its database image cannot be read (\(error))"
         }
-        try CheckpointFile.writeAtomically(found.payload, to: pendingRestorePath)
-        try completePendingRestore()
-        notes.append("restored the checkpoint at height \(found.entry.header!.height) (\(found.entry.path))")
-        return found.entry.header
+        let expected = StateStore.Meta(machine: header.machine, version: header.machineVersion, network: header.network, firstBlock: header.firstBlock)
+        guard let meta = described.meta, meta == expected else {
+            return "its database image belongs to \(described.meta.map { "\($0.machine) v\($0.version) on \($0.network) from block \($0.firstBlock)" } ?? "no machine"), not to what its header says"
+        }
+        guard let tip = described.tip, tip.height == header.height, tip.blockHash == header.blockHash, tip.consensusHash == header.consensusHash else {
+            return "its database image ends at \(described.tip.map { "height \($0.height), block \($0.blockHash), consensus hash \($0.consensusHash)" } ?? "no block"), not at its header's height \(header.height), block \(header.blockHash), consensus hash \(header.consensusHash)"
+        }
+        return nil
+    }
+
+    /// The state a reorganisation replaces with a replay from scratch, kept until that completes.
+    private var replacedState: String?
+
+    private func setLiveStateAside() throws {
+        guard FileManager.default.fileExists(atPath: statePath) else { return }
+        let aside = statePath + ".replaced-\(Int(Date().timeIntervalSince1970))"
+        try moveStateAside(to: aside)
+        replacedState = aside
     }
 
     /// Finishes a restore a crash interrupted: the restored image replaces the live database.

@@ -32,8 +32,22 @@ public struct ImportSummary: Sendable {
     public var usedFallback = false
     /// Stopped on request at a block boundary before the last block.
     public var interrupted = false
+    /// Stopped at the block before one whose undo record bitcoind has not written yet (only when
+    /// `run` was asked to wait for it, as follow mode does); the next run resumes there.
+    public var waitingForUndo: UndoNotYetWritten?
     public var tipHash: String?
     public var consensusHash: String?
+}
+
+/// A block's undo record is not in the newest rev file yet: bitcoind writes it when it connects
+/// the block, after storing the block. Not damage; a later look finds it.
+public struct UndoNotYetWritten: Error, CustomStringConvertible, Sendable {
+    public var path: String
+    public var block: Hash256
+    public var height: Int
+    public var description: String {
+        "\(path): the undo record of block \(block) at height \(height) is not written yet (this is the rev file bitcoind is appending to); the state is kept at the block before"
+    }
 }
 
 /// Replays the operations of a blocks directory through a state machine, block by block, into
@@ -71,7 +85,7 @@ public final class Engine<Machine: StateMachine> {
                     passOptions: BlockPassOptions = BlockPassOptions(),
                     progress: ((ImportProgress) -> Void)? = nil,
                     afterBlock: ((_ height: Int, _ hash: Hash256) throws -> Void)? = nil,
-                    shouldStop: (() -> Bool)? = nil) throws -> ImportSummary {
+                    shouldStop: (() -> Bool)? = nil, waitForUndo: Bool = false) throws -> ImportSummary {
         var summary = ImportSummary(machine: Machine.identity)
         let started = Date()
         let next = consensus.nextHeight
@@ -111,7 +125,11 @@ public final class Engine<Machine: StateMachine> {
                     // Core writes undo data for every block it connects: none fitting a best-chain
                     // block means damage, and guessing senders would let our state diverge.
                     guard spent != nil else {
-                        throw EngineError("\(directory.undoFilePath(block.location.file)): no undo record fits block \(block.hash) at height \(block.height ?? -1) (damaged, or not written yet); the state is kept at the block before")
+                        let path = directory.undoFilePath(block.location.file)
+                        if undo.isBeingWritten(block.location.file) {
+                            throw UndoNotYetWritten(path: path, block: block.hash, height: block.height ?? -1)
+                        }
+                        throw EngineError("\(path): no undo record fits block \(block.hash) at height \(block.height ?? -1) (damaged); the state is kept at the block before")
                     }
                 }
                 do {
@@ -141,6 +159,8 @@ public final class Engine<Machine: StateMachine> {
             })
         } catch is Interrupted {
             summary.interrupted = true
+        } catch let waiting as UndoNotYetWritten where waitForUndo {
+            summary.waitingForUndo = waiting
         }
         summary.seconds = Date().timeIntervalSince(started)
         return summary

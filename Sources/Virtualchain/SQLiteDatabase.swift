@@ -5,6 +5,10 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public var code: Int32
     public var message: String
     public var description: String { "\(path): SQLite error \(code): \(message)" }
+
+    /// The file's content is damaged or is no database (`SQLITE_CORRUPT`, `SQLITE_NOTADB`), as
+    /// opposed to a file that cannot be reached (permissions, open-file limits, I/O, locks).
+    public var isDamage: Bool { code == SQLITE_CORRUPT || code == SQLITE_NOTADB }
 }
 
 // SQLITE_TRANSIENT tells SQLite to copy bound text and blobs before the call returns.

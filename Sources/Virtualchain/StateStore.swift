@@ -12,6 +12,13 @@ public final class StateStore {
         public var version: Int
         public var network: String
         public var firstBlock: Int
+
+        public init(machine: String, version: Int, network: String, firstBlock: Int) {
+            self.machine = machine
+            self.version = version
+            self.network = network
+            self.firstBlock = firstBlock
+        }
     }
 
     public init(directory: String) throws {
@@ -68,6 +75,24 @@ public final class StateStore {
         try database.run("SELECT height, block_hash, consensus_hash FROM vc_blocks ORDER BY height DESC LIMIT 1").first.map {
             ($0[0].int!, $0[1].string!, $0[2].string!)
         }
+    }
+
+    /// What a state database file says of itself (machine and network, tip), read without
+    /// changing it: to compare a checkpoint's image with its header before restoring it.
+    public static func describe(databaseAt path: String) throws -> (meta: Meta?, tip: (height: Int, blockHash: String, consensusHash: String)?) {
+        let database = try SQLiteDatabase(path: path, readOnly: true)
+        defer { database.close() }
+        var values: [String: String] = [:]
+        for row in try database.run("SELECT key, value FROM vc_meta") { values[row[0].string ?? ""] = row[1].string }
+        var meta: Meta?
+        if let machine = values["machine"], let version = values["version"].flatMap(Int.init),
+           let network = values["network"], let first = values["first_block"].flatMap(Int.init) {
+            meta = Meta(machine: machine, version: version, network: network, firstBlock: first)
+        }
+        let tip = try database.run("SELECT height, block_hash, consensus_hash FROM vc_blocks ORDER BY height DESC LIMIT 1").first.flatMap { row in
+            row[0].int.flatMap { h in row[1].string.flatMap { b in row[2].string.map { c in (h, b, c) } } }
+        }
+        return (meta, tip)
     }
 
     public func counts() throws -> [(kind: String, count: Int)] {

@@ -298,7 +298,11 @@ struct CheckpointsCommand: ParsableCommand {
 
     func run() throws {
         let store = CheckpointStore(stateDirectory: state)
-        let entries = store.verifyAll()
+        let entries: [CheckpointStore.Entry]
+        do { entries = try store.verifyAll() } catch {
+            Self.printError("\(error)")
+            throw ExitCode(1)
+        }
         for entry in entries {
             if json {
                 let h = entry.header

@@ -99,7 +99,7 @@ import TestSupport
                                           payloadSHA256: Hex.encode(Hashes.sha256([UInt8(height % 256)]).bytes), payloadBytes: 1)
             try store.write(header: header, payload: [UInt8(height % 256)], retention: retention)
         }
-        let heights = store.paths().map { store.inspect($0, payload: false).entry.header!.height }
+        let heights = try store.paths().map { store.inspect($0, payload: false).entry.header!.height }
         #expect(heights == [900, 1900, 2900, 3300, 3400, 3500])
     }
 }

@@ -73,7 +73,7 @@ import TestSupport
         let output = String(decoding: try Data(contentsOf: log), as: UTF8.self)
         #expect(process.terminationStatus == 0, "\(output)")
         #expect(output.contains("reorganisation"), "\(output)")
-        let newest = try #require(CheckpointStore(stateDirectory: state.path).verifyAll().last)
+        let newest = try #require(try CheckpointStore(stateDirectory: state.path).verifyAll().last)
         #expect(newest.ok && newest.header?.height == chain.summary.tipHeight)
         #expect(try exportOf(state) == chain.referenceExport)
     }

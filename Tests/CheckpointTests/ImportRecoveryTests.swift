@@ -23,7 +23,7 @@ import TestSupport
 
     func rewriteNewest(_ state: URL, _ change: (inout CheckpointHeader) -> Void) throws -> String {
         let store = CheckpointStore(stateDirectory: state.path)
-        let path = store.paths().last!
+        let path = try store.paths().last!
         let (entry, payload) = store.inspect(path, payload: true)
         var header = entry.header!
         change(&header)
@@ -37,7 +37,7 @@ import TestSupport
         let state = try stateWithCheckpoints()
         defer { try? FileManager.default.removeItem(at: state) }
         let store = CheckpointStore(stateDirectory: state.path)
-        let newest = store.paths().last!
+        let newest = try store.paths().last!
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: newest)))
         let expected: String
         switch kind {
@@ -69,7 +69,7 @@ import TestSupport
     @Test func noUsableCheckpointMeansReplayFromScratchSaidClearly() throws {
         let state = try stateWithCheckpoints()
         defer { try? FileManager.default.removeItem(at: state) }
-        for path in CheckpointStore(stateDirectory: state.path).paths() {
+        for path in try CheckpointStore(stateDirectory: state.path).paths() {
             var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
             bytes[20] ^= 0xff
             try Data(bytes).write(to: URL(fileURLWithPath: path))
@@ -109,13 +109,13 @@ import TestSupport
         let state = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: state) }
         #expect(try cli(importArguments(chain.blocks, state, ["--checkpoint-every", "100", "--until", "200"])).status == 0)
-        let before = CheckpointStore(stateDirectory: state.path).verifyAll()
+        let before = try CheckpointStore(stateDirectory: state.path).verifyAll()
         #expect(before.map { $0.header!.height } == [100, 200])
         let failed = try cli(importArguments(chain.blocks, state, ["--checkpoint-every", "100"]), environment: ["VC_TEST_FAIL_CHECKPOINT_AFTER": "2000"])
         #expect(failed.status == 1)
         #expect(failed.stderr.contains("No space left on device"), "\(failed.stderr)")
         #expect(failed.stderr.contains("earlier checkpoints and the state are intact"))
-        let after = CheckpointStore(stateDirectory: state.path).verifyAll()
+        let after = try CheckpointStore(stateDirectory: state.path).verifyAll()
         #expect(after.map { $0.header!.height } == [100, 200] && after.allSatisfy(\.ok))
         #expect(!(try FileManager.default.contentsOfDirectory(atPath: state.path + "/checkpoints")).contains { $0.hasSuffix(".tmp") })
         #expect(try cli(importArguments(chain.blocks, state)).status == 0)

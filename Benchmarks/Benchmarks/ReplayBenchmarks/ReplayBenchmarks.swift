@@ -29,7 +29,7 @@ final class ReplayDataset: @unchecked Sendable {
         blocks = try! BlocksDirectory(path: root + "/chain/blocks", network: .regtest)
         checkpointState = root + "/with-checkpoints"
         _ = try! Self.importOnce(blocks: blocks, state: checkpointState)
-        let newest = CheckpointStore(stateDirectory: checkpointState).verifyAll().last!
+        let newest = try! CheckpointStore(stateDirectory: checkpointState).verifyAll().last!
         print("checkpoint at \(newest.header!.height): \(newest.header!.payloadBytes) bytes of state -> \(newest.bytes) bytes (ratio \(String(format: "%.2f", Double(newest.header!.payloadBytes) / Double(newest.bytes))))")
     }
 
@@ -77,7 +77,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("checkpoint_load", configuration: configuration) { benchmark in
         let data = ReplayDataset.shared
         let store = CheckpointStore(stateDirectory: data.checkpointState)
-        let newest = store.paths().last!
+        let newest = try! store.paths().last!
         benchmark.startMeasurement()
         blackHole(store.inspect(newest, payload: true).payload!.count)
     }
