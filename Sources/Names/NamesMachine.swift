@@ -131,50 +131,78 @@ public struct NamesMachine: StateMachine, Sendable {
         }
     }
 
-    /// The sender must be known, own the unexpired name, and (unless revoking) it must not be revoked.
-    func requireOwner(_ name: String, _ common: Common, _ block: BlockContext, allowRevoked: Bool = false) throws -> NameRow {
-        guard let sender = common.sender else { throw Rejection("unresolved sender") }
-        guard let row = try nameRow(name, block.database) else { throw Rejection("unregistered") }
-        guard row.expiresAt > block.height else { throw Rejection("expired") }
-        guard row.owner == Hex.encode(sender) else { throw Rejection("wrong sender") }
-        if row.revoked && !allowRevoked { throw Rejection("revoked") }
+    // Rejection reasons, counted as "rejected:<reason>". Where an operation fails several
+    // conditions, the first in the spec's order counts: senders unresolved, missing output[1],
+    // stale consensus hash, wrong sender / not owner, name state (unknown, expired, revoked,
+    // taken), payment.
+    static let unresolvedSender = "unresolved sender"
+    static let noRecipient = "no recipient output"
+    static let staleConsensusHash = "stale consensus hash"
+    static let wrongSender = "wrong sender"
+    static let unregistered = "unregistered"
+    static let noPreorder = "no preorder"
+    static let expired = "expired"
+    static let revoked = "revoked"
+    static let taken = "duplicate"
+    static let unpaid = "unpaid"
+
+    /// An operation on an existing name (update, transfer, revoke, renew): the name's owner must
+    /// send it, and the name must be registered, unexpired and not revoked, checked in the spec's
+    /// order (a wrong sender before the name's state).
+    func requireOwner(_ name: String, sender: [UInt8], _ block: BlockContext) throws -> NameRow {
+        let row = try nameRow(name, block.database)
+        if let row, row.owner != Hex.encode(sender) { throw Rejection(Self.wrongSender) }
+        guard let row else { throw Rejection(Self.unregistered) }
+        guard row.expiresAt > block.height else { throw Rejection(Self.expired) }
+        // A revoked name accepts no operation until it expires (then it is free like any other).
+        guard !row.revoked else { throw Rejection(Self.revoked) }
         return row
+    }
+
+    /// Whether `:` on `name` by `sender` is a renewal: the name is registered, unexpired and owned
+    /// by the sender (revoked or not: a revoked name's renewal is then rejected as revoked).
+    func isRenewal(_ name: String, sender: [UInt8], _ block: BlockContext) throws -> Bool {
+        guard let row = try nameRow(name, block.database) else { return false }
+        return row.expiresAt > block.height && row.owner == Hex.encode(sender)
     }
 
     public func check(_ operation: Operation, in block: BlockContext) throws {
         let db = block.database
         switch operation {
         case let .preorder(hash, consensusHash, common):
-            guard common.sender != nil else { throw Rejection("unresolved sender") }
-            guard block.isRecentConsensusHash(consensusHash, window: Self.consensusWindow) else { throw Rejection("stale consensus hash") }
+            guard common.sender != nil else { throw Rejection(Self.unresolvedSender) }
+            guard block.isRecentConsensusHash(consensusHash, window: Self.consensusWindow) else { throw Rejection(Self.staleConsensusHash) }
             let existing = try db.run("SELECT expires_at FROM preorders WHERE hash = ?", [.text(Hex.encode(hash))]).first?[0].int
-            if let existing, existing > block.height { throw Rejection("duplicate") }
+            if let existing, existing > block.height { throw Rejection(Self.taken) }
         case let .register(name, common):
-            guard let sender = common.sender else { throw Rejection("unresolved sender") }
-            if let row = try nameRow(name, db), row.expiresAt > block.height {
-                // A renewal: the spec asks only that the sender owns the unexpired name (a revoked
-                // name stays revoked; renewing does not lift that).
-                guard row.owner == Hex.encode(sender) else { throw Rejection("duplicate") }
+            guard let sender = common.sender else { throw Rejection(Self.unresolvedSender) }
+            guard let recipient = common.recipient else { throw Rejection(Self.noRecipient) }
+            if try isRenewal(name, sender: sender, block) {
+                _ = try requireOwner(name, sender: sender, block)
                 return
             }
-            guard let recipient = common.recipient else { throw Rejection("no recipient output") }
             let hash = Hex.encode(Self.preorderHash(name: name, sender: sender, recipient: recipient))
-            guard let preorder = try db.run("SELECT sender, height, burned, expires_at FROM preorders WHERE hash = ?", [.text(hash)]).first else {
-                throw Rejection("no preorder")
+            let preorder = try db.run("SELECT sender, height, burned, expires_at FROM preorders WHERE hash = ?", [.text(hash)]).first
+            if let preorder, preorder[0].string != Hex.encode(sender) { throw Rejection(Self.wrongSender) }
+            // Name state: the preorder unknown (or not from a lower height) or expired; the name
+            // revoked or taken.
+            guard let preorder, preorder[1].int! < block.height else { throw Rejection(Self.noPreorder) }
+            guard preorder[3].int! > block.height else { throw Rejection(Self.expired) }
+            if let row = try nameRow(name, db), row.expiresAt > block.height {
+                throw Rejection(row.revoked ? Self.revoked : Self.taken)
             }
-            guard preorder[3].int! > block.height else { throw Rejection("expired") }
-            guard preorder[0].string == Hex.encode(sender) else { throw Rejection("wrong sender") }
-            guard preorder[1].int! < block.height else { throw Rejection("no preorder") }
-            guard Int64(preorder[2].int!) >= Self.price(name: name) else { throw Rejection("unpaid") }
+            guard Int64(preorder[2].int!) >= Self.price(name: name) else { throw Rejection(Self.unpaid) }
         case let .update(name, _, common):
-            _ = try requireOwner(name, common, block)
+            guard let sender = common.sender else { throw Rejection(Self.unresolvedSender) }
+            _ = try requireOwner(name, sender: sender, block)
         case let .transfer(name, _, consensusHash, common):
-            guard block.isRecentConsensusHash(consensusHash, window: Self.consensusWindow) else { throw Rejection("stale consensus hash") }
-            _ = try requireOwner(name, common, block)
-            guard common.recipient != nil else { throw Rejection("no recipient output") }
+            guard let sender = common.sender else { throw Rejection(Self.unresolvedSender) }
+            guard common.recipient != nil else { throw Rejection(Self.noRecipient) }
+            guard block.isRecentConsensusHash(consensusHash, window: Self.consensusWindow) else { throw Rejection(Self.staleConsensusHash) }
+            _ = try requireOwner(name, sender: sender, block)
         case let .revoke(name, common):
-            // The spec asks only for the owner and an unexpired name.
-            _ = try requireOwner(name, common, block, allowRevoked: true)
+            guard let sender = common.sender else { throw Rejection(Self.unresolvedSender) }
+            _ = try requireOwner(name, sender: sender, block)
         }
     }
 
@@ -200,7 +228,7 @@ public struct NamesMachine: StateMachine, Sendable {
                        [.text(hex), .text(Hex.encode(common.sender!)), SQLiteValue(h), .integer(common.burned), SQLiteValue(h + Self.preorderLifetime)])
             return try record(common, hex, owner: nil, value: nil)
         case let .register(name, common):
-            let owner = Hex.encode(common.recipient ?? common.sender!)
+            let owner = Hex.encode(common.recipient!)
             if let row = try nameRow(name, db), row.expiresAt > h {
                 try db.run("UPDATE names SET owner = ?, renewed_at = ?, expires_at = ? WHERE name = ?",
                            [.text(owner), SQLiteValue(h), SQLiteValue(h + Self.registrationLifetime), .text(name)])

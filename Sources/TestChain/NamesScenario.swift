@@ -44,6 +44,8 @@ struct NamesScenario {
     private(set) var expected: [String: Int] = [:]
     private var pendingCoins: [(actor: Int, output: Int, special: Int, value: Int64)] = []
     private var pendingFunding: (actor: Int, value: Int64)?
+    /// Plan only operations meant to be accepted (on a losing branch, whose rollback must undo them).
+    private var validOnly = false
 
     init(firstActor: Int, users: [SimulatedUser], firstBlock: Int) {
         self.firstActor = firstActor
@@ -63,8 +65,25 @@ struct NamesScenario {
         return [TxOut(value: value, scriptPubKey: script(actor))]
     }
 
+    /// Weights of `planOne`'s kinds on the main chain (preorders, registrations, renewals, updates,
+    /// transfers, revocations, and every invalid kind).
+    static let mainWeights: [Double] = [30, 4, 4, 3, 3, 25, 10, 4, 8, 4, 3, 3, 3, 3, 3]
+    /// On a branch that will lose a reorganisation: registrations, updates and transfers, the
+    /// operations whose rollback an importer must get right.
+    static let losingBranchWeights: [Double] = [0, 0, 0, 0, 0, 40, 30, 0, 30, 0, 0, 0, 0, 0, 0]
+
+    /// A copy to play out a branch that will lose a reorganisation: what it plans there (and the
+    /// outcomes it intends) never reaches the main chain's planner.
+    func forLosingBranch() -> NamesScenario {
+        var copy = self
+        copy.pendingFunding = nil
+        copy.validOnly = true
+        return copy
+    }
+
     /// Planned operations for the block at `height`, given this node's consensus hashes so far.
-    mutating func plan(height: Int, consensus: ConsensusChain, rng: inout SeededRandom) -> [TransactionSpec] {
+    mutating func plan(height: Int, consensus: ConsensusChain, rng: inout SeededRandom,
+                       weights: [Double] = NamesScenario.mainWeights, operations: Int? = nil) -> [TransactionSpec] {
         while let first = immature.first, first.matureAt <= height {
             coins[first.actor].append(first.coin)
             immature.removeFirst()
@@ -73,9 +92,10 @@ struct NamesScenario {
         guard height > firstBlock + 1 else { return [] }
         var specs: [TransactionSpec] = []
         var touched = Set<String>()
-        let wanted = rng.weightedIndex([30, 30, 25, 15])  // 0-3 operations
+        let wanted = operations ?? rng.weightedIndex([30, 30, 25, 15])  // 0-3 operations
         for _ in 0..<wanted {
-            guard let spec = planOne(height: height, consensus: consensus, touched: &touched, rng: &rng, index: specs.count) else { continue }
+            guard let spec = planOne(height: height, consensus: consensus, touched: &touched, rng: &rng, index: specs.count,
+                                     weights: weights) else { continue }
             specs.append(spec)
         }
         return specs
@@ -137,7 +157,7 @@ struct NamesScenario {
     }
 
     private mutating func planOne(height: Int, consensus: ConsensusChain, touched: inout Set<String>,
-                                  rng: inout SeededRandom, index: Int) -> TransactionSpec? {
+                                  rng: inout SeededRandom, index: Int, weights: [Double]) -> TransactionSpec? {
         let fundedActors = (0..<Self.actorCount).filter(funded)
         guard !fundedActors.isEmpty else { return nil }
         let sender = fundedActors[rng.int(0..<fundedActors.count)]
@@ -147,7 +167,7 @@ struct NamesScenario {
             let p = preorders[hash]!
             return p.height < height && !touched.contains(p.name) && coins[p.sender].contains { $0.value >= Self.recipientValue + 200_000 }
         }
-        let kind = rng.weightedIndex([30, 4, 4, 3, 3, 25, 10, 4, 8, 4, 3, 3, 3, 3, 3])
+        let kind = rng.weightedIndex(weights)
         switch kind {
         case 0, 1, 3:  // preorder: valid (to register), valid but underpaid, valid to let expire
             guard let ch = recentConsensusHash(height: height, consensus: consensus, rng: &rng) else { return nil }
@@ -180,22 +200,34 @@ struct NamesScenario {
             expect("rejected:duplicate")
             return spec
         case 5:  // register a pending preorder, whatever its intent says will happen
-            guard let key = ready.first(where: { preorders[$0]!.intent != .none && (preorders[$0]!.intent != .expire || preorders[$0]!.height + NamesMachine.preorderLifetime <= height) }) else { return nil }
+            func wanted(_ p: Preorder) -> Bool {
+                let unexpired = p.height + NamesMachine.preorderLifetime > height
+                guard validOnly else { return p.intent != .none && (p.intent != .expire || !unexpired) }
+                let free = names[p.name].map { $0.expiresAt <= height } ?? true
+                return p.intent == .register && unexpired && free
+            }
+            guard let key = ready.first(where: { wanted(preorders[$0]!) }) else { return nil }
             var p = preorders[key]!
             guard let spec = transaction(sender: p.sender, recipient: p.recipient, opcode: NamesMachine.Opcode.register, payload: Array(p.name.utf8), burn: 0, index: index) else { return nil }
             touched.insert(p.name)
-            if let state = names[p.name], state.expiresAt > height {
-                if state.owner == p.sender {
-                    // A renewal; a revoked name stays revoked.
-                    expect("accepted::")
-                    names[p.name] = NameState(owner: p.recipient, expiresAt: height + NamesMachine.registrationLifetime, revoked: state.revoked)
+            // The spec's order: a renewal is judged as one; a register fails first on its
+            // preorder's expiry, then on the name (revoked, taken), then on the payment.
+            if let state = names[p.name], state.expiresAt > height, state.owner == p.sender {
+                // A renewal; a revoked name accepts none until it expires.
+                if state.revoked {
+                    expect("rejected:revoked")
                 } else {
-                    expect("rejected:duplicate")
+                    expect("accepted::")
+                    names[p.name] = NameState(owner: p.recipient, expiresAt: height + NamesMachine.registrationLifetime, revoked: false)
                 }
                 p.intent = .none
                 preorders[key] = p
             } else if p.height + NamesMachine.preorderLifetime <= height {
                 expect("rejected:expired")
+                p.intent = .none
+                preorders[key] = p
+            } else if let state = names[p.name], state.expiresAt > height {
+                expect(state.revoked ? "rejected:revoked" : "rejected:duplicate")
                 p.intent = .none
                 preorders[key] = p
             } else if p.burned < NamesMachine.price(name: p.name) {

@@ -204,6 +204,7 @@ public enum TestChainGenerator {
             SimulatedUser(kind: SimulatedUser.Kind.allCases[userRandom.weightedIndex([45, 20, 30, 5])], identity: userRandom.bytes(20))
         }
         var scenarioRandom = SeededRandom(seed: "scenario:" + options.seed)
+        var branchRandom = SeededRandom(seed: "losing-branch:" + options.seed)
         var xorKey = XorKey.none
         if options.xor {
             repeat { xorKey = XorKey(word: keyRandom.next()) } while xorKey.bytes.contains(0) || xorKey.isIdentity
@@ -295,8 +296,17 @@ public enum TestChainGenerator {
                 }
             }
             if let depth = plan.reorgBranch(at: step, bytes: bytes, random: &planRandom) {
+                // With a scenario, the losing branch carries registrations, updates and transfers of
+                // its own (planned on a copy), so a rollback has real operations to undo.
+                var branchScenario = scenario?.forLosingBranch()
                 let branch = sideBranch(from: height, length: depth, timeOffset: 2, wallet: wallet, assembler: &assembler,
-                                        forkHash: mainChain[step], baseTime: baseTime, rng: &sideRandom)
+                                        forkHash: mainChain[step], baseTime: baseTime, rng: &sideRandom,
+                                        specials: { branchHeight in
+                                            guard branchScenario != nil, let engine else { return [] }
+                                            return branchScenario!.plan(height: branchHeight, consensus: engine.consensus, rng: &branchRandom,
+                                                                        weights: NamesScenario.losingBranchWeights, operations: 3)
+                                        },
+                                        didAssemble: { block in branchScenario?.didAssemble(block) })
                 for block in branch {
                     node.announce(block)
                     pendingBefore[block.height, default: []].append(block)
@@ -337,7 +347,9 @@ public enum TestChainGenerator {
     /// spending a private copy of the wallet's coins (so the main chain's coins are untouched).
     private static func sideBranch(from forkHeight: Int, length: Int, timeOffset: UInt32, wallet: Wallet,
                                    assembler: inout BlockAssembler, forkHash: Hash256, baseTime: UInt32,
-                                   rng: inout SeededRandom) -> [AssembledBlock] {
+                                   rng: inout SeededRandom,
+                                   specials: (Int) -> [TransactionSpec] = { _ in [] },
+                                   didAssemble: (AssembledBlock) -> Void = { _ in }) -> [AssembledBlock] {
         var branchWallet = wallet.sample(400, using: &rng)
         var previous = forkHash
         var blocks: [AssembledBlock] = []
@@ -345,7 +357,9 @@ public enum TestChainGenerator {
             let height = forkHeight + i
             let block = assembler.assemble(height: height, previous: previous,
                                            time: blockTime(baseTime, height, offset: timeOffset),
-                                           targetWeight: rng.int(10_000...60_000), wallet: &branchWallet, rng: &rng)
+                                           targetWeight: rng.int(10_000...60_000), wallet: &branchWallet, rng: &rng,
+                                           specials: specials(height))
+            didAssemble(block)
             blocks.append(block)
             previous = block.hash
         }

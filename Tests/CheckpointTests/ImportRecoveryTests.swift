@@ -128,23 +128,26 @@ import TestSupport
         let state = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: state) }
         var random = SeededRandom(seed: "kills")
-        var kills = 0, midCheckpointKills = 0
+        var kills = 0, midCheckpointKills = 0, replayKills = 0
         let rounds = 24
         for round in 0..<rounds {
+            let tipBefore = (try? tableRows(state, "SELECT max(height) FROM vc_blocks").first).flatMap { Int($0) } ?? 0
+            let target = 12 * (round + 1)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             let midWrite = round % 4 == 3
             process.arguments = (midWrite ? ["VC_TEST_PAUSE_CHECKPOINT_MS=400"] : []) + [TestPaths.executable.path]
-                + importArguments(chain.blocks, state, ["--checkpoint-every", "5", "--until", String(12 * (round + 1))])
+                + importArguments(chain.blocks, state, ["--checkpoint-every", "5", "--until", String(target)])
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
+            var halfWritten = false
             if midWrite {
                 // Wait for a half-written checkpoint, then kill.
                 let deadline = Date().addingTimeInterval(5)
                 while process.isRunning && Date() < deadline {
                     let names = (try? FileManager.default.contentsOfDirectory(atPath: state.path + "/checkpoints")) ?? []
-                    if names.contains(where: { $0.hasSuffix(".tmp") }) { break }
+                    if names.contains(where: { $0.hasSuffix(".tmp") }) { halfWritten = true; break }
                     usleep(2_000)
                 }
             } else {
@@ -153,18 +156,24 @@ import TestSupport
             if process.isRunning {
                 kill(process.processIdentifier, SIGKILL)
                 kills += 1
-                if midWrite { midCheckpointKills += 1 }
+                if midWrite && halfWritten { midCheckpointKills += 1 }
             }
             process.waitUntilExit()
+            // A kill that landed in the replay: blocks were committed, the target not reached.
+            let tipAfter = (try? tableRows(state, "SELECT max(height) FROM vc_blocks").first).flatMap { Int($0) } ?? 0
+            if process.terminationReason == .uncaughtSignal && tipAfter > tipBefore && tipAfter < target { replayKills += 1 }
         }
         let final = try cli(importArguments(chain.blocks, state, ["--checkpoint-every", "25"]))
         #expect(final.status == 0, "\(final.stderr)")
         #expect(kills >= rounds / 3, "only \(kills) of \(rounds) kills landed")
         #expect(midCheckpointKills >= 1)
-        print("kill harness: \(rounds + 1) runs, \(kills) SIGKILLs (\(midCheckpointKills) inside checkpoint writes)")
+        #expect(replayKills >= 1, "no kill landed inside the replay")
+        print("kill harness: \(rounds + 1) runs, \(kills) SIGKILLs (\(replayKills) inside the replay, \(midCheckpointKills) inside checkpoint writes)")
         let verify = try runCLI(["checkpoints", "verify", "--state", state.path])
         #expect(verify.status == 0, "\(verify.stdout)")
         #expect(try exportOf(state) == chain.referenceExport)
+        // Every table, the machine's and the engine's counts included, equals an uninterrupted run's.
+        #expect(try stateTables(state) == stateTables(chain.referenceState))
     }
 
     @Test func reorganisationRollsBackToACheckpointAndReplaysTheNewBranch() throws {
@@ -179,10 +188,25 @@ import TestSupport
         let state = root.appendingPathComponent("state")
         #expect(try cli(importArguments(before, state, ["--checkpoint-every", "10"])).status == 0)
         #expect(try StateStore(directory: state.path).tip()?.height == oldTip)
+        // The losing branch carried registrations, updates and transfers, and they were applied.
+        let branchOps = try tableRows(state, "SELECT opcode, serialized FROM vc_records WHERE height > \(reorg.forkHeight)")
+        let branchOpcodes = Set(branchOps.map { $0.components(separatedBy: "|")[0] })
+        #expect(branchOpcodes.isSuperset(of: [":", "+", ">"]), "losing branch operations: \(branchOps)")
+        let branchHistory = try tableRows(state, "SELECT name, height, op, owner, value_hash FROM name_history WHERE height > \(reorg.forkHeight)")
+        #expect(branchHistory.count == branchOps.count)
+        let namesBefore = Set(try tableRows(state, "SELECT * FROM names"))
+
         let result = try cli(importArguments(chain.blocks, state, ["--checkpoint-every", "10"]).filter { $0 != "--quiet" })
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("reorganisation: our tip \(oldTip) left the best chain, fork point \(reorg.forkHeight) (depth \(reorg.disconnected.count))"), "\(result.stderr)")
         #expect(try exportOf(state) == chain.referenceExport)
+        // Rolled back: none of the branch's history remains, and every table equals an
+        // uninterrupted import's (the branch's names rows, where they changed a name, are gone).
+        let history = Set(try tableRows(state, "SELECT name, height, op, owner, value_hash FROM name_history"))
+        #expect(history.isDisjoint(with: branchHistory))
+        #expect(try stateTables(state) == stateTables(chain.referenceState))
+        let changedByBranch = namesBefore.subtracting(try tableRows(state, "SELECT * FROM names"))
+        #expect(!changedByBranch.isEmpty)
     }
 
     @Test func blocksMissingAtOurTipAreNotAReorganisation() throws {

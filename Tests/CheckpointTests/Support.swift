@@ -6,6 +6,7 @@ import TestSupport
 @testable import ChainIndex
 @testable import Checkpoints
 @testable import TestChain
+@testable import Virtualchain
 
 /// A names-scenario chain (no shuffling, so storage order follows arrival) and its reference
 /// export from an uninterrupted import.
@@ -15,6 +16,8 @@ final class CheckpointChain: @unchecked Sendable {
     let blocks: URL
     let summary: TestChainSummary
     let referenceExport: String
+    /// The state of an uninterrupted import of the whole chain.
+    var referenceState: URL { root.appendingPathComponent("reference-state") }
 
     init() throws {
         root = try TestPaths.temporaryDirectory("checkpoint-chain")
@@ -66,3 +69,29 @@ func importArguments(_ blocks: URL, _ state: URL, _ extra: [String] = []) -> [St
 }
 
 func exportOf(_ state: URL) throws -> String { try runCLI(["export", "--state", state.path]).stdout }
+
+/// Rows of a query on a state's database, each as its values joined by "|".
+func tableRows(_ state: URL, _ sql: String) throws -> [String] {
+    let database = try SQLiteDatabase(path: state.appendingPathComponent(StateStore.fileName).path, readOnly: true)
+    defer { database.close() }
+    return try database.run(sql).map { row in
+        row.map { value in
+            switch value {
+            case .null: return "NULL"
+            case let .integer(v): return String(v)
+            case let .real(v): return String(v)
+            case let .text(v): return v
+            case let .blob(v): return Hex.encode(v)
+            }
+        }.joined(separator: "|")
+    }
+}
+
+/// Every table of a state (the machine's and the engine's), each row in a canonical order.
+func stateTables(_ state: URL) throws -> [String: [String]] {
+    var tables: [String: [String]] = [:]
+    for name in try tableRows(state, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name") {
+        tables[name] = try tableRows(state, "SELECT * FROM \"\(name)\"").sorted()
+    }
+    return tables
+}
