@@ -96,6 +96,15 @@ public enum Hashes {
         return ripemd160(inner.bytes)
     }
 
+    /// RIPEMD-160 of `bytes` into the first 20 bytes of `out`, without allocating.
+    public static func ripemd160(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) {
+        precondition(out.count >= 20, "RIPEMD-160 needs 20 bytes of output")
+        var ctx = RIPEMD160_CTX()
+        RIPEMD160_Init(&ctx)
+        RIPEMD160_Update(&ctx, bytes.baseAddress, bytes.count)
+        _ = RIPEMD160_Final(out.baseAddress!.assumingMemoryBound(to: UInt8.self), &ctx)
+    }
+
     public static func ripemd160<C: ByteContainer>(_ bytes: C) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 20)
         bytes.withUnsafeBytes { buffer in

@@ -82,6 +82,24 @@ public final class UndoFiles: @unchecked Sendable {
     /// the newest blk file).
     public func isNewest(_ number: Int) -> Bool { number == directory.blockFiles.last }
 
+    /// Where the last match in each rev file was: the next block's record usually follows it.
+    private var lastMatch: [Int: Int] = [:]
+    /// How far before the last match a search starts: workers finish neighbouring blocks out of
+    /// order, so the record sought may sit a little before the last one found.
+    static let searchBacktrack = 16
+
+    private func searchHint(_ file: Int, count: Int) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return max(0, min(count - 1, (lastMatch[file] ?? 0) - Self.searchBacktrack))
+    }
+
+    private func recordHint(_ file: Int, position: Int) {
+        lock.lock()
+        lastMatch[file] = position
+        lock.unlock()
+    }
+
     /// Whether rev file `number` is being written: the newest, ending in a record cut short. A
     /// block whose record is missing there is "not yet written"; anywhere else it is damage.
     public func isBeingWritten(_ number: Int) -> Bool {
@@ -107,7 +125,14 @@ public final class UndoFiles: @unchecked Sendable {
         let previousBlockHash = block.header.previousBlockHash
         let transactionCount = block.transactions.count
         var buffer: [UInt8] = []
-        for entry in entries where entry.transactions == transactionCount - 1 {
+        // Core appends undo records as it connects blocks, so a chain read in height order finds
+        // each record just after the previous one's: start the search there (then wrap around),
+        // which makes finding a record O(1) instead of O(records in the file).
+        let start = searchHint(file, count: entries.count)
+        for step in 0..<entries.count {
+            let position = (start + step) % entries.count
+            let entry = entries[position]
+            guard entry.transactions == transactionCount - 1 else { continue }
             directory.xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: mapped.bytes[(entry.offset + 8)..<(entry.offset + 8 + entry.size + 32)]),
                                           fileOffset: entry.offset + 8, into: &buffer)
             let matches = buffer.withUnsafeBytes { raw -> Bool in
@@ -125,7 +150,10 @@ public final class UndoFiles: @unchecked Sendable {
             }
             switch decoded {
             case let .success(coins):
-                if Self.fits(coins, block) { return coins }
+                if Self.fits(coins, block) {
+                    recordHint(file, position: position)
+                    return coins
+                }
             case let .failure(error):
                 throw BlockFileError(path: mapped.path, offset: entry.offset + 8 + error.offset, "undo record: \(error)")
             }

@@ -138,6 +138,7 @@ public final class Importer<Machine: StateMachine> {
         let summary = try current.run(directory: directory, index: index, until: until, passOptions: options.passOptions,
                                       progress: progress, afterBlock: { height, hash in
             if (height - firstBlock + 1) % every == 0 {
+                try current.commitPendingBlocks()  // a checkpoint holds committed blocks only
                 try writer.checkpoint(database: current.store.database) { size in self.header(engine: current, height: height, hash: hash, size: size) }
             }
         }, shouldStop: shouldStop, waitForUndo: options.confirmations > 0)

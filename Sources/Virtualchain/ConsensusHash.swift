@@ -1,4 +1,7 @@
 import BitcoinWire
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One field value of a consensus record, with the canonical string the original virtualchain
 /// hashed (Python's `str()` of the value).
@@ -98,46 +101,160 @@ public enum ConsensusHash {
     }
 }
 
-/// Consensus hashes by height from the first block, with the per-block computation.
+/// A 16-byte consensus hash, held as bytes (its hex form only where it is shown or stored).
+public struct ConsensusDigest: Hashable, Sendable {
+    /// The 16 bytes, in the order the hex string shows them.
+    public var bytes: (UInt64, UInt64)
+
+    public init(loading pointer: UnsafeRawPointer) {
+        bytes = (pointer.loadUnaligned(as: UInt64.self), pointer.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+    }
+
+    public init?(hex: String) {
+        guard let raw = [UInt8](hex: hex), raw.count == ConsensusHash.consensusHashSize else { return nil }
+        self = raw.withUnsafeBytes { ConsensusDigest(loading: $0.baseAddress!) }
+    }
+
+    public static func == (a: ConsensusDigest, b: ConsensusDigest) -> Bool { a.bytes == b.bytes }
+    public func hash(into hasher: inout Hasher) { hasher.combine(bytes.0); hasher.combine(bytes.1) }
+
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        var copy = bytes
+        return try Swift.withUnsafeBytes(of: &copy, body)
+    }
+
+    public var hex: String { withUnsafeBytes { Hex.encode($0) } }
+}
+
+extension ConsensusHash {
+    /// Bytes of a consensus hash (the first 16 bytes of a hash160).
+    public static let consensusHashSize = 16
+
+    /// The ops hash of a block without accepted records (the same for every such block).
+    public static let emptyOpsHash = opsHash([])
+    static let emptyOpsHashBytes = Hash256(bytes: [UInt8](hex: emptyOpsHash)!)
+
+    /// Most skip-list entries a height can have (`height - (2^i - 1)` for i up to 62), plus one.
+    static let maxLeaves = 64
+
+    /// CH(k) computed on bytes, without strings or heap allocations: the same function as
+    /// `consensusHash(opsHash:previous:)` (leaves sorted as their hex strings sort, each leaf
+    /// byte-reversed, pairs double-SHA-256'd, the root reversed back, hash160, first 16 bytes).
+    static func consensusDigest(opsHash: Hash256, previous: UnsafeBufferPointer<ConsensusDigest>) -> ConsensusDigest {
+        precondition(previous.count < maxLeaves, "skip list longer than any height allows")
+        // A leaf: up to 32 bytes (16 for consensus hashes, 32 for the ops hash) and its length.
+        struct Leaf { var bytes: Hash256; var count: Int }
+        return withUnsafeTemporaryAllocation(of: Leaf.self, capacity: maxLeaves + 1) { row in
+            var n = 0
+            func leaf(_ raw: UnsafeRawBufferPointer) -> Leaf {
+                var value = Hash256.zero
+                Swift.withUnsafeMutableBytes(of: &value) { $0.copyMemory(from: raw) }
+                return Leaf(bytes: value, count: raw.count)
+            }
+            for digest in previous { row[n] = digest.withUnsafeBytes { leaf($0) }; n += 1 }
+            row[n] = Swift.withUnsafeBytes(of: opsHash) { leaf($0) }; n += 1
+            // Sorted as the hex strings sort: bytewise, a prefix before what it prefixes.
+            func less(_ a: Leaf, _ b: Leaf) -> Bool {
+                Swift.withUnsafeBytes(of: a.bytes) { x in
+                    Swift.withUnsafeBytes(of: b.bytes) { y in
+                        let common = min(a.count, b.count)
+                        let order = memcmp(x.baseAddress!, y.baseAddress!, common)
+                        return order != 0 ? order < 0 : a.count < b.count
+                    }
+                }
+            }
+            var leaves = UnsafeMutableBufferPointer(rebasing: row[0..<n])
+            leaves.sort(by: less)
+            // Leaves enter the tree byte-reversed (the original hashed hex-decoded, reversed strings).
+            func reverse(_ leaf: inout Leaf) {
+                let count = leaf.count
+                Swift.withUnsafeMutableBytes(of: &leaf.bytes) { raw in
+                    var a = 0, b = count - 1
+                    while a < b { raw.swapAt(a, b); a += 1; b -= 1 }
+                }
+            }
+            for i in 0..<n { reverse(&row[i]) }
+            while n > 1 {
+                if n % 2 == 1 { row[n] = row[n - 1]; n += 1 }
+                for j in 0..<(n / 2) {
+                    var hasher = SHA256Hasher()
+                    Swift.withUnsafeBytes(of: row[2 * j].bytes) { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<row[2 * j].count])) }
+                    Swift.withUnsafeBytes(of: row[2 * j + 1].bytes) { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<row[2 * j + 1].count])) }
+                    row[j] = Leaf(bytes: hasher.finalizeDouble(), count: 32)
+                }
+                n /= 2
+            }
+            var root = row[0]
+            reverse(&root)
+            var inner = Swift.withUnsafeBytes(of: root.bytes) { Hashes.sha256(UnsafeRawBufferPointer(rebasing: $0[0..<root.count])) }
+            return Swift.withUnsafeBytes(of: &inner) { sha in
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { out in
+                    Hashes.ripemd160(sha, into: UnsafeMutableRawBufferPointer(out))
+                    return ConsensusDigest(loading: out.baseAddress!)
+                }
+            }
+        }
+    }
+}
+
+/// Consensus hashes by height from the first block, with the per-block computation. Hashes are
+/// kept as 16-byte values; appending one costs the same at every height.
 public struct ConsensusChain: Sendable {
     public let firstBlock: Int
-    public private(set) var hashes: [String] = []
+    public private(set) var digests: [ConsensusDigest] = []
 
     public init(firstBlock: Int, hashes: [String] = []) {
         self.firstBlock = firstBlock
-        self.hashes = hashes
+        digests = hashes.map { ConsensusDigest(hex: $0)! }
     }
 
+    /// Every hash as hex, in height order (O(n): for tests and tools, not per block).
+    public var hashes: [String] { digests.map(\.hex) }
+
+    /// The newest hash, hex.
+    public var lastHash: String? { digests.last?.hex }
+
     /// The next height to hash.
-    public var nextHeight: Int { firstBlock + hashes.count }
+    public var nextHeight: Int { firstBlock + digests.count }
 
     public func hash(atHeight height: Int) -> String? {
         let i = height - firstBlock
-        return i >= 0 && i < hashes.count ? hashes[i] : nil
+        return i >= 0 && i < digests.count ? digests[i].hex : nil
     }
 
     /// Computes and appends CH(nextHeight) for a block whose accepted records are `records`.
     @discardableResult
     public mutating func append(records: [ConsensusRecord]) -> (opsHash: String, consensusHash: String) {
-        let opsHash = ConsensusHash.opsHash(records)
-        let previous = ConsensusHash.skipListHeights(height: nextHeight, firstBlock: firstBlock).map { hashes[$0 - firstBlock] }
-        let hash = ConsensusHash.consensusHash(opsHash: opsHash, previous: previous)
-        hashes.append(hash)
-        return (opsHash, hash)
+        let opsHashHex = records.isEmpty ? ConsensusHash.emptyOpsHash : ConsensusHash.opsHash(records)
+        let opsHash = records.isEmpty ? ConsensusHash.emptyOpsHashBytes : Hash256(bytes: [UInt8](hex: opsHashHex)!)
+        let height = nextHeight
+        let digest = withUnsafeTemporaryAllocation(of: ConsensusDigest.self, capacity: ConsensusHash.maxLeaves) { previous in
+            var count = 0
+            var i = 1
+            while height - ((1 << i) - 1) >= firstBlock {
+                previous[count] = digests[height - ((1 << i) - 1) - firstBlock]
+                count += 1
+                i += 1
+            }
+            return ConsensusHash.consensusDigest(opsHash: opsHash, previous: UnsafeBufferPointer(rebasing: previous[0..<count]))
+        }
+        digests.append(digest)
+        return (opsHashHex, digest.hex)
     }
 
     public mutating func truncate(toHeight height: Int) {
         let keep = max(0, height - firstBlock + 1)
-        if keep < hashes.count { hashes.removeLast(hashes.count - keep) }
+        if keep < digests.count { digests.removeLast(digests.count - keep) }
     }
 
     /// Fork*-consistency: whether `hash` (16 raw bytes) is one of ours for the `window` blocks
     /// before `height`.
     public func isRecent(_ hash: [UInt8], before height: Int, window: Int) -> Bool {
-        let text = Hex.encode(hash)
+        guard hash.count == ConsensusHash.consensusHashSize else { return false }
+        let wanted = hash.withUnsafeBytes { ConsensusDigest(loading: $0.baseAddress!) }
         let low = max(firstBlock, height - window)
         guard height - 1 >= low else { return false }
-        for h in low...(height - 1) where self.hash(atHeight: h) == text { return true }
+        for h in low...(height - 1) where h - firstBlock < digests.count && digests[h - firstBlock] == wanted { return true }
         return false
     }
 }

@@ -2,6 +2,7 @@ import BitcoinWire
 import BlockFiles
 import BlockReader
 import ChainIndex
+import Dispatch
 import Foundation
 
 public struct EngineError: Error, CustomStringConvertible, Sendable {
@@ -98,7 +99,7 @@ public final class Engine<Machine: StateMachine> {
         guard let chainTip = index.tipHeight else { throw EngineError("no blocks in \(directory.path)") }
         let last = min(until ?? chainTip, chainTip)
         summary.tipHash = storedTip?.blockHash
-        summary.consensusHash = consensus.hashes.last
+        summary.consensusHash = consensus.lastHash
         guard next <= last else { return summary }
         guard index.baseHeight <= next else {
             throw EngineError("\(directory.path) starts at height \(index.baseHeight) (pruned), but the state needs block \(next) onwards")
@@ -151,7 +152,6 @@ public final class Engine<Machine: StateMachine> {
                 summary.firstHeight = summary.firstHeight ?? height
                 summary.lastHeight = height
                 summary.tipHash = record.hash.displayHex
-                summary.consensusHash = consensus.hashes.last
                 progress?(ImportProgress(height: height, targetHeight: last, blocks: summary.blocks, bytes: summary.bytes,
                                          accepted: summary.accepted, seconds: Date().timeIntervalSince(started)))
                 try afterBlock?(height, record.hash)
@@ -161,7 +161,14 @@ public final class Engine<Machine: StateMachine> {
             summary.interrupted = true
         } catch let waiting as UndoNotYetWritten where waitForUndo {
             summary.waitingForUndo = waiting
+        } catch {
+            // The blocks before the failing one are whole: keep them (the state ends at a block
+            // boundary, the block before the failure).
+            try? commitPendingBlocks()
+            throw error
         }
+        try commitPendingBlocks()
+        summary.consensusHash = consensus.lastHash
         summary.seconds = Date().timeIntervalSince(started)
         return summary
     }
@@ -169,50 +176,101 @@ public final class Engine<Machine: StateMachine> {
     /// Thrown out of the block pass when `shouldStop` asks for it, after a block boundary.
     public struct Interrupted: Error {}
 
-    /// Steps 2-4 of spec section 3 for one block, in one SQLite transaction.
+    /// When blocks are committed: several per SQLite transaction (a commit costs file locks and a
+    /// WAL write whatever its size), at most this many, and at least this often, so a process
+    /// killed at any moment loses little work and resumes at a block boundary.
+    public struct CommitPolicy: Sendable {
+        public var maxBlocks = 5_000
+        public var maxSeconds = 0.25
+        public init(maxBlocks: Int = 5_000, maxSeconds: Double = 0.25) {
+            self.maxBlocks = max(1, maxBlocks)
+            self.maxSeconds = maxSeconds
+        }
+    }
+    public var commitPolicy = CommitPolicy()
+
+    /// The open batch: blocks applied but not yet committed.
+    private var batch: (blocks: Int, startedNanoseconds: UInt64, committedHashes: Int)?
+
+    /// Commits the blocks applied so far (a checkpoint must only ever see committed blocks).
+    public func commitPendingBlocks() throws {
+        guard let open = batch else { return }
+        batch = nil
+        do {
+            try store.database.execute("COMMIT")
+        } catch {
+            // Nothing of the batch was kept: neither are its consensus hashes.
+            try? store.database.execute("ROLLBACK")
+            consensus.truncate(toHeight: consensus.firstBlock + open.committedHashes - 1)
+            throw error
+        }
+    }
+
+    /// Steps 2-4 of spec section 3 for one block: applied inside the open batch (a savepoint of
+    /// its transaction, so a failing block leaves the blocks before it intact), committed with
+    /// the batch.
+    ///
+    /// The consensus chain grows in place (no copy per block: copying it made the import
+    /// quadratic in the chain's length); if the block fails, the hash appended for it is taken
+    /// back.
     func commitBlock(height: Int, hash: Hash256, candidates: [Candidate]) throws -> (accepted: Int, rejected: Int, dropped: Int) {
-        var chain = consensus
         var outcome = (accepted: 0, rejected: 0, dropped: 0)
         let database = store.database
-        try database.transaction {
-            let context = BlockContext(height: height, blockHash: hash, database: database, consensus: chain)
-            var records: [(record: ConsensusRecord, vtxindex: Int?, txid: Hash256?)] = []
-            var counts: [String: Int] = [:]
-            for candidate in candidates {
-                guard let operation = machine.parse(candidate) else {
-                    counts["dropped", default: 0] += 1
-                    outcome.dropped += 1
-                    continue
-                }
-                do {
-                    // A rejection undoes whatever check or commit wrote: no half-applied operation.
-                    let record = try database.savepoint {
-                        try machine.check(operation, in: context)
-                        return try machine.commit(operation, in: context)
-                    }
-                    records.append((record, candidate.vtxindex, candidate.txid))
-                    counts["accepted:" + Self.opcodeName(candidate.opcode), default: 0] += 1
-                    outcome.accepted += 1
-                } catch let rejection as Rejection {
-                    counts["rejected:" + rejection.reason, default: 0] += 1
-                    outcome.rejected += 1
-                }
-            }
-            for record in try machine.endOfBlock(context) { records.append((record, nil, nil)) }
-            let hashes = chain.append(records: records.map(\.record))
-            for (position, entry) in records.enumerated() {
-                try database.run("INSERT INTO vc_records (height, position, vtxindex, txid, opcode, serialized) VALUES (?, ?, ?, ?, ?, ?)", [
-                    SQLiteValue(height), SQLiteValue(position), entry.vtxindex.map(SQLiteValue.init) ?? .null,
-                    SQLiteValue(entry.txid?.displayHex), .text(Self.opcodeName(entry.record.opcode)), .blob(entry.record.serialized),
-                ])
-            }
-            try database.run("INSERT INTO vc_blocks (height, block_hash, ops_hash, consensus_hash, accepted, rejected) VALUES (?, ?, ?, ?, ?, ?)", [
-                SQLiteValue(height), .text(hash.displayHex), .text(hashes.opsHash), .text(hashes.consensusHash),
-                SQLiteValue(outcome.accepted), SQLiteValue(outcome.rejected),
-            ])
-            try store.addCounts(counts)
+        if batch == nil {
+            try database.execute("BEGIN IMMEDIATE")
+            batch = (0, DispatchTime.now().uptimeNanoseconds, consensus.digests.count)
         }
-        consensus = chain
+        let hashesBefore = consensus.digests.count
+        do {
+            try database.savepoint("block") {
+                var records: [(record: ConsensusRecord, vtxindex: Int?, txid: Hash256?)] = []
+                var counts: [String: Int] = [:]
+                do {
+                    // The context shares the chain's storage; it ends with this scope, before the
+                    // chain is appended to, so the append never copies.
+                    let context = BlockContext(height: height, blockHash: hash, database: database, consensus: consensus)
+                    for candidate in candidates {
+                        guard let operation = machine.parse(candidate) else {
+                            counts["dropped", default: 0] += 1
+                            outcome.dropped += 1
+                            continue
+                        }
+                        do {
+                            // A rejection undoes whatever check or commit wrote: no half-applied operation.
+                            let record = try database.savepoint {
+                                try machine.check(operation, in: context)
+                                return try machine.commit(operation, in: context)
+                            }
+                            records.append((record, candidate.vtxindex, candidate.txid))
+                            counts["accepted:" + Self.opcodeName(candidate.opcode), default: 0] += 1
+                            outcome.accepted += 1
+                        } catch let rejection as Rejection {
+                            counts["rejected:" + rejection.reason, default: 0] += 1
+                            outcome.rejected += 1
+                        }
+                    }
+                    for record in try machine.endOfBlock(context) { records.append((record, nil, nil)) }
+                }
+                let hashes = consensus.append(records: records.map(\.record))
+                for (position, entry) in records.enumerated() {
+                    try database.run("INSERT INTO vc_records (height, position, vtxindex, txid, opcode, serialized) VALUES (?, ?, ?, ?, ?, ?)", [
+                        SQLiteValue(height), SQLiteValue(position), entry.vtxindex.map(SQLiteValue.init) ?? .null,
+                        SQLiteValue(entry.txid?.displayHex), .text(Self.opcodeName(entry.record.opcode)), .blob(entry.record.serialized),
+                    ])
+                }
+                try database.run("INSERT INTO vc_blocks (height, block_hash, ops_hash, consensus_hash, accepted, rejected) VALUES (?, ?, ?, ?, ?, ?)", [
+                    SQLiteValue(height), .text(hash.displayHex), .text(hashes.opsHash), .text(hashes.consensusHash),
+                    SQLiteValue(outcome.accepted), SQLiteValue(outcome.rejected),
+                ])
+                if !counts.isEmpty { try store.addCounts(counts) }
+            }
+        } catch {
+            consensus.truncate(toHeight: consensus.firstBlock + hashesBefore - 1)
+            throw error
+        }
+        batch!.blocks += 1
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - batch!.startedNanoseconds) / 1e9
+        if batch!.blocks >= commitPolicy.maxBlocks || elapsed >= commitPolicy.maxSeconds { try commitPendingBlocks() }
         return outcome
     }
 
@@ -232,7 +290,9 @@ public final class Engine<Machine: StateMachine> {
                                    spent: spent, fallback: [:])
         }
         let hash = bytes.withUnsafeBytes { BlockHeader.hash(of: $0.baseAddress!) }
-        return try commitBlock(height: height, hash: hash, candidates: candidates)
+        let outcome = try commitBlock(height: height, hash: hash, candidates: candidates)
+        try commitPendingBlocks()
+        return outcome
     }
 
     /// Without undo files: one pass finds the previous outputs the candidates spend, a second

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+@testable import BitcoinWire
 @testable import Virtualchain
 
 /// Every value of ../shared/spec/consensus-vectors.json, produced by the original Python code.
@@ -74,5 +75,25 @@ import TestSupport
         let recent = [UInt8](hex: chain.hash(atHeight: first + 17)!)!
         #expect(chain.isRecent(recent, before: first + 19, window: 2))
         #expect(!chain.isRecent(recent, before: first + 19, window: 1))
+    }
+}
+
+/// The byte-level consensus hash the engine uses per block equals the string-level definition
+/// (which the original's vectors pin), for skip lists of every length and random hashes.
+@Suite struct ConsensusDigestTests {
+    @Test func bytesAndStringsAgree() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<30 {
+            for _ in 0..<20 {
+                let previous = (0..<length).map { _ in (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+                // Shared prefixes too: the sort must put a prefix first, as the hex strings sort.
+                var ops = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                if let first = previous.first, Bool.random(using: &generator) { ops.replaceSubrange(0..<16, with: first) }
+                let expected = ConsensusHash.consensusHash(opsHash: Hex.encode(ops), previous: previous.map { Hex.encode($0) })
+                let digests = previous.map { bytes in bytes.withUnsafeBytes { ConsensusDigest(loading: $0.baseAddress!) } }
+                let actual = digests.withUnsafeBufferPointer { ConsensusHash.consensusDigest(opsHash: Hash256(bytes: ops), previous: $0) }
+                #expect(actual.hex == expected, "skip list of \(length)")
+            }
+        }
     }
 }
