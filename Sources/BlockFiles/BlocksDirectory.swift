@@ -101,6 +101,12 @@ public final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: address, count: size)
     }
 
+    /// Tells the kernel only the pages touched are wanted (no read-ahead): the header pass reads
+    /// 88 bytes of each record, and read-ahead would pull every block body in from disk with them.
+    public func adviseRandom() {
+        if let base = bytes.baseAddress { madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_RANDOM) }
+    }
+
     /// Tells the kernel the pages will be read in order (more read-ahead).
     public func adviseSequential() {
         if let base = bytes.baseAddress { madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_SEQUENTIAL) }

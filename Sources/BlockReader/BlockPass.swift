@@ -32,6 +32,11 @@ public struct BlockPassOptions: Sendable {
     /// Blocks parsed ahead of the consumer at most; bounds memory whatever the consumer's speed.
     public var window = 64
 
+    /// A worker claims neighbouring blocks together up to about this many bytes (at least one
+    /// block), and at most `maxBatchBlocks` of them.
+    public static let batchBytes = 1 << 20
+    public static let maxBatchBlocks = 16
+
     public init(verify: Bool = true, threads: Int? = nil, window: Int = 64) {
         self.verify = verify
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
@@ -58,23 +63,36 @@ public final class BlockPass: @unchecked Sendable {
                        transform: @escaping @Sendable (ParsedBlock) throws -> T,
                        consume: (Int, T) throws -> Void) throws {
         guard !records.isEmpty else { return }
-        let state = PassState<T>(count: records.count, window: options.window)
+        let sizes = records.map { index.records[$0].location.size }
+        let state = PassState<T>(count: records.count, window: options.window) { start, limit in
+            // Claim neighbouring blocks together up to about `batchBytes`: a lock, a wake-up and a
+            // hand-over per batch rather than per block is what lets small blocks scale with cores.
+            var end = start, bytes = 0
+            while end < limit && end - start < BlockPassOptions.maxBatchBlocks && (end == start || bytes + sizes[end] <= BlockPassOptions.batchBytes) {
+                bytes += sizes[end]
+                end += 1
+            }
+            return end
+        }
         let files = MappingCache(directory: directory, records: records.map { index.records[$0].location })
         let workers = min(options.threads, records.count)
         let group = DispatchGroup()
         for _ in 0..<workers {
             DispatchQueue.global(qos: .userInitiated).async(group: group) { [self] in
                 var buffer: [UInt8] = []
-                while let position = state.claim() {
-                    let recordIndex = records[position]
-                    let result: Result<T, Error>
-                    do {
-                        result = .success(try self.process(recordIndex: recordIndex, files: files, buffer: &buffer, transform: transform))
-                    } catch {
-                        result = .failure(error)
+                while let batch = state.claim() {
+                    var results: [Result<T, Error>] = []
+                    results.reserveCapacity(batch.count)
+                    for position in batch {
+                        let recordIndex = records[position]
+                        do {
+                            results.append(.success(try self.process(recordIndex: recordIndex, files: files, buffer: &buffer, transform: transform)))
+                        } catch {
+                            results.append(.failure(error))
+                        }
+                        files.finished(index.records[recordIndex].location.file)
                     }
-                    files.finished(index.records[recordIndex].location.file)
-                    state.deliver(position, result)
+                    state.deliver(batch, results)
                 }
             }
         }
@@ -141,8 +159,8 @@ public final class BlockPass: @unchecked Sendable {
     }
 }
 
-/// Hands out positions to workers, at most `window` ahead of the consumer, and holds results until
-/// the consumer takes them in order.
+/// Hands out batches of positions to workers, at most `window` ahead of the consumer, and holds
+/// results until the consumer takes them in order.
 final class PassState<T>: @unchecked Sendable {
     private let condition = NSCondition()
     private var results: [Int: Result<T, Error>] = [:]
@@ -151,25 +169,38 @@ final class PassState<T>: @unchecked Sendable {
     private var cancelled = false
     private let count: Int
     private let window: Int
+    /// The end of the batch starting at a position, given the furthest end allowed.
+    private let batchEnd: (_ start: Int, _ limit: Int) -> Int
 
-    init(count: Int, window: Int) {
+    init(count: Int, window: Int, batchEnd: @escaping (_ start: Int, _ limit: Int) -> Int = { start, _ in start + 1 }) {
         self.count = count
         self.window = window
+        self.batchEnd = batchEnd
     }
 
-    /// The next position to work on, waiting while the window is full; nil when done or cancelled.
-    func claim() -> Int? {
+    /// Positions handed out but not yet consumed above which a worker waits: room for a whole
+    /// batch is left when it wakes (waking for a single free slot would turn batches back into
+    /// single blocks), and below it a worker never waits, so the steady state costs one wake-up
+    /// per batch, the consumer's.
+    private var resumeBelow: Int { window - maxBatch }
+    /// Blocks in one batch at most: a quarter of the window, so workers keep a batch in hand.
+    var maxBatch: Int { max(1, min(BlockPassOptions.maxBatchBlocks, window / 4)) }
+
+    /// The next positions to work on, waiting while the window is full; nil when done or cancelled.
+    func claim() -> Range<Int>? {
         condition.lock()
         defer { condition.unlock() }
-        while !cancelled && nextClaim < count && nextClaim - consumed >= window { condition.wait() }
+        while !cancelled && nextClaim < count && nextClaim - consumed >= resumeBelow { condition.wait() }
         guard !cancelled && nextClaim < count else { return nil }
-        defer { nextClaim += 1 }
-        return nextClaim
+        let limit = min(count, consumed + window)
+        let end = max(nextClaim + 1, min(limit, nextClaim + maxBatch, batchEnd(nextClaim, limit)))
+        defer { nextClaim = end }
+        return nextClaim..<end
     }
 
-    func deliver(_ position: Int, _ result: Result<T, Error>) {
+    func deliver(_ positions: Range<Int>, _ batch: [Result<T, Error>]) {
         condition.lock()
-        results[position] = result
+        for (position, result) in zip(positions, batch) { results[position] = result }
         condition.broadcast()
         condition.unlock()
     }
@@ -180,7 +211,8 @@ final class PassState<T>: @unchecked Sendable {
         while results[position] == nil { condition.wait() }
         let result = results.removeValue(forKey: position)!
         consumed = position + 1
-        condition.broadcast()
+        // Wake workers only when the window has room for another batch.
+        if nextClaim - consumed == resumeBelow - 1 { condition.broadcast() }
         return result
     }
 

@@ -57,6 +57,7 @@ public struct ChainIndex: Sendable {
         var headerBuffer = [UInt8](repeating: 0, count: 80)
         for (n, number) in directory.blockFiles.enumerated() {
             let file = try MappedFile(path: directory.blockFilePath(number))
+            file.adviseRandom()  // headers only: each byte of a block body is read once, by the block pass
             fileBytes += file.bytes.count
             var scanner = RecordScanner(file: file, number: number, magic: magic, xorKey: directory.xorKey,
                                         isNewest: n == directory.blockFiles.count - 1)

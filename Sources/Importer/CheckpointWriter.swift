@@ -23,6 +23,10 @@ final class CheckpointWriter: @unchecked Sendable {
     private var payloadBytes = 0
     private var fileBytes = 0
     private(set) var lastHeight: Int?
+    /// When the last snapshot began, and what it cost (its stall plus its background write).
+    private var lastStart: UInt64?
+    private var lastStall = 0.0
+    private var lastWrite = 0.0
 
     init(store: CheckpointStore, retention: CheckpointStore.Retention, failAfter: Int?, pauseMilliseconds: Int?) {
         self.store = store
@@ -37,7 +41,13 @@ final class CheckpointWriter: @unchecked Sendable {
         group.wait()  // one write in flight at most
         try throwIfFailed()
         let image = try database.serializedImage()
-        stallSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let stall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        stallSeconds += stall
+        lock.lock()
+        lastStart = start
+        lastStall = stall
+        lastWrite = 0
+        lock.unlock()
         let base = header(image.count)
         lastHeight = base.height
         queue.async(group: group) { [self] in
@@ -52,7 +62,9 @@ final class CheckpointWriter: @unchecked Sendable {
                 written += 1
                 payloadBytes += image.count
                 fileBytes += size
-                writeSeconds += Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
+                writeSeconds += seconds
+                lastWrite = seconds
                 lock.unlock()
             } catch {
                 lock.lock()
@@ -60,6 +72,19 @@ final class CheckpointWriter: @unchecked Sendable {
                 lock.unlock()
             }
         }
+    }
+
+    /// Whether a checkpoint now keeps checkpoints within `share` of the time: the previous one's
+    /// cost (snapshot and write) must be at most `share` of the time since it began. A state that
+    /// grows with the chain makes each checkpoint dearer; spacing them by their cost keeps their
+    /// total a bounded fraction of the import, however long the chain. `nil` never defers.
+    func isDue(share: Double?) -> Bool {
+        guard let share, share > 0 else { return true }
+        lock.lock()
+        defer { lock.unlock() }
+        guard let lastStart else { return true }
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - lastStart) / 1e9
+        return lastStall + lastWrite <= share * elapsed
     }
 
     private func throwIfFailed() throws {

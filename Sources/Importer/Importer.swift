@@ -7,8 +7,14 @@ import Foundation
 import Virtualchain
 
 public struct ImporterOptions: Sendable {
-    /// Write a checkpoint every this many blocks (and at the end).
+    /// Write a checkpoint every this many blocks (and at the end)...
     public var checkpointEvery = 1_000
+    /// ...unless checkpoints would then take more than this share of the import's time: a
+    /// checkpoint is deferred until the previous one's cost is at most this share of the time
+    /// since it (nil: never deferred, every `checkpointEvery` blocks exactly).
+    public var checkpointShare: Double? = ImporterOptions.defaultCheckpointShare
+    /// 5 %: the import spends at most about a twentieth of its time on checkpoints.
+    public static let defaultCheckpointShare = 0.05
     public var retention = CheckpointStore.Retention()
     public var until: Int?
     /// Only blocks with at least this many confirmations are processed (follow mode).
@@ -137,7 +143,7 @@ public final class Importer<Machine: StateMachine> {
         let current = engine!
         let summary = try current.run(directory: directory, index: index, until: until, passOptions: options.passOptions,
                                       progress: progress, afterBlock: { height, hash in
-            if (height - firstBlock + 1) % every == 0 {
+            if (height - firstBlock + 1) % every == 0 && writer.isDue(share: self.options.checkpointShare) {
                 try current.commitPendingBlocks()  // a checkpoint holds committed blocks only
                 try writer.checkpoint(database: current.store.database) { size in self.header(engine: current, height: height, hash: hash, size: size) }
             }

@@ -163,8 +163,13 @@ extension ConsensusHash {
                     }
                 }
             }
-            var leaves = UnsafeMutableBufferPointer(rebasing: row[0..<n])
-            leaves.sort(by: less)
+            // Insertion sort: a few dozen leaves at most, and no closure-driven generic sort.
+            for i in 1..<max(1, n) {
+                let item = row[i]
+                var j = i
+                while j > 0 && less(item, row[j - 1]) { row[j] = row[j - 1]; j -= 1 }
+                row[j] = item
+            }
             // Leaves enter the tree byte-reversed (the original hashed hex-decoded, reversed strings).
             func reverse(_ leaf: inout Leaf) {
                 let count = leaf.count

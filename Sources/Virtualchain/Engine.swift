@@ -108,7 +108,7 @@ public final class Engine<Machine: StateMachine> {
         let magic = machine.magic
         let opcodes = machine.opcodes
         let undo = UndoFiles(directory: directory)
-        let filesWithoutUndo = Set(records.map { index.records[$0].location.file }.filter { !undo.hasUndoFile($0) })
+        let filesWithoutUndo = Set(records.map { index.records[$0].location.file }).filter { !undo.hasUndoFile($0) }
         var resolved: [OutPoint: TxOut] = [:]
         if !filesWithoutUndo.isEmpty {
             summary.usedFallback = true

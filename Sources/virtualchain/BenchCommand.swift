@@ -80,7 +80,7 @@ struct BenchCommand: ParsableCommand {
         }
 
         func once(_ name: String, threads: Int, filterOnly: Bool) throws -> Double {
-            let pass = BlockPass(directory: directory, index: index, options: BlockPassOptions(verify: false, threads: threads, window: 4 * threads + 4))
+            let pass = BlockPass(directory: directory, index: index, options: BlockPassOptions(verify: false, threads: threads))
             var done = 0, txs = 0, found = 0
             let started = now()
             try pass.run(records: index.bestChain, transform: { block -> (Int, Int) in

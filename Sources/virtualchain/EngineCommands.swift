@@ -68,6 +68,10 @@ struct ReplayOptions: ParsableArguments {
     @Option(name: .customLong("checkpoint-every"), help: "Write a checkpoint every N blocks (and at the end).")
     var checkpointEvery = 1_000
 
+    @Option(name: .customLong("checkpoint-share"),
+            help: "Defer a checkpoint while checkpoints would take more than this share of the import's time (default 0.05; 0: never defer).")
+    var checkpointShare = ImporterOptions.defaultCheckpointShare
+
     @Option(help: "Checkpoints to keep: the newest K...")
     var keep = 3
 
@@ -89,6 +93,7 @@ struct ReplayOptions: ParsableArguments {
     func validate() throws {
         if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
         if keep < 1 { throw ValidationError("--keep must be at least 1") }
+        if !(0...1).contains(checkpointShare) { throw ValidationError("--checkpoint-share must be between 0 and 1") }
         if keepEvery < 1 { throw ValidationError("--keep-every must be at least 1") }
         if confirmations < 1 { throw ValidationError("--confirmations must be at least 1") }
     }
@@ -96,6 +101,7 @@ struct ReplayOptions: ParsableArguments {
     var importerOptions: ImporterOptions {
         var options = ImporterOptions()
         options.checkpointEvery = checkpointEvery
+        options.checkpointShare = checkpointShare > 0 ? checkpointShare : nil
         options.retention = CheckpointStore.Retention(keep: keep, keepEvery: keepEvery)
         options.until = until
         options.confirmations = follow ? confirmations : 0

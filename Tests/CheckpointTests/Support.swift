@@ -64,8 +64,11 @@ func cli(_ arguments: [String], environment: [String: String] = [:]) throws -> P
     return try runProcess(URL(fileURLWithPath: "/usr/bin/env"), environment.map { "\($0.key)=\($0.value)" } + [TestPaths.executable.path] + arguments)
 }
 
+/// `import` with checkpoints exactly every `--checkpoint-every` blocks (never deferred for their
+/// cost), so the tests know which heights have one.
 func importArguments(_ blocks: URL, _ state: URL, _ extra: [String] = []) -> [String] {
-    ["import", "--blocksdir", blocks.path, "--network", "regtest", "--machine", "names", "--state", state.path, "--quiet"] + extra
+    ["import", "--blocksdir", blocks.path, "--network", "regtest", "--machine", "names", "--state", state.path, "--quiet",
+     "--checkpoint-share", "0"] + extra
 }
 
 func exportOf(_ state: URL) throws -> String { try runCLI(["export", "--state", state.path]).stdout }

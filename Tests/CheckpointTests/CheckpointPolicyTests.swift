@@ -1,0 +1,34 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Checkpoints
+@testable import Virtualchain
+
+/// Checkpoints whose total cost does not grow with the chain: one is deferred while the previous
+/// one's cost exceeds the allowed share of the time since it; the tip always gets one.
+@Suite struct CheckpointPolicyTests {
+    let chain = CheckpointChain.shared
+
+    func written(_ output: String) -> Int? {
+        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("checkpoints: ") }) else { return nil }
+        return Int(line.dropFirst("checkpoints: ".count).prefix { $0.isNumber })
+    }
+
+    @Test func checkpointsAreDeferredByTheirCost() throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let base = ["import", "--blocksdir", chain.blocks.path, "--network", "regtest", "--machine", "names", "--checkpoint-every", "1"]
+        let exact = try runCLI(base + ["--state", root.appendingPathComponent("exact").path, "--checkpoint-share", "0"])
+        #expect(exact.status == 0, "\(exact.stderr)")
+        #expect(written(exact.stdout) == chain.summary.tipHeight)  // one per block (retention prunes the files)
+
+        let thrifty = root.appendingPathComponent("thrifty")
+        let deferred = try runCLI(base + ["--state", thrifty.path, "--checkpoint-share", "0.0001"])
+        #expect(deferred.status == 0, "\(deferred.stderr)")
+        let count = try #require(written(deferred.stdout))
+        #expect(count >= 1 && count < chain.summary.tipHeight / 10, "\(count) checkpoints")
+        let newest = try #require(try CheckpointStore(stateDirectory: thrifty.path).verifyAll().last)
+        #expect(newest.ok && newest.header?.height == chain.summary.tipHeight)
+        #expect(try exportOf(thrifty) == chain.referenceExport)
+    }
+}
