@@ -57,7 +57,11 @@ public struct ChainIndex: Sendable {
         var headerBuffer = [UInt8](repeating: 0, count: 80)
         for (n, number) in directory.blockFiles.enumerated() {
             let file = try MappedFile(path: directory.blockFilePath(number))
-            file.adviseRandom()  // headers only: each byte of a block body is read once, by the block pass
+            // Headers only: each byte of a block body is to be read once, by the block pass. With
+            // large blocks, read-ahead would pull the bodies in with the headers, so ask for the
+            // pages touched only; with small ones the headers fill most pages anyway, and the
+            // kernel's fault-around is the faster way through them.
+            if Self.firstRecordSize(file, xorKey: directory.xorKey) >= Self.randomAccessRecordSize { file.adviseRandom() }
             fileBytes += file.bytes.count
             var scanner = RecordScanner(file: file, number: number, magic: magic, xorKey: directory.xorKey,
                                         isNewest: n == directory.blockFiles.count - 1)
@@ -88,6 +92,18 @@ public struct ChainIndex: Sendable {
         try chooseBestChain(directory: directory, givenBaseHeight: givenBaseHeight)
     }
 
+    /// Record size from which the header pass reads pages on demand only (`MADV_RANDOM`): a
+    /// block this large spans several pages besides its header's.
+    public static let randomAccessRecordSize = 32 * 1024
+
+    /// The size field of a file's first record (0 if there is none).
+    static func firstRecordSize(_ file: MappedFile, xorKey: XorKey) -> Int {
+        guard file.bytes.count >= 8 else { return 0 }
+        var head: [UInt8] = []
+        xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: file.bytes[0..<8]), fileOffset: 0, into: &head)
+        return Int(UInt32(littleEndian: head.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self) }))
+    }
+
     /// Highest height accepted as a base height: above any network's chain for centuries to come,
     /// and far from overflowing heights computed from it.
     public static let maxBaseHeight = 100_000_000
@@ -106,9 +122,26 @@ public struct ChainIndex: Sendable {
                 first[record.hash] = i
             }
         }
-        var children: [Hash256: [Int]] = [:]
-        for i in first.values { children[records[i].previous, default: []].append(i) }
-        for key in children.keys { children[key]!.sort() }
+        // The tree as flat arrays (one hash lookup per block, no per-block allocation): each
+        // block's parent record, and its children in record order (compressed: the children of
+        // `p` are childList[childStart[p]..<childStart[p + 1]]).
+        let n = records.count
+        var parent = [Int](repeating: -1, count: n)
+        var childStart = [Int](repeating: 0, count: n + 1)
+        for i in 0..<n where firstRecord[i] == i {
+            if let p = first[records[i].previous] {
+                parent[i] = p
+                childStart[p + 1] += 1
+            }
+        }
+        for p in 0..<n { childStart[p + 1] += childStart[p] }
+        var childList = [Int](repeating: 0, count: childStart[n])
+        var fill = childStart
+        for i in 0..<n where firstRecord[i] == i && parent[i] >= 0 {
+            childList[fill[parent[i]]] = i
+            fill[parent[i]] += 1
+        }
+        func children(_ p: Int) -> ArraySlice<Int> { childList[childStart[p]..<childStart[p + 1]] }
 
         // The root: the network's genesis, or for a pruned directory the best of the blocks whose
         // parent is missing.
@@ -117,16 +150,18 @@ public struct ChainIndex: Sendable {
         if let g = first[genesis] {
             roots = [g]
         } else {
-            roots = first.values.filter { first[records[$0].previous] == nil }.sorted()
+            roots = (0..<n).filter { firstRecord[$0] == $0 && parent[$0] < 0 }
         }
         guard !roots.isEmpty else { return }
 
-        var workCache: [UInt32: UInt256] = [:]
+        // nBits changes once per 2,016 blocks at most: remember the last one's work.
+        var lastBits: UInt32?, lastWork = UInt256.zero
         func work(_ bits: UInt32) -> UInt256 {
-            if let w = workCache[bits] { return w }
-            let w = ProofOfWork.work(bits: bits)
-            workCache[bits] = w
-            return w
+            if bits != lastBits {
+                lastBits = bits
+                lastWork = ProofOfWork.work(bits: bits)
+            }
+            return lastWork
         }
         // Breadth-first from each root (no recursion): cumulative work and depth per block.
         var bestTip = -1, bestWork = UInt256.zero, bestRoot = -1
@@ -143,7 +178,7 @@ public struct ChainIndex: Sendable {
                 if cumulative[i] > bestWork || (cumulative[i] == bestWork && (bestTip < 0 || i < bestTip)) {
                     bestWork = cumulative[i]; bestTip = i; bestRoot = root
                 }
-                for child in children[records[i].hash] ?? [] where depth[child] < 0 {
+                for child in children(i) where depth[child] < 0 {
                     depth[child] = depth[i] + 1
                     cumulative[child] = cumulative[i] &+ work(records[child].bits)
                     queue.append(child)
@@ -170,7 +205,7 @@ public struct ChainIndex: Sendable {
         while head < queue.count {
             let i = queue[head]
             head += 1
-            for child in children[records[i].hash] ?? [] {
+            for child in children(i) {
                 heights[child] = heights[i]! + 1
                 queue.append(child)
             }
@@ -181,7 +216,7 @@ public struct ChainIndex: Sendable {
             chain.append(cursor)
             isOnBestChain[cursor] = true
             if cursor == bestRoot { break }
-            cursor = first[records[cursor].previous]!
+            cursor = parent[cursor]
         }
         bestChain = chain.reversed()
         // Duplicates of best-chain blocks carry the same height and are not stale.
