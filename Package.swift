@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Names", targets: ["Names"]),
         .library(name: "Reference", targets: ["Reference"]),
         .library(name: "TestChain", targets: ["TestChain"]),
+        .library(name: "VirtualchainCommands", targets: ["VirtualchainCommands"]),
         .executable(name: "virtualchain", targets: ["virtualchain"]),
     ],
     dependencies: [
@@ -36,10 +37,18 @@ let package = Package(
         .target(name: "Names", dependencies: ["BitcoinWire", "Virtualchain"]),
         .target(name: "Reference", dependencies: ["BitcoinWire", "Virtualchain"]),
         .target(name: "TestChain", dependencies: ["BitcoinWire", "BlockFiles", "Virtualchain", "Names"]),
+        // The command line as a library: a user's executable is their machine plus one call.
+        .target(
+            name: "VirtualchainCommands",
+            dependencies: [
+                "BitcoinWire", "BlockFiles", "ChainIndex", "BlockReader", "Virtualchain", "Checkpoints", "Importer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "virtualchain",
             dependencies: [
-                "BitcoinWire", "BlockFiles", "ChainIndex", "BlockReader", "TestChain", "Virtualchain", "Names", "Reference", "Checkpoints", "Importer",
+                "VirtualchainCommands", "BitcoinWire", "BlockFiles", "TestChain", "Virtualchain", "Names", "Reference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import VirtualchainCommands
 import BlockFiles
 import Foundation
 import TestChain

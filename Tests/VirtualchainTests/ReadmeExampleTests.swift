@@ -17,6 +17,8 @@ import TestSupport
         let readme = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
         let code = try #require(Self.example(in: source))
         #expect(readme.contains(code), "README.md must show Tests/VirtualchainTests/Guestbook.swift's example verbatim")
+        let example = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("Examples/Guestbook/Sources/guestbook/Guestbook.swift"), encoding: .utf8)
+        #expect(Self.example(in: example) == code, "Examples/Guestbook must hold the README's machine verbatim")
         let machineLines = code.split(separator: "\n").filter { !$0.hasPrefix("//") }
         #expect(machineLines.count < 40)
     }

@@ -65,7 +65,7 @@ func reportIndexFindings(_ index: ChainIndex, quiet: Bool = false) {
     if stale > 0 { warn("note: \(stale) block(s) not on the best chain (stale or unconnected) left out; --all lists them") }
 }
 
-func warn(_ message: String) {
+public func warn(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
@@ -97,7 +97,7 @@ nonisolated(unsafe) let emitted = OutputBuffer()
 
 /// Prints one line of a command's results to stdout (instead of `print`, whose write errors
 /// nobody sees); the process fails at exit if it could not be written.
-func emit(_ text: String) {
+public func emit(_ text: String) {
     do {
         try emitted.line(text)
         try emitted.flush()

@@ -6,8 +6,6 @@ import ChainIndex
 import Foundation
 import Checkpoints
 import Importer
-import Names
-import Reference
 import Virtualchain
 
 /// Type-erased importer, so the command line can pick the machine at run time.
@@ -17,17 +15,16 @@ protocol ImportRunning {
 
 extension Importer: ImportRunning {}
 
-/// The state machines this tool ships.
-enum MachineChoice: String, ExpressibleByArgument, CaseIterable {
-    case names, reference
+/// A state machine the command line can run, under a name for `--machine`, built for the network
+/// a command names (a machine's first block may depend on it).
+public struct MachineRegistration: Sendable {
+    public let name: String
+    let makeImporter: @Sendable (_ network: Network, _ state: String, _ options: ImporterOptions) throws -> any ImportRunning
 
-    func importer(network: Network, state: String, options: ImporterOptions) throws -> any ImportRunning {
-        switch self {
-        case .names:
-            return try Importer(machine: NamesMachine(firstBlock: NamesMachine.firstBlock(network: network.rawValue)),
-                                stateDirectory: state, network: network, options: options)
-        case .reference:
-            return try Importer(machine: NotaryMachine(), stateDirectory: state, network: network, options: options)
+    public init<Machine: StateMachine>(_ name: String, _ make: @escaping @Sendable (Network) -> Machine) {
+        self.name = name
+        makeImporter = { network, state, options in
+            try Importer(machine: make(network), stateDirectory: state, network: network, options: options)
         }
     }
 }
@@ -56,8 +53,23 @@ final class StopFlag: @unchecked Sendable {
 struct ReplayOptions: ParsableArguments {
     @OptionGroup var source: ChainSourceOptions
 
-    @Option(help: "State machine: names or reference.")
-    var machine: MachineChoice
+    @Option(help: ArgumentHelp("State machine (default: the program's only one).", valueName: "name"))
+    var machine: String?
+
+    /// The machine chosen: by name, or the only one the program has.
+    var registration: MachineRegistration {
+        get throws {
+            let machines = CommandLineSetup.machines
+            if let machine {
+                guard let found = machines.first(where: { $0.name == machine }) else {
+                    throw ValidationError("unknown --machine '\(machine)' (\(machines.map(\.name).joined(separator: ", ")))")
+                }
+                return found
+            }
+            guard machines.count == 1 else { throw ValidationError("--machine is required: \(machines.map(\.name).joined(separator: ", "))") }
+            return machines[0]
+        }
+    }
 
     @Option(help: "State directory (state.sqlite, checkpoints/, lock).")
     var state: String
@@ -91,6 +103,7 @@ struct ReplayOptions: ParsableArguments {
     var quiet = false
 
     func validate() throws {
+        _ = try registration
         if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
         if keep < 1 { throw ValidationError("--keep must be at least 1") }
         if !(0...1).contains(checkpointShare) { throw ValidationError("--checkpoint-share must be between 0 and 1") }
@@ -115,7 +128,7 @@ struct ReplayOptions: ParsableArguments {
         if follow { stop.installSignalHandlers() }
         let importer: any ImportRunning
         do {
-            importer = try machine.importer(network: source.resolvedNetwork, state: stateDirectory, options: importerOptions)
+            importer = try registration.makeImporter(source.resolvedNetwork, stateDirectory, importerOptions)
         } catch {
             command.printError("\(error)")
             throw ExitCode(1)
@@ -145,7 +158,7 @@ struct ReplayOptions: ParsableArguments {
                     let rate = Double(p.blocks) / max(p.seconds, 1e-3)
                     let eta = rate > 0 ? Double(p.targetHeight - p.height) / rate : 0
                     return String(format: "%@: height %d/%d, %.0f blocks/s, %.1f MB/s, %d ops, ETA %.0f s",
-                                  machine.rawValue, p.height, p.targetHeight, rate, Double(p.bytes) / 1e6 / max(p.seconds, 1e-3), p.accepted, eta)
+                                  (try? registration.name) ?? "", p.height, p.targetHeight, rate, Double(p.bytes) / 1e6 / max(p.seconds, 1e-3), p.accepted, eta)
                 }())
             }, shouldStop: { stop.isSet })
         } catch {
