@@ -42,6 +42,7 @@ let package = Package(
             name: "VirtualchainCommands",
             dependencies: [
                 "BitcoinWire", "BlockFiles", "ChainIndex", "BlockReader", "Virtualchain", "Checkpoints", "Importer",
+                "Reference",  // bench's import phase replays through the reference machine
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

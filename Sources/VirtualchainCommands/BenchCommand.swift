@@ -4,6 +4,8 @@ import BlockFiles
 import BlockReader
 import ChainIndex
 import Foundation
+import Importer
+import Reference
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,8 +14,10 @@ struct BenchCommand: ParsableCommand {
         discussion: """
         Phases: headers (header pass), parse (every block parsed, every txid computed), filter \
         (operation filter only, nothing hashed), each on 1 thread and, for parse and filter, on all \
-        cores. Each is reported in MB/s of best-chain block bytes and as a ratio to OpenSSL SHA-256 \
-        over the same number of bytes in 1 KiB chunks, measured in the same run. Build in release mode.
+        cores; import (a replay through the reference machine into a scratch state, verification \
+        on, all cores, as `import` runs). Each is reported in MB/s of best-chain block bytes and as a \
+        ratio to OpenSSL SHA-256 over the same number of bytes in 1 KiB chunks, measured in the same \
+        run; import also as a ratio to parse_all_cores. Build in release mode.
         """
     )
 
@@ -27,6 +31,22 @@ struct BenchCommand: ParsableCommand {
 
     @Option(name: .customLong("repeat"), help: "Runs of each phase; the fastest counts (shared machines are noisy).")
     var repetitions: Int = 3
+
+    @Flag(name: .customLong("no-import"), inversion: .prefixedNo, help: "Measure the import phase (default on).")
+    var importPhase = true
+
+    /// One replay of the whole best chain through the reference machine into a fresh scratch
+    /// state, checkpoints as `import` writes them; seconds.
+    private func replay(directory: BlocksDirectory, index: ChainIndex) throws -> Double {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("vc-bench-import-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        var options = ImporterOptions()
+        options.passOptions = BlockPassOptions(verify: true, threads: source.threads)
+        let importer = try Importer(machine: NotaryMachine(), stateDirectory: scratch, network: directory.network, options: options)
+        let started = now()
+        _ = try importer.run(directory: directory, index: index)
+        return now() - started
+    }
 
     struct Phase {
         var name: String
@@ -109,6 +129,14 @@ struct BenchCommand: ParsableCommand {
             phases.append(try pass("parse_all_cores", threads: cores, filterOnly: false))
             phases.append(try pass("filter", threads: 1, filterOnly: true))
             phases.append(try pass("filter_all_cores", threads: cores, filterOnly: true))
+            if importPhase {
+                var best = Phase(name: "import", seconds: .infinity, threads: cores)
+                for run in 1...runs {
+                    progress.update("bench: import (\(run)/\(runs))", force: true)
+                    best.seconds = min(best.seconds, try replay(directory: directory, index: index))
+                }
+                phases.append(best)
+            }
         } catch {
             progress.finish()
             Self.printError("\(error)")
@@ -122,13 +150,17 @@ struct BenchCommand: ParsableCommand {
         let shaMBps = mb / shaSeconds
 
         if json {
-            var fields = ["\"bytes\":\(bytes)", "\"blocks\":\(blocks)", "\"txs\":\(transactions)", "\"threads\":\(cores)",
-                          "\"sha256_mbps\":\(format(shaMBps))", "\"anon_rss_bytes\":\(peakAnonymous)", "\"peak_rss_bytes\":\(ResidentMemory.peakTotal())"]
+            var shaped: [String: BenchJSON.Phase] = [:]
+            let parseAllCores = phases.first { $0.name == "parse_all_cores" }.map { mb / $0.seconds }
             for phase in phases {
                 let mbps = mb / phase.seconds
-                fields.append("\"\(phase.name)\":{\"seconds\":\(format(phase.seconds, 4)),\"mbps\":\(format(mbps)),\"ratio_to_sha256\":\(format(mbps / shaMBps, 3)),\"blocks_per_s\":\(format(Double(blocks) / phase.seconds)),\"tx_per_s\":\(format(Double(transactions) / phase.seconds)),\"threads\":\(phase.threads)}")
+                shaped[phase.name] = BenchJSON.Phase(seconds: phase.seconds, mbps: mbps, ratioToSHA256: mbps / shaMBps,
+                                                     blocksPerSecond: Double(blocks) / phase.seconds,
+                                                     transactionsPerSecond: Double(transactions) / phase.seconds, threads: phase.threads,
+                                                     ratioToParseAllCores: phase.name == "import" ? parseAllCores.map { mbps / $0 } : nil)
             }
-            emit("{" + fields.joined(separator: ",") + "}")
+            emit(try JSONOutput.line(BenchJSON(bytes: bytes, blocks: blocks, txs: transactions, threads: cores, sha256Mbps: shaMBps,
+                                               anonRSSBytes: peakAnonymous, peakRSSBytes: ResidentMemory.peakTotal(), phases: shaped)))
         } else {
             emit("\(blocks) blocks, \(transactions) transactions, \(String(format: "%.1f", mb)) MB on the best chain; SHA-256 baseline \(format(shaMBps)) MB/s")
             emit("phase               threads   seconds      MB/s   x SHA-256     blocks/s         tx/s")

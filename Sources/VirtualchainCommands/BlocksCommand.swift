@@ -44,7 +44,7 @@ struct BlocksCommand: ParsableCommand {
                     txids: wantIds ? block.view.transactions.map { $0.txid() } : [],
                     wtxids: wantIds ? block.view.transactions.map { $0.wtxid() } : [])
             }, consume: { recordIndex, row in
-                try out.line(format(recordIndex: recordIndex, row: row, index: index))
+                try out.line(try format(recordIndex: recordIndex, row: row, index: index))
             })
             try out.finish()
         } catch {
@@ -54,18 +54,16 @@ struct BlocksCommand: ParsableCommand {
         }
     }
 
-    func format(recordIndex: Int, row: Row, index: ChainIndex) -> String {
+    func format(recordIndex: Int, row: Row, index: ChainIndex) throws -> String {
         let record = index.records[recordIndex]
         let height = index.heights[recordIndex]
         let stale = !index.isOnBestChain[recordIndex] && !(index.isDuplicate(recordIndex) && index.isOnBestChain[index.firstRecord[recordIndex]])
         let file = BlockStoreWriter.blockFileName(record.location.file)
         if json {
-            var text = "{\"height\":\(height.map(String.init) ?? "null"),\"hash\":\"\(record.hash.displayHex)\",\"prev\":\"\(record.previous.displayHex)\",\"txs\":\(row.transactions),\"size\":\(record.location.size),\"file\":\(jsonString(file)),\"offset\":\(record.location.offset),\"stale\":\(stale)"
-            if txids {
-                text += ",\"txids\":[" + row.txids.map { "\"\($0.displayHex)\"" }.joined(separator: ",") + "]"
-                text += ",\"wtxids\":[" + row.wtxids.map { "\"\($0.displayHex)\"" }.joined(separator: ",") + "]"
-            }
-            return text + "}"
+            return try JSONOutput.line(BlockJSON(height: height, hash: record.hash.displayHex, prev: record.previous.displayHex,
+                                                 txs: row.transactions, size: record.location.size, file: file, offset: record.location.offset,
+                                                 stale: stale, txids: txids ? row.txids.map(\.displayHex) : nil,
+                                                 wtxids: txids ? row.wtxids.map(\.displayHex) : nil))
         }
         var text = "\(height.map(String.init) ?? "-")\t\(record.hash.displayHex)\t\(row.transactions) txs\t\(record.location.size) bytes\t\(file):\(record.location.offset)"
         if stale { text += "\tstale" }

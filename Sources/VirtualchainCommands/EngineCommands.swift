@@ -102,6 +102,9 @@ struct ReplayOptions: ParsableArguments {
     @Flag(help: "No progress bar or summary.")
     var quiet = false
 
+    @Flag(help: "The summary as one JSON object (one per poll with --follow); no progress bar.")
+    var json = false
+
     func validate() throws {
         _ = try registration
         if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
@@ -153,7 +156,7 @@ struct ReplayOptions: ParsableArguments {
         let report: ImportReport
         do {
             report = try importer.run(directory: directory, index: index, progress: { p in
-                guard !quiet else { return }
+                guard !quiet && !json else { return }
                 progress.update({
                     let rate = Double(p.blocks) / max(p.seconds, 1e-3)
                     let eta = rate > 0 ? Double(p.targetHeight - p.height) / rate : 0
@@ -169,6 +172,19 @@ struct ReplayOptions: ParsableArguments {
         progress.finish()
         for note in report.notes { warn("note: \(note)") }
         let summary = report.summary
+        if json {
+            let c = report.checkpoints
+            emit(try JSONOutput.line(ImportJSON(
+                machine: summary.machine, firstHeight: summary.firstHeight, lastHeight: summary.lastHeight, blocks: summary.blocks,
+                bytes: summary.bytes, accepted: summary.accepted, rejected: summary.rejected, dropped: summary.dropped,
+                unresolved: summary.unresolved, seconds: summary.seconds, interrupted: summary.interrupted, usedFallback: summary.usedFallback,
+                tip: summary.tipHash, consensusHash: summary.consensusHash, restoredFrom: report.restoredFrom?.height,
+                reorganisation: report.reorganisation.map { ImportJSON.Reorganisation(depth: $0.depth, forkHeight: $0.forkHeight, oldTip: $0.oldTip) },
+                checkpoints: ImportJSON.Checkpoints(written: c.written, stallSeconds: c.stallSeconds, writeSeconds: c.writeSeconds,
+                                                    payloadBytes: c.payloadBytes, fileBytes: c.fileBytes),
+                notes: report.notes)))
+            return report
+        }
         guard !quiet else { return report }
         if let first = summary.firstHeight, let last = summary.lastHeight {
             emit("""
@@ -249,8 +265,9 @@ struct StatusCommand: ParsableCommand {
         let tip = try store.tip()
         let counts = try store.counts()
         if json {
-            let countText = counts.map { "\(jsonString($0.kind)):\($0.count)" }.joined(separator: ",")
-            emit("{\"machine\":\(jsonString(meta?.machine ?? "")),\"version\":\(meta?.version ?? 0),\"network\":\(jsonString(meta?.network ?? "")),\"first_block\":\(meta?.firstBlock ?? 0),\"height\":\(tip.map { String($0.height) } ?? "null"),\"block\":\(tip.map { jsonString($0.blockHash) } ?? "null"),\"consensus_hash\":\(tip.map { jsonString($0.consensusHash) } ?? "null"),\"counts\":{\(countText)}}")
+            emit(try JSONOutput.line(StatusJSON(machine: meta?.machine, version: meta?.version, network: meta?.network, firstBlock: meta?.firstBlock,
+                                                height: tip?.height, block: tip?.blockHash, consensusHash: tip?.consensusHash,
+                                                counts: Dictionary(counts.map { ($0.kind, $0.count) }, uniquingKeysWith: +))))
         } else {
             emit("machine \(meta?.machine ?? "?") v\(meta?.version ?? 0) on \(meta?.network ?? "?"), first block \(meta?.firstBlock ?? 0)")
             if let tip { emit("height \(tip.height), block \(tip.blockHash), consensus hash \(tip.consensusHash)") } else { emit("no blocks yet") }
@@ -273,8 +290,8 @@ struct ExportCommand: ParsableCommand {
         }
         for row in try db.run("SELECT height, block_hash, ops_hash, consensus_hash FROM vc_blocks ORDER BY height") {
             let height = row[0].int!
-            let list = (records[height] ?? []).map(jsonString).joined(separator: ",")
-            try out.line("{\"height\":\(height),\"block\":\"\(row[1].string!)\",\"ops_hash\":\"\(row[2].string!)\",\"consensus_hash\":\"\(row[3].string!)\",\"records\":[\(list)]}")
+            try out.line(try JSONOutput.line(ExportJSON(height: height, block: row[1].string!, opsHash: row[2].string!,
+                                                        consensusHash: row[3].string!, records: records[height] ?? [])))
         }
         try out.finish()
     }
@@ -325,9 +342,8 @@ struct CheckpointsCommand: ParsableCommand {
         for entry in entries {
             if json {
                 let h = entry.header
-                var text = "{\"path\":\(jsonString(entry.path)),\"height\":\(h.map { String($0.height) } ?? "null"),\"block\":\(h.map { jsonString($0.blockHash) } ?? "null"),\"consensus_hash\":\(h.map { jsonString($0.consensusHash) } ?? "null"),\"bytes\":\(entry.bytes),\"ok\":\(entry.ok)"
-                if let problem = entry.problem { text += ",\"problem\":\(jsonString(problem))" }
-                emit(text + "}")
+                emit(try JSONOutput.line(CheckpointJSON(path: entry.path, height: h?.height, block: h?.blockHash, consensusHash: h?.consensusHash,
+                                                        bytes: entry.bytes, ok: entry.ok, problem: entry.problem)))
             } else if let h = entry.header {
                 emit("\(entry.ok ? "ok  " : "BAD ") height \(h.height) block \(h.blockHash) consensus \(h.consensusHash) \(entry.bytes) bytes \(entry.path)")
             } else {

@@ -44,10 +44,11 @@ struct OpsCommand: ParsableCommand {
                 }
                 return found
             }, consume: { recordIndex, operations in
-                let height = index.heights[recordIndex].map(String.init) ?? "null"
+                let height = index.heights[recordIndex]
                 let block = index.records[recordIndex].hash.displayHex
                 for op in operations {
-                    try out.line("{\"height\":\(height),\"block\":\"\(block)\",\"txid\":\"\(op.txid.displayHex)\",\"vtxindex\":\(op.vtxindex),\"opcode\":\"\(Hex.encode([op.opcode]))\",\"payload\":\"\(Hex.encode(op.payload))\"}")
+                    try out.line(try JSONOutput.line(OperationJSON(height: height, block: block, txid: op.txid.displayHex, vtxindex: op.vtxindex,
+                                                                   opcode: Hex.encode([op.opcode]), payload: Hex.encode(op.payload))))
                 }
             })
             try out.finish()

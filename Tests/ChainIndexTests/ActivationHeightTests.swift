@@ -63,6 +63,12 @@ func strippingCoinbaseWitness(_ block: [UInt8]) throws -> [UInt8] {
     return writer.bytes
 }
 
+/// The height of the first JSON line of a `blocks --json` listing.
+func firstHeight(_ listing: String) -> Int? {
+    guard let line = listing.split(separator: "\n").first else { return nil }
+    return (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["height"] as? Int
+}
+
 func verifying(_ bytes: [UInt8], _ rules: BlockRules) -> String? {
     bytes.withUnsafeBytes { raw -> String? in
         do throws(WireError) {
@@ -155,7 +161,7 @@ func verifying(_ bytes: [UInt8], _ rules: BlockRules) -> String? {
         let chain = try PrunedChain(network: .mainnet, start: 300_000, blocks: 30)
         let read = try chain.cli("blocks", ["--json"])
         #expect(read.status == 0, "\(read.stderr)")
-        #expect(read.stdout.hasPrefix("{\"height\":300000,"))
+        #expect(firstHeight(read.stdout) == 300_000)
         let agree = try chain.cli("blocks", ["--base-height", "300000"])
         #expect(agree.status == 0)
         let disagree = try chain.cli("blocks", ["--base-height", "300001"])
@@ -204,7 +210,7 @@ func verifying(_ bytes: [UInt8], _ rules: BlockRules) -> String? {
         // Testnet4 pruned above its BIP34 height of 1: the height comes from the coinbase.
         let pruned = try PrunedChain(network: .testnet4, start: 50_000, blocks: 20)
         let read = try pruned.cli("blocks", ["--json"])
-        #expect(read.status == 0 && read.stdout.hasPrefix("{\"height\":50000,"), "\(read.stderr)")
+        #expect(read.status == 0 && firstHeight(read.stdout) == 50_000, "\(read.stderr)")
     }
 
     @Test func coinbaseHeightIsReadOnlyInItsCanonicalForm() throws {
