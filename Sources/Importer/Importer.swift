@@ -42,6 +42,13 @@ public struct ImportReport: Sendable {
 
 /// Imports with checkpoints: locks the state directory, restores a checkpoint where the state is
 /// missing or damaged, rolls back across a reorganisation, replays, and checkpoints as it goes.
+///
+/// `init` takes the directory's lock (throws ``ImporterError`` if another process holds it);
+/// `run` is called from one thread at a time, the replay thread, where the machine runs;
+/// checkpoints are compressed and written on a background queue. `run` throws
+/// ``ImporterError`` (a state or checkpoint that cannot be read, a state the blocks cannot
+/// rebuild, blocks missing at our tip, a checkpoint that could not be written) and everything
+/// `Engine.run` throws; the state is never left between blocks and never deleted.
 public final class Importer<Machine: StateMachine> {
     public let machine: Machine
     public let stateDirectory: String

@@ -53,6 +53,14 @@ public struct UndoNotYetWritten: Error, CustomStringConvertible, Sendable {
 
 /// Replays the operations of a blocks directory through a state machine, block by block, into
 /// the state database.
+///
+/// An engine is used from one thread at a time (the replay thread: the one calling `run` or
+/// `process`); it runs the block pass's workers itself. `init` throws ``EngineError`` for a state
+/// of another machine, version, network or first block, and SQLite errors; `run` throws
+/// ``EngineError`` (damaged undo data, values outside the money range, a state whose tip left
+/// the chain), ``UndoNotYetWritten``, `BlockPassError` (a block that does not parse or verify,
+/// naming file and offset), and whatever the machine throws other than ``Rejection``. After an
+/// error the state ends at a block boundary, the block before the failure.
 public final class Engine<Machine: StateMachine> {
     public let machine: Machine
     public let store: StateStore
