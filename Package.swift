@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "BlockFiles", targets: ["BlockFiles"]),
         .library(name: "ChainIndex", targets: ["ChainIndex"]),
         .library(name: "BlockReader", targets: ["BlockReader"]),
+        .library(name: "ConsensusHashing", targets: ["ConsensusHashing"]),
+        .library(name: "Proofs", targets: ["Proofs"]),
         .library(name: "Virtualchain", targets: ["Virtualchain"]),
         .library(name: "Checkpoints", targets: ["Checkpoints"]),
         .library(name: "Importer", targets: ["Importer"]),
@@ -32,7 +34,10 @@ let package = Package(
         .target(name: "BlockFiles", dependencies: ["BitcoinWire"]),
         .target(name: "ChainIndex", dependencies: ["BitcoinWire", "BlockFiles"]),
         .target(name: "BlockReader", dependencies: ["BitcoinWire", "BlockFiles", "ChainIndex", "CCrypto"]),
-        .target(name: "Virtualchain", dependencies: ["BitcoinWire", "BlockFiles", "ChainIndex", "BlockReader", "CSQLite", "CCrypto"]),
+        // Consensus hashes and light-client proof verification: hashing only (no SQLite, no files).
+        .target(name: "ConsensusHashing", dependencies: ["BitcoinWire"]),
+        .target(name: "Proofs", dependencies: ["BitcoinWire", "ConsensusHashing"]),
+        .target(name: "Virtualchain", dependencies: ["BitcoinWire", "ConsensusHashing", "Proofs", "BlockFiles", "ChainIndex", "BlockReader", "CSQLite", "CCrypto"]),
         .target(name: "Checkpoints", dependencies: ["BitcoinWire", "CLZ4"]),
         .target(name: "Importer", dependencies: ["BitcoinWire", "BlockFiles", "BlockReader", "ChainIndex", "Checkpoints", "Virtualchain"]),
         .target(name: "Names", dependencies: ["BitcoinWire", "Virtualchain"]),
@@ -43,6 +48,7 @@ let package = Package(
             name: "VirtualchainCommands",
             dependencies: [
                 "BitcoinWire", "BlockFiles", "ChainIndex", "BlockReader", "Virtualchain", "Checkpoints", "Importer",
+                "Proofs",
                 "Reference",  // bench's import phase replays through the reference machine
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

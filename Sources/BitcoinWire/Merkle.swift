@@ -22,3 +22,25 @@ public enum Merkle {
         return (row[0], mutated)
     }
 }
+
+extension Merkle {
+    /// The siblings on the path from leaf `index` to the root, leaves first (an odd level's last
+    /// node is paired with itself, as Bitcoin's tree does).
+    public static func branch(_ leaves: [Hash256], index: Int) -> [Hash256] {
+        precondition(leaves.indices.contains(index), "leaf index outside the tree")
+        var level = leaves, position = index, branch: [Hash256] = []
+        while level.count > 1 {
+            if level.count % 2 == 1 { level.append(level[level.count - 1]) }
+            branch.append(level[position ^ 1])
+            var next: [Hash256] = []
+            next.reserveCapacity(level.count / 2)
+            for j in stride(from: 0, to: level.count, by: 2) {
+                var a = level[j], b = level[j + 1]
+                next.append(withUnsafeBytes(of: &a) { x in withUnsafeBytes(of: &b) { y in Hashes.dsha256(parts: x, y) } })
+            }
+            level = next
+            position /= 2
+        }
+        return branch
+    }
+}

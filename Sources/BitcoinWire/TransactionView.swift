@@ -117,6 +117,12 @@ public struct TransactionView {
                               UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - 4)...]))
     }
 
+    /// The serialization without witness data (what the txid hashes).
+    public func serializedWithoutWitness() -> [UInt8] {
+        guard hasWitness else { return Array(bytes) }
+        return Array(bytes[0..<4]) + Array(bytes[inputsStart..<outputsEnd]) + Array(bytes[(bytes.count - 4)...])
+    }
+
     /// dSHA256 of the full serialization (equals the txid without witness data).
     @inlinable public func wtxid() -> Hash256 { Hashes.dsha256(bytes) }
 

@@ -15,6 +15,9 @@ public struct ImporterOptions: Sendable {
     public var checkpointShare: Double? = ImporterOptions.defaultCheckpointShare
     /// 5 %: the import spends at most about a twentieth of its time on checkpoints.
     public static let defaultCheckpointShare = 0.05
+    /// Trusted consensus hashes by height (`--expect`): the replay stops before a block whose
+    /// hash differs, as the original's `expected_snapshots`.
+    public var expectedConsensusHashes: [Int: String] = [:]
     public var retention = CheckpointStore.Retention()
     public var until: Int?
     /// Only blocks with at least this many confirmations are processed (follow mode).
@@ -148,6 +151,7 @@ public final class Importer<Machine: StateMachine> {
             until = min(until ?? Int.max, tip - options.confirmations + 1)
         }
         let current = engine!
+        current.expectedConsensusHashes = options.expectedConsensusHashes
         let summary = try current.run(directory: directory, index: index, until: until, passOptions: options.passOptions,
                                       progress: progress, afterBlock: { height, hash in
             if (height - firstBlock + 1) % every == 0 && writer.isDue(share: self.options.checkpointShare) {

@@ -197,6 +197,10 @@ public final class Engine<Machine: StateMachine> {
     }
     public var commitPolicy = CommitPolicy()
 
+    /// Consensus hashes the caller trusts, by height: a block whose hash differs is not applied
+    /// and the replay stops with an error (the state at the block before).
+    public var expectedConsensusHashes: [Int: String] = [:]
+
     /// The open batch: blocks applied but not yet committed.
     private var batch: (blocks: Int, startedNanoseconds: UInt64, committedHashes: Int)?
 
@@ -260,6 +264,9 @@ public final class Engine<Machine: StateMachine> {
                     for record in try machine.endOfBlock(context) { records.append((record, nil, nil)) }
                 }
                 let hashes = consensus.append(records: records.map(\.record))
+                if let expected = expectedConsensusHashes[height], expected != hashes.consensusHash {
+                    throw EngineError("consensus hash \(hashes.consensusHash) at height \(height) differs from the expected \(expected): this state's history is not the trusted one; the state is kept at the block before")
+                }
                 for (position, entry) in records.enumerated() {
                     try database.run("INSERT INTO vc_records (height, position, vtxindex, txid, opcode, serialized) VALUES (?, ?, ?, ?, ?, ?)", [
                         SQLiteValue(height), SQLiteValue(position), entry.vtxindex.map(SQLiteValue.init) ?? .null,

@@ -95,6 +95,40 @@ public final class StateStore {
         return (meta, tip)
     }
 
+    /// The stored row of the block at `height`: its hash, ops hash and consensus hash.
+    public func block(atHeight height: Int) throws -> (blockHash: String, opsHash: String, consensusHash: String)? {
+        try database.run("SELECT block_hash, ops_hash, consensus_hash FROM vc_blocks WHERE height = ?", [SQLiteValue(height)]).first.map {
+            ($0[0].string!, $0[1].string!, $0[2].string!)
+        }
+    }
+
+    /// The accepted records of the block at `height`, in commit order.
+    public func records(atHeight height: Int) throws -> [(serialized: String, vtxindex: Int?, txid: String?)] {
+        try database.run("SELECT serialized, vtxindex, txid FROM vc_records WHERE height = ? ORDER BY position", [SQLiteValue(height)]).map {
+            (String(decoding: $0[0].blob ?? [], as: UTF8.self), $0[1].int, $0[2].string)
+        }
+    }
+
+    /// Where the record made by transaction `txid` is: height and position in its block.
+    public func recordLocation(txid: String) throws -> (height: Int, position: Int)? {
+        try database.run("SELECT height, position FROM vc_records WHERE txid = ? ORDER BY height DESC LIMIT 1", [.text(txid.lowercased())]).first.map {
+            ($0[0].int!, $0[1].int!)
+        }
+    }
+
+    /// Every block's row and records, in height order (what `export` prints).
+    public func export(_ body: (_ height: Int, _ blockHash: String, _ opsHash: String, _ consensusHash: String,
+                                _ records: [(serialized: String, txid: String?)]) throws -> Void) throws {
+        var records: [Int: [(serialized: String, txid: String?)]] = [:]
+        for row in try database.run("SELECT height, serialized, txid FROM vc_records ORDER BY height, position") {
+            records[row[0].int!, default: []].append((String(decoding: row[1].blob ?? [], as: UTF8.self), row[2].string))
+        }
+        for row in try database.run("SELECT height, block_hash, ops_hash, consensus_hash FROM vc_blocks ORDER BY height") {
+            let height = row[0].int!
+            try body(height, row[1].string!, row[2].string!, row[3].string!, records[height] ?? [])
+        }
+    }
+
     public func counts() throws -> [(kind: String, count: Int)] {
         try database.run("SELECT kind, count FROM vc_counts ORDER BY kind").map { ($0[0].string!, $0[1].int!) }
     }

@@ -26,13 +26,14 @@ struct RootCommand: ParsableCommand {
 /// VirtualchainCommandLine.main(name: "guestbook", machines: [MachineRegistration("guestbook") { _ in Guestbook() }])
 /// ```
 ///
-/// gives `guestbook import | rebuild | status | export | verify | checkpoints | blocks | ops | bench`,
+/// gives `guestbook import | rebuild | status | export | verify | checkpoints | prove | verify-proof |
+/// blocks | ops | bench`,
 /// with checkpoints, restarts, reorganisation handling and follow mode, for that machine.
 public enum VirtualchainCommandLine {
     /// The commands every program gets: replay and state commands, then the block-file tools.
     public static let standardCommands: [ParsableCommand.Type] = [
         ImportCommand.self, RebuildCommand.self, StatusCommand.self, ExportCommand.self, VerifyCommand.self, CheckpointsCommand.self,
-        BlocksCommand.self, OpsCommand.self, BenchCommand.self,
+        ProveCommand.self, VerifyProofCommand.self, BlocksCommand.self, OpsCommand.self, BenchCommand.self,
     ]
 
     /// Parses the process's arguments and runs the command; never returns. Usage errors exit with

@@ -20,12 +20,15 @@ extension Importer: ImportRunning {}
 public struct MachineRegistration: Sendable {
     public let name: String
     let makeImporter: @Sendable (_ network: Network, _ state: String, _ options: ImporterOptions) throws -> any ImportRunning
+    /// The machine's magic on a network (what `verify-proof` checks a transaction against).
+    let magic: @Sendable (_ network: Network) -> [UInt8]
 
     public init<Machine: StateMachine>(_ name: String, _ make: @escaping @Sendable (Network) -> Machine) {
         self.name = name
         makeImporter = { network, state, options in
             try Importer(machine: make(network), stateDirectory: state, network: network, options: options)
         }
+        magic = { make($0).magic }
     }
 }
 
@@ -105,8 +108,28 @@ struct ReplayOptions: ParsableArguments {
     @Flag(help: "The summary as one JSON object (one per poll with --follow); no progress bar.")
     var json = false
 
+    @Option(name: .customLong("expect"), help: ArgumentHelp("A trusted consensus hash: stop with an error, the state at the block before, if ours differs at that height (repeatable).", valueName: "height:consensus-hash"))
+    var expectations: [String] = []
+
+    /// `--expect` values by height.
+    var expectedHashes: [Int: String] {
+        get throws {
+            var expected: [Int: String] = [:]
+            for text in expectations {
+                let parts = text.split(separator: ":", maxSplits: 1)
+                guard parts.count == 2, let height = Int(parts[0]), height >= 0,
+                      parts[1].utf8.count == 32, [UInt8](hex: String(parts[1])) != nil else {
+                    throw ValidationError("--expect '\(text)' is not HEIGHT:CONSENSUS_HASH (32 hex digits)")
+                }
+                expected[height] = parts[1].lowercased()
+            }
+            return expected
+        }
+    }
+
     func validate() throws {
         _ = try registration
+        _ = try expectedHashes
         if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
         if keep < 1 { throw ValidationError("--keep must be at least 1") }
         if !(0...1).contains(checkpointShare) { throw ValidationError("--checkpoint-share must be between 0 and 1") }
@@ -118,6 +141,7 @@ struct ReplayOptions: ParsableArguments {
         var options = ImporterOptions()
         options.checkpointEvery = checkpointEvery
         options.checkpointShare = checkpointShare > 0 ? checkpointShare : nil
+        options.expectedConsensusHashes = (try? expectedHashes) ?? [:]
         options.retention = CheckpointStore.Retention(keep: keep, keepEvery: keepEvery)
         options.until = until
         options.confirmations = follow ? confirmations : 0
@@ -284,14 +308,15 @@ struct ExportCommand: ParsableCommand {
         let store = try openState(state, command: Self.self)
         let db = store.database
         let out = OutputBuffer()
-        var records: [Int: [String]] = [:]
-        for row in try db.run("SELECT height, serialized FROM vc_records ORDER BY height, position") {
-            records[row[0].int!, default: []].append(String(decoding: row[1].blob ?? [], as: UTF8.self))
+        var records: [Int: [(serialized: String, txid: String?)]] = [:]
+        for row in try db.run("SELECT height, serialized, txid FROM vc_records ORDER BY height, position") {
+            records[row[0].int!, default: []].append((String(decoding: row[1].blob ?? [], as: UTF8.self), row[2].string))
         }
         for row in try db.run("SELECT height, block_hash, ops_hash, consensus_hash FROM vc_blocks ORDER BY height") {
             let height = row[0].int!
             try out.line(try JSONOutput.line(ExportJSON(height: height, block: row[1].string!, opsHash: row[2].string!,
-                                                        consensusHash: row[3].string!, records: records[height] ?? [])))
+                                                        consensusHash: row[3].string!, records: (records[height] ?? []).map(\.serialized),
+                                                        txids: (records[height] ?? []).map(\.txid))))
         }
         try out.finish()
     }

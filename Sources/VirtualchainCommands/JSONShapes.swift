@@ -71,9 +71,11 @@ struct ExportJSON: Encodable {
     var opsHash: String
     var consensusHash: String
     var records: [String]
+    /// Parallel to `records`: the transaction that made each, null for an end-of-block record.
+    var txids: [String?]
 
     enum CodingKeys: String, CodingKey {
-        case height, block, records
+        case height, block, records, txids
         case opsHash = "ops_hash", consensusHash = "consensus_hash"
     }
 }
