@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "BitcoinWireTests", dependencies: ["BitcoinWire", "TestSupport"]),
         .testTarget(name: "BlockFilesTests", dependencies: ["BlockFiles", "TestSupport"]),
         .testTarget(name: "ChainIndexTests", dependencies: ["ChainIndex", "BlockReader", "TestChain", "TestSupport", "virtualchain"]),
-        .testTarget(name: "VirtualchainTests", dependencies: ["Virtualchain", "Names", "Reference", "TestChain", "TestSupport", "virtualchain", "BlockFiles", "ChainIndex", "BitcoinWire"]),
+        .testTarget(name: "VirtualchainTests", dependencies: ["Virtualchain", "Proofs", "Importer", "Names", "Reference", "TestChain", "TestSupport", "virtualchain", "BlockFiles", "ChainIndex", "BitcoinWire"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoints", "Importer", "Virtualchain", "Names", "TestChain", "TestSupport", "virtualchain", "BlockFiles", "ChainIndex", "BitcoinWire"]),
         .testTarget(name: "TestChainTests", dependencies: ["TestChain", "BlockFiles", "TestSupport", "virtualchain"]),
     ]

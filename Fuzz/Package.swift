@@ -21,6 +21,7 @@ let package = Package(
         fuzzTarget("FuzzCandidates", ["BitcoinWire", "BlockFiles", "Virtualchain"]),
         fuzzTarget("FuzzUndo", ["BitcoinWire", "BlockFiles"]),
         fuzzTarget("FuzzCheckpoint", ["Checkpoints"]),
+        fuzzTarget("FuzzProof", ["Proofs"]),
         fuzzTarget("FuzzNamesParse", ["Names"]),
         fuzzTarget("FuzzReferenceParse", ["Reference"]),
     ]

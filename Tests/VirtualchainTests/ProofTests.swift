@@ -1,0 +1,190 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import BitcoinWire
+@testable import BlockFiles
+@testable import ChainIndex
+@testable import Proofs
+@testable import Virtualchain
+
+/// Light-client proofs (shared/spec/proofs.md) of the bundled names chain: every accepted record
+/// proved and verified, here and by an independent Python verifier; every tampering refused at
+/// its step.
+@Suite(.serialized) struct ProofTests {
+    /// testdata/regtest imported once through the names machine.
+    final class Fixture: @unchecked Sendable {
+        static let shared = try! Fixture()
+        let root: URL
+        let state: URL
+        let store: StateStore
+        let blocks: (directory: BlocksDirectory, index: ChainIndex)
+        let tip: (height: Int, blockHash: String, consensusHash: String)
+
+        init() throws {
+            root = try TestPaths.temporaryDirectory("proofs")
+            state = root.appendingPathComponent("state")
+            let testdata = TestPaths.packageRoot.appendingPathComponent("testdata").path
+            let imported = try runCLI(["import", "--datadir", testdata, "--network", "regtest", "--machine", "names", "--state", state.path, "--quiet"])
+            precondition(imported.status == 0, imported.stderr)
+            store = try StateStore(directory: state.path)
+            let directory = try BlocksDirectory.locate(datadir: testdata, blocksdir: nil, network: .regtest)
+            blocks = (directory, try ChainIndex(directory: directory))
+            tip = try store.tip()!
+        }
+
+        /// Every accepted record: (height, position).
+        func accepted() throws -> [(height: Int, position: Int)] {
+            try store.database.run("SELECT height, position FROM vc_records ORDER BY height, position").map { ($0[0].int!, $0[1].int!) }
+        }
+    }
+
+    let fixture = Fixture.shared
+    let magic = Array("id".utf8)
+
+    func verify(_ proof: Proof) -> Result<ProvenRecord, ProofError> {
+        do throws(ProofError) {
+            return .success(try ProofVerifier.verify(proof, trustedHeight: fixture.tip.height, trustedConsensusHash: fixture.tip.consensusHash, magic: magic))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    @Test func everyAcceptedRecordIsProvedAndVerifiedHereAndByPython() throws {
+        let records = try fixture.accepted()
+        #expect(records.count > 100)
+        let directory = fixture.root.appendingPathComponent("all-proofs")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var paths: [String] = []
+        for (height, position) in records {
+            let proof = try ProofBuilder.proof(store: fixture.store, height: height, recordIndex: position, blocks: fixture.blocks)
+            #expect(proof.bitcoin != nil)
+            let proven = try verify(proof).get()
+            #expect(proven.height == height)
+            let path = directory.appendingPathComponent("\(height)-\(position).json").path
+            try Data(try proof.json().utf8).write(to: URL(fileURLWithPath: path))
+            paths.append(path)
+        }
+        let python = try runPython("proof_verify.py", [String(fixture.tip.height), fixture.tip.consensusHash, Hex.encode(magic)] + paths)
+        #expect(python.status == 0, "\(python.stderr)")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(python.stdout.utf8)) as? [String: Any])
+        #expect((result["verified"] as? [Any])?.count == records.count)
+        #expect((result["refused"] as? [Any])?.isEmpty == true, "\(python.stdout.prefix(2000))")
+    }
+
+    @Test func theCommandsProveAndVerifyByTxid() throws {
+        let row = try #require(try fixture.store.database.run("SELECT txid, height FROM vc_records WHERE txid IS NOT NULL LIMIT 1 OFFSET 7").first)
+        let txid = try #require(row[0].string)
+        let proved = try runCLI(["prove", "--state", fixture.state.path, "--txid", txid, "--datadir",
+                                 TestPaths.packageRoot.appendingPathComponent("testdata").path, "--network", "regtest"])
+        #expect(proved.status == 0, "\(proved.stderr)")
+        let file = fixture.root.appendingPathComponent("by-txid.json")
+        try Data(proved.stdout.utf8).write(to: file)
+        let verified = try runCLI(["verify-proof", file.path, "--height", String(fixture.tip.height), "--consensus-hash", fixture.tip.consensusHash])
+        #expect(verified.status == 0, "\(verified.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(verified.stdout.utf8)) as? [String: Any])
+        #expect(object["txid"] as? String == txid && object["height"] as? Int == row[1].int)
+        let wrong = try runCLI(["verify-proof", file.path, "--height", String(fixture.tip.height), "--consensus-hash", String(repeating: "0", count: 32)])
+        #expect(wrong.status == 1 && wrong.stderr.contains("proof refused at step 1"), "\(wrong.stderr)")
+        // An older trusted height works too, and a record above it cannot be proved from it.
+        let older = try runCLI(["prove", "--state", fixture.state.path, "--txid", txid, "--trusted-height", String(row[1].int! + 5)])
+        #expect(older.status == 0, "\(older.stderr)")
+    }
+
+    /// Each field changed is refused, naming the step the spec gives it.
+    @Test func tamperingIsRefusedAtItsStep() throws {
+        let (height, position) = try #require(try fixture.accepted().first { $0.height < fixture.tip.height - 40 })
+        let good = try ProofBuilder.proof(store: fixture.store, height: height, recordIndex: position, blocks: fixture.blocks)
+        #expect(good.hops.count >= 2)
+        func flip(_ hex: String) -> String {
+            var chars = Array(hex)
+            chars[2] = chars[2] == "0" ? "1" : "0"
+            return String(chars)
+        }
+        var cases: [(String, Int, (inout Proof) -> Void)] = [
+            ("format", 1, { $0.format = "virtualchain-proof/9" }),
+            ("trusted hash", 1, { $0.trusted.consensusHash = flip($0.trusted.consensusHash) }),
+            ("trusted height", 1, { $0.trusted.height -= 1 }),
+            ("an ops hash", 2, { $0.hops[0].opsHash = flip($0.hops[0].opsHash) }),
+            ("a previous hash", 2, { $0.hops[0].previous[0] = flip($0.hops[0].previous[0]) }),
+            ("a hop's height", 2, { $0.hops[1].height += 1 }),
+            ("a missing previous", 2, { $0.hops[0].previous.removeLast() }),
+            ("the block's height", 3, { $0.block.height -= 1 }),
+            ("a record", 3, { $0.block.records[0] = $0.block.records[0].replacingOccurrences(of: ",", with: ";") }),
+            ("the record index", 4, { $0.recordIndex = 99 }),
+            ("the merkle branch", 5, { $0.bitcoin!.merkleBranch[0] = flip($0.bitcoin!.merkleBranch[0]) }),
+            ("the transaction", 5, { $0.bitcoin!.tx = flip($0.bitcoin!.tx) }),
+            ("the header", 5, { $0.bitcoin!.blockHeader = flip($0.bitcoin!.blockHeader) }),
+            ("the txid", 5, { $0.txid = flip($0.txid!) }),
+        ]
+        if good.block.records.count < 2 { cases.removeAll { $0.0 == "the record index" } }
+        for (what, step, change) in cases {
+            var proof = good
+            change(&proof)
+            switch verify(proof) {
+            case .success: Issue.record("tampered \(what) was accepted")
+            case let .failure(error): #expect(error.step == step, "tampered \(what): \(error)")
+            }
+            // The independent verifier refuses it too.
+            let file = fixture.root.appendingPathComponent("tampered-\(what.filter(\.isLetter)).json")
+            try Data(try proof.json().utf8).write(to: file)
+            let python = try runPython("proof_verify.py", [String(fixture.tip.height), fixture.tip.consensusHash, Hex.encode(magic), file.path])
+            #expect(python.status == 1, "python accepted tampered \(what)")
+        }
+        #expect(throws: ProofError.self) { try Proof.parse(Array("{\"format\":1}".utf8)) }
+    }
+
+    /// Hops grow with the logarithm of the distance: sizes and hop counts on a 1,000,000-block
+    /// chain of consensus hashes (synthetic), and the 16 KiB bound on a 1,500-block chain.
+    @Test func proofsStaySmall() throws {
+        let first = 1, tip = 1_000_000
+        func fake(_ h: Int, _ bytes: Int) -> String { Hex.encode(Hashes.sha256(Array(String(h).utf8)).bytes.prefix(bytes)) }
+        let record = "?:40:" + String(repeating: "ab", count: 20) + ",46:" + String(repeating: "cd", count: 23) + ",0:,0:,6:123456,1:1"
+        var report: [String] = []
+        for distance in [10, 1_000, 100_000, 999_000] {
+            let hops = try ProofBuilder.hops(trustedHeight: tip, target: tip - distance, firstBlock: first,
+                                             consensusHash: { fake($0, 16) }, opsHash: { fake($0, 32) })
+            let proof = Proof(machine: "names", machineVersion: 1, network: "mainnet", firstBlock: first,
+                              trusted: Proof.Trusted(height: tip, consensusHash: fake(tip, 16)), hops: hops,
+                              block: Proof.Block(height: tip - distance, records: [record]), recordIndex: 0, txid: fake(0, 32), bitcoin: nil)
+            let size = try proof.json().utf8.count
+            report.append("\(distance) blocks below the tip: \(hops.count) hops, \(size) bytes")
+            #expect(hops.count <= 2 * 20 && size <= 16 * 1024)
+        }
+        print("proofs on a 1,000,000-block chain: " + report.joined(separator: "; "))
+
+        // A 1,500-block chain: every height's worst case (the farthest record) under 16 KiB.
+        var worst = 0
+        for target in [1, 2, 3, 100, 511, 512, 1000, 1023, 1499] {
+            let hops = try ProofBuilder.hops(trustedHeight: 1_500, target: target, firstBlock: first,
+                                             consensusHash: { fake($0, 16) }, opsHash: { fake($0, 32) })
+            let proof = Proof(machine: "names", machineVersion: 1, network: "regtest", firstBlock: first,
+                              trusted: Proof.Trusted(height: 1_500, consensusHash: fake(1_500, 16)), hops: hops,
+                              block: Proof.Block(height: target, records: Array(repeating: record, count: 4)), recordIndex: 0,
+                              txid: fake(0, 32), bitcoin: Proof.Bitcoin(blockHeader: String(repeating: "00", count: 80),
+                                                                        tx: String(repeating: "00", count: 300), txIndex: 5,
+                                                                        merkleBranch: Array(repeating: fake(1, 32), count: 12)))
+            worst = max(worst, try proof.json().utf8.count)
+        }
+        #expect(worst <= 16 * 1024, "largest proof on a 1,500-block chain: \(worst) bytes")
+    }
+
+    /// `import --expect HEIGHT:HASH`: a right hash passes; a wrong one stops before that block.
+    @Test func importExpectStopsAtAWrongHash() throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let testdata = TestPaths.packageRoot.appendingPathComponent("testdata").path
+        let right = try #require(try fixture.store.block(atHeight: 150)?.consensusHash)
+        let good = try runCLI(["import", "--datadir", testdata, "--network", "regtest", "--machine", "names",
+                               "--state", root.appendingPathComponent("good").path, "--quiet", "--expect", "150:\(right)"])
+        #expect(good.status == 0, "\(good.stderr)")
+        let badState = root.appendingPathComponent("bad")
+        let bad = try runCLI(["import", "--datadir", testdata, "--network", "regtest", "--machine", "names",
+                              "--state", badState.path, "--quiet", "--expect", "150:" + String(repeating: "e", count: 32)])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("at height 150 differs from the expected"), "\(bad.stderr)")
+        #expect(try StateStore(directory: badState.path).tip()?.height == 149)
+        let malformed = try runCLI(["import", "--datadir", testdata, "--network", "regtest", "--machine", "names",
+                                    "--state", badState.path, "--expect", "150"])
+        #expect(malformed.status == 2)
+    }
+}

@@ -1,0 +1,165 @@
+"""An independent verifier of light-client proofs (shared/spec/proofs.md), written from the spec.
+
+Usage: proof_verify.py TRUSTED_HEIGHT TRUSTED_CONSENSUS_HASH MAGIC_HEX PROOF.json...
+Prints one JSON object: {"verified": [...proven records...], "refused": [{"file", "step", "why"}]}.
+Exit 0 when every proof verified, 1 otherwise.
+"""
+import hashlib
+import json
+import sys
+
+try:
+    from bitcoin.core.contrib.ripemd160 import ripemd160 as _ripemd160  # pure Python, always there
+except ImportError:  # pragma: no cover
+    _ripemd160 = None
+
+
+def sha256(b):
+    return hashlib.sha256(b).digest()
+
+
+def dsha(b):
+    return sha256(sha256(b))
+
+
+def hash160(b):
+    inner = sha256(b)
+    if _ripemd160 is not None:
+        return _ripemd160(inner)
+    return hashlib.new("ripemd160", inner).digest()
+
+
+def merkle_root_hex(leaves):
+    row = [bytes.fromhex(h)[::-1] for h in leaves]
+    while len(row) > 1:
+        if len(row) % 2:
+            row.append(row[-1])
+        row = [dsha(row[2 * j] + row[2 * j + 1]) for j in range(len(row) // 2)]
+    return row[0][::-1].hex()
+
+
+def ops_hash(records):
+    leaves = [dsha(r.encode()).hex() for r in records] or [dsha(b"").hex()]
+    return merkle_root_hex(sorted(leaves))
+
+
+def consensus_hash(ops, previous):
+    root = merkle_root_hex(sorted(previous + [ops]))
+    return hash160(bytes.fromhex(root))[:16].hex()
+
+
+def skip_list(height, first):
+    out, i = [], 1
+    while height - (2 ** i - 1) >= first:
+        out.append(height - (2 ** i - 1))
+        i += 1
+    return out
+
+
+class Refused(Exception):
+    def __init__(self, step, why):
+        super().__init__(why)
+        self.step = step
+
+
+def read_compact(b, i):
+    n = b[i]
+    if n < 0xFD:
+        return n, i + 1
+    width = {0xFD: 2, 0xFE: 4, 0xFF: 8}[n]
+    return int.from_bytes(b[i + 1:i + 1 + width], "little"), i + 1 + width
+
+
+def last_nulldata(tx):
+    """The data pushed by the last output `OP_RETURN <one push>` of a non-witness transaction."""
+    i = 4
+    n_in, i = read_compact(tx, i)
+    for _ in range(n_in):
+        length, i = read_compact(tx, i + 36)
+        i += length + 4
+    n_out, i = read_compact(tx, i)
+    found = None
+    for _ in range(n_out):
+        length, i = read_compact(tx, i + 8)
+        script = tx[i:i + length]
+        i += length
+        if len(script) >= 2 and script[0] == 0x6A:
+            op, rest = script[1], script[2:]
+            if 1 <= op <= 75 and len(rest) == op:
+                found = rest
+            elif op == 0x4C and len(rest) >= 1 and len(rest) - 1 == rest[0]:
+                found = rest[1:]
+            elif op == 0x4D and len(rest) >= 2 and len(rest) - 2 == int.from_bytes(rest[:2], "little"):
+                found = rest[2:]
+    if i + 4 != len(tx):
+        raise Refused(5, "the transaction does not parse")
+    return found
+
+
+def verify(proof, k, ch, magic):
+    if proof.get("format") != "virtualchain-proof/1":
+        raise Refused(1, "unknown format")
+    if proof["trusted"]["height"] != k or proof["trusted"]["consensus_hash"].lower() != ch.lower():
+        raise Refused(1, "not the trusted hash")
+    trusted = {k: ch.lower()}
+    first = proof["first_block"]
+    for hop in proof["hops"]:
+        h = hop["height"]
+        if h not in trusted:
+            raise Refused(2, "hop at an unrevealed height")
+        heights = skip_list(h, first)
+        if len(hop["previous"]) != len(heights):
+            raise Refused(2, "wrong skip list length")
+        if consensus_hash(hop["ops_hash"].lower(), [p.lower() for p in hop["previous"]]) != trusted[h]:
+            raise Refused(2, "hop does not hash to its trusted value")
+        for height, value in zip(heights, hop["previous"]):
+            trusted[height] = value.lower()
+    block = proof["block"]
+    if proof["hops"][-1]["height"] != block["height"]:
+        raise Refused(3, "last hop is not the block")
+    if ops_hash(block["records"]) != proof["hops"][-1]["ops_hash"].lower():
+        raise Refused(3, "records do not hash to the ops hash")
+    index = proof["record_index"]
+    if not 0 <= index < len(block["records"]):
+        raise Refused(4, "no such record")
+    record = block["records"][index]
+    btc = proof.get("bitcoin")
+    if btc:
+        tx = bytes.fromhex(btc["tx"])
+        if dsha(tx)[::-1].hex() != (proof.get("txid") or "").lower():
+            raise Refused(5, "txid")
+        node, position = dsha(tx), btc["tx_index"]
+        for sibling in btc["merkle_branch"]:
+            s = bytes.fromhex(sibling)
+            node = dsha(s + node) if position & 1 else dsha(node + s)
+            position >>= 1
+        header = bytes.fromhex(btc["block_header"])
+        if len(header) != 80 or node != header[36:68]:
+            raise Refused(5, "merkle branch")
+        bits = int.from_bytes(header[72:76], "little")
+        target = (bits & 0xFFFFFF) << (8 * ((bits >> 24) - 3))
+        if int.from_bytes(dsha(header)[::-1], "big") > target:
+            raise Refused(5, "proof of work")
+        data = last_nulldata(tx)
+        if data is None or not data.startswith(magic) or len(data) <= len(magic) or data[len(magic)] != ord(record[0]):
+            raise Refused(5, "operation not carried")
+    return {"height": block["height"], "record": record, "txid": proof.get("txid")}
+
+
+def main():
+    k, ch, magic = int(sys.argv[1]), sys.argv[2], bytes.fromhex(sys.argv[3])
+    verified, refused = [], []
+    for path in sys.argv[4:]:
+        try:
+            with open(path) as f:
+                verified.append(verify(json.load(f), k, ch, magic))
+        except Refused as e:
+            refused.append({"file": path, "step": e.step, "why": str(e)})
+        except (KeyError, ValueError, TypeError, IndexError) as e:
+            refused.append({"file": path, "step": 0, "why": repr(e)})
+    print(json.dumps({"verified": verified, "refused": refused}))
+    sys.exit(1 if refused else 0)
+
+
+if __name__ == "__main__":
+    main()
