@@ -64,6 +64,11 @@ import TestSupport
             try Data(try proof.json().utf8).write(to: URL(fileURLWithPath: path))
             paths.append(path)
         }
+        // The command line's verifier, on every proof.
+        for path in paths {
+            let cli = try runCLI(["verify-proof", path, "--height", String(fixture.tip.height), "--consensus-hash", fixture.tip.consensusHash])
+            #expect(cli.status == 0, "\(path): \(cli.stderr)")
+        }
         let python = try runPython("proof_verify.py", [String(fixture.tip.height), fixture.tip.consensusHash, Hex.encode(magic)] + paths)
         #expect(python.status == 0, "\(python.stderr)")
         let result = try #require(try JSONSerialization.jsonObject(with: Data(python.stdout.utf8)) as? [String: Any])
@@ -166,6 +171,34 @@ import TestSupport
             worst = max(worst, try proof.json().utf8.count)
         }
         #expect(worst <= 16 * 1024, "largest proof on a 1,500-block chain: \(worst) bytes")
+    }
+
+    /// Every accepted record of a real 1,500-block names chain: proved with its Bitcoin part,
+    /// verified, and at most 16 KiB.
+    @Test func everyProofOfA1500BlockChainIsUnder16KiB() throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let chain = root.appendingPathComponent("chain"), state = root.appendingPathComponent("state")
+        let generated = try runCLI(["testchain", "--out", chain.path, "--blocks", "1500", "--scenario", "names", "--seed", "proofs",
+                                    "--block-weight", "20000", "--quiet"])
+        #expect(generated.status == 0, "\(generated.stderr)")
+        let blocksPath = chain.appendingPathComponent("blocks").path
+        #expect(try runCLI(["import", "--blocksdir", blocksPath, "--network", "regtest", "--machine", "names", "--state", state.path, "--quiet"]).status == 0)
+        let store = try StateStore(directory: state.path)
+        let tip = try #require(try store.tip())
+        let directory = try BlocksDirectory(path: blocksPath, network: .regtest)
+        let blocks = (directory, try ChainIndex(directory: directory))
+        let records = try store.database.run("SELECT height, position FROM vc_records").map { ($0[0].int!, $0[1].int!) }
+        #expect(records.count > 300)
+        var largest = 0
+        for (height, position) in records {
+            let proof = try ProofBuilder.proof(store: store, height: height, recordIndex: position, blocks: blocks)
+            largest = max(largest, try proof.json().utf8.count)
+            let proven = try ProofVerifier.verify(proof, trustedHeight: tip.height, trustedConsensusHash: tip.consensusHash, magic: magic)
+            #expect(proven.height == height)
+        }
+        #expect(largest <= 16 * 1024, "largest proof \(largest) bytes")
+        print("proofs of a 1,500-block chain: \(records.count) records, largest \(largest) bytes")
     }
 
     /// `import --expect HEIGHT:HASH`: a right hash passes; a wrong one stops before that block.
