@@ -45,14 +45,24 @@ public struct RecordScanner {
     /// Another network whose magic starts a record here (a wrong `--network`, most likely).
     public private(set) var foreignNetwork: Network?
 
-    public init(file: MappedFile, number: Int, magic: UInt32, xorKey: XorKey, isNewest: Bool, kind: Kind = .block) {
+    /// `startingAt`: resume where an earlier scan of the same file stopped (records before it
+    /// are known already; bitcoind only ever appends).
+    public init(file: MappedFile, number: Int, magic: UInt32, xorKey: XorKey, isNewest: Bool, kind: Kind = .block, startingAt offset: Int = 0) {
         self.file = file
         self.number = number
         self.magic = magic
         self.xorKey = xorKey
         self.isNewest = isNewest
         self.kind = kind
+        position = min(max(0, offset), file.bytes.count)
+        lastRecordEnd = position
     }
+
+    /// Where a later scan of this file, grown by appends, should resume: the start of a record
+    /// cut short, or the end of the last complete one (the zeros after it may fill in).
+    public var resumeOffset: Int { incompleteTail ?? lastRecordEnd }
+    /// The end of the last complete record returned (or the starting offset).
+    public private(set) var lastRecordEnd = 0
 
     /// The 8-byte word at `offset` with the obfuscation removed.
     @inline(__always) func word(at offset: Int) -> UInt64 {
@@ -103,6 +113,7 @@ public struct RecordScanner {
             }
             let location = RecordLocation(file: number, offset: position, size: size)
             position = end
+            lastRecordEnd = end
             return location
         }
         if position < count && !allZero(from: position) {

@@ -1,5 +1,6 @@
 import BitcoinWire
 import BlockFiles
+import Foundation
 
 /// One well-formed block record found by the header pass.
 public struct HeaderRecord: Sendable {
@@ -31,6 +32,18 @@ public struct ChainIndex: Sendable {
     public private(set) var isOnBestChain: [Bool] = []
     /// Cumulative work from the root for each record (zero where it does not connect).
     public private(set) var cumulativeWork: [UInt256] = []
+    /// Each blk file's identity when it was read (to tell whether the directory changed since).
+    public private(set) var fileIdentities: [Int: FileIdentity] = [:]
+    /// How the header pass went: files taken from the persistent index, resumed, scanned in full.
+    public private(set) var headerPass = (reused: 0, resumed: 0, scanned: 0, bytesScanned: 0)
+
+    /// Whether `directory` holds exactly the blk files this index was built from, unchanged (a
+    /// follow poll with nothing new need not look further).
+    public func isCurrent(for directory: BlocksDirectory) -> Bool {
+        guard directory.blockFiles == fileIdentities.keys.sorted() else { return false }
+        return directory.blockFiles.allSatisfy { FileIdentity.of(directory.blockFilePath($0)) == fileIdentities[$0] }
+    }
+
     /// Records repeating a block stored earlier.
     public private(set) var duplicateCount = 0
     /// For each record, the index of the first record of the same block (itself unless a duplicate).
@@ -51,45 +64,120 @@ public struct ChainIndex: Sendable {
     /// coinbase, which only blocks from the network's BIP34 height on are sure to carry: an earlier
     /// first block is an error that asks for the height. With it, heights follow from it, and a
     /// block that must carry a BIP34 height at that height but carries another is an error.
-    public init(directory: BlocksDirectory, baseHeight givenBaseHeight: Int? = nil) throws(BlockFileError) {
-        let magic = directory.network.magicValue
+    ///
+    /// With `headerIndex` (a state directory's persistent index) only what changed is read: files
+    /// whose identity is unchanged are taken from the index, files that grew are scanned from
+    /// where the last scan stopped, new or replaced files in full; the index is then updated.
+    /// The result equals a full header pass in every case.
+    public init(directory: BlocksDirectory, baseHeight givenBaseHeight: Int? = nil,
+                headerIndex: HeaderIndexStore? = nil) throws(BlockFileError) {
         var foreign: (network: Network, path: String)?
-        var headerBuffer = [UInt8](repeating: 0, count: 80)
-        for (n, number) in directory.blockFiles.enumerated() {
-            let file = try MappedFile(path: directory.blockFilePath(number))
-            // Headers only: each byte of a block body is to be read once, by the block pass. With
-            // large blocks, read-ahead would pull the bodies in with the headers, so ask for the
-            // pages touched only; with small ones the headers fill most pages anyway, and the
-            // kernel's fault-around is the faster way through them.
-            if Self.firstRecordSize(file, xorKey: directory.xorKey) >= Self.randomAccessRecordSize { file.adviseRandom() }
-            fileBytes += file.bytes.count
-            var scanner = RecordScanner(file: file, number: number, magic: magic, xorKey: directory.xorKey,
-                                        isNewest: n == directory.blockFiles.count - 1)
-            while let location = scanner.next() {
-                scanner.read(offset: location.payloadOffset, length: BlockHeader.size, into: &headerBuffer)
-                let (hash, previous, bits) = headerBuffer.withUnsafeBytes { raw in
-                    (BlockHeader.hash(of: raw.baseAddress!),
-                     Hash256(loading: raw.baseAddress! + 4),
-                     UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 72, as: UInt32.self)))
-                }
-                guard ProofOfWork.check(hash: hash, bits: bits) else {
-                    problems.append(RecordProblem(path: file.path, offset: location.offset,
-                                                  message: "block \(hash) fails its own proof of work (nBits \(String(bits, radix: 16))); skipped"))
-                    continue
-                }
-                records.append(HeaderRecord(hash: hash, previous: previous, bits: bits, location: location))
-            }
-            problems += scanner.problems
-            if foreign == nil, let network = scanner.foreignNetwork { foreign = (network, file.path) }
-            if let tail = scanner.incompleteTail {
-                notes.append("\(file.path) at offset \(tail): the last record is incomplete (not yet written); ignored")
-            }
+        var cached: [Int: ScannedFile]?
+        if let headerIndex {
+            let loaded = headerIndex.load(directory: directory)
+            cached = loaded.files
+            if let problem = loaded.problem { notes.append(problem) }
         }
+        var scanned: [Int: ScannedFile] = [:]
+        var changed = headerIndex != nil && cached == nil
+        for (n, number) in directory.blockFiles.enumerated() {
+            let path = directory.blockFilePath(number)
+            let isNewest = n == directory.blockFiles.count - 1
+            guard let identity = FileIdentity.of(path) else {
+                throw BlockFileError(path: path, "cannot open: \(String(cString: strerror(errno)))")
+            }
+            fileBytes += identity.size
+            var file: FileScan
+            if let old = cached?[number], old.identity == identity, old.incompleteTail == nil || isNewest {
+                file = FileScan(identity: old.identity, resumeOffset: old.resumeOffset, incompleteTail: old.incompleteTail,
+                                records: old.records, problems: old.problems, foreignNetwork: nil)
+                headerPass.reused += 1
+            } else {
+                let mapped = try MappedFile(path: path)
+                let current = FileIdentity.of(path) ?? identity
+                if let old = cached?[number], current.mayHaveGrownFrom(old.identity), Self.lastRecordUnchanged(old, in: mapped, xorKey: directory.xorKey) {
+                    file = Self.scan(mapped, number: number, identity: current, isNewest: isNewest, directory: directory, from: old)
+                    headerPass.resumed += 1
+                } else {
+                    file = Self.scan(mapped, number: number, identity: current, isNewest: isNewest, directory: directory, from: nil)
+                    headerPass.scanned += 1
+                }
+                headerPass.bytesScanned += max(0, mapped.bytes.count - (cached?[number]?.resumeOffset ?? 0))
+                changed = true
+                if foreign == nil, let network = file.foreignNetwork { foreign = (network, path) }
+            }
+            fileIdentities[number] = file.identity
+            records += file.records
+            problems += file.problems
+            if let tail = file.incompleteTail {
+                notes.append("\(path) at offset \(tail): the last record is incomplete (not yet written); ignored")
+            }
+            scanned[number] = ScannedFile(identity: file.identity, resumeOffset: file.resumeOffset, incompleteTail: file.incompleteTail,
+                                          records: file.records, problems: file.problems)
+        }
+        if let cached, Set(cached.keys) != Set(directory.blockFiles) { changed = true }  // files vanished (pruned)
+        if let headerIndex, changed { try headerIndex.save(scanned, directory: directory) }
         if records.isEmpty, let foreign {
             throw BlockFileError(path: foreign.path, offset: 0,
                                  "holds \(foreign.network.rawValue) blocks, none for \(directory.network.rawValue): wrong --network?")
         }
         try chooseBestChain(directory: directory, givenBaseHeight: givenBaseHeight)
+    }
+
+    /// A file's scan result (with the foreign network seen, which the index does not keep).
+    struct FileScan {
+        var identity: FileIdentity
+        var resumeOffset: Int
+        var incompleteTail: Int?
+        var records: [HeaderRecord]
+        var problems: [RecordProblem]
+        var foreignNetwork: Network?
+    }
+
+    /// Scans `mapped` from the start, or from where `earlier` stopped (keeping its records).
+    static func scan(_ mapped: MappedFile, number: Int, identity: FileIdentity, isNewest: Bool,
+                     directory: BlocksDirectory, from earlier: ScannedFile?) -> FileScan {
+        // Headers only: each byte of a block body is to be read once, by the block pass. With
+        // large blocks, read-ahead would pull the bodies in with the headers, so ask for the
+        // pages touched only; with small ones the headers fill most pages anyway, and the
+        // kernel's fault-around is the faster way through them.
+        if firstRecordSize(mapped, xorKey: directory.xorKey) >= randomAccessRecordSize { mapped.adviseRandom() }
+        var records = earlier?.records ?? []
+        // Problems found where the scan resumes concerned the file's end as it was (a record cut
+        // short there, say); the new scan judges that part again.
+        var problems = (earlier?.problems ?? []).filter { $0.offset < (earlier?.resumeOffset ?? 0) }
+        var scanner = RecordScanner(file: mapped, number: number, magic: directory.network.magicValue, xorKey: directory.xorKey,
+                                    isNewest: isNewest, startingAt: earlier?.resumeOffset ?? 0)
+        var headerBuffer = [UInt8](repeating: 0, count: BlockHeader.size)
+        while let location = scanner.next() {
+            scanner.read(offset: location.payloadOffset, length: BlockHeader.size, into: &headerBuffer)
+            let (hash, previous, bits) = headerBuffer.withUnsafeBytes { raw in
+                (BlockHeader.hash(of: raw.baseAddress!),
+                 Hash256(loading: raw.baseAddress! + 4),
+                 UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 72, as: UInt32.self)))
+            }
+            guard ProofOfWork.check(hash: hash, bits: bits) else {
+                problems.append(RecordProblem(path: mapped.path, offset: location.offset,
+                                              message: "block \(hash) fails its own proof of work (nBits \(String(bits, radix: 16))); skipped"))
+                continue
+            }
+            records.append(HeaderRecord(hash: hash, previous: previous, bits: bits, location: location))
+        }
+        problems += scanner.problems
+        return FileScan(identity: identity, resumeOffset: scanner.resumeOffset, incompleteTail: scanner.incompleteTail,
+                        records: records, problems: problems, foreignNetwork: scanner.foreignNetwork)
+    }
+
+    /// Whether the newest record an earlier scan found is still where it was, the same block
+    /// (otherwise the file was rewritten, not appended to, and is scanned again in full).
+    static func lastRecordUnchanged(_ earlier: ScannedFile, in mapped: MappedFile, xorKey: XorKey) -> Bool {
+        guard earlier.resumeOffset <= mapped.bytes.count else { return false }
+        guard let last = earlier.records.last else { return true }
+        let start = last.location.payloadOffset
+        guard start + BlockHeader.size <= mapped.bytes.count else { return false }
+        var header: [UInt8] = []
+        xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: mapped.bytes[start..<(start + BlockHeader.size)]), fileOffset: start, into: &header)
+        return header.withUnsafeBytes { BlockHeader.hash(of: $0.baseAddress!) } == last.hash
     }
 
     /// Record size from which the header pass reads pages on demand only (`MADV_RANDOM`): a

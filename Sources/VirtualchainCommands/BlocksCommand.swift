@@ -33,7 +33,7 @@ struct BlocksCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (directory, index) = try source.loadIndex(for: Self.self)
+        let (directory, index) = try source.loadIndex(for: Self.self)!
         let order = all ? Array(index.records.indices) : index.bestChain
         let wantIds = txids
         let pass = BlockPass(directory: directory, index: index, options: source.passOptions)

@@ -161,15 +161,22 @@ struct ReplayOptions: ParsableArguments {
             throw ExitCode(1)
         }
         var first = true
+        // The last header pass, kept between polls: a poll whose blk files are unchanged costs a
+        // directory listing and a stat per file, nothing more.
+        var lastIndex: ChainIndex?
+        let headerIndex = HeaderIndexStore(stateDirectory: stateDirectory)
         while first || (follow && !stop.isSet) {
             if !first {
                 var waited = 0.0
                 while waited < pollInterval && !stop.isSet { usleep(100_000); waited += 0.1 }
                 if stop.isSet { break }
             }
-            let (directory, index) = try source.loadIndex(for: command, quiet: !first)
+            guard let (directory, index) = try source.loadIndex(for: command, quiet: !first, headerIndex: headerIndex,
+                                                                unlessUnchanged: lastIndex) else { continue }
             let report = try replayOnce(importer: importer, directory: directory, index: index, stop: stop, command: command, announceIdle: first)
             first = false
+            // Waiting for an undo record: look again even if no blk file changes.
+            lastIndex = report.summary.waitingForUndo == nil ? index : nil
             if report.summary.interrupted { break }
         }
     }
