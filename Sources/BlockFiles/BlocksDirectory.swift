@@ -103,8 +103,17 @@ public final class MappedFile: @unchecked Sendable {
 
     /// Tells the kernel only the pages touched are wanted (no read-ahead): the header pass reads
     /// 88 bytes of each record, and read-ahead would pull every block body in from disk with them.
-    public func adviseRandom() {
-        if let base = bytes.baseAddress { madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_RANDOM) }
+    public func adviseRandom(from offset: Int = 0) {
+        guard let base = bytes.baseAddress, offset < bytes.count else { return }
+        // madvise wants a page-aligned start: the page holding `offset`.
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = offset / page * page
+        madvise(UnsafeMutableRawPointer(mutating: base + start), bytes.count - start, MADV_RANDOM)
+    }
+
+    /// Back to the kernel's default read-around.
+    public func adviseNormal() {
+        if let base = bytes.baseAddress { madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_NORMAL) }
     }
 
     /// Tells the kernel the pages will be read in order (more read-ahead).

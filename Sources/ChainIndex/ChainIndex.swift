@@ -141,7 +141,13 @@ public struct ChainIndex: Sendable {
         // large blocks, read-ahead would pull the bodies in with the headers, so ask for the
         // pages touched only; with small ones the headers fill most pages anyway, and the
         // kernel's fault-around is the faster way through them.
-        if firstRecordSize(mapped, xorKey: directory.xorKey) >= randomAccessRecordSize { mapped.adviseRandom() }
+        // No read-around even for the sample below (it would fetch read_ahead_kb around it).
+        mapped.adviseRandom()
+        var randomAccess = largestLeadingRecord(mapped, xorKey: directory.xorKey) >= randomAccessRecordSize
+        if !randomAccess { mapped.adviseNormal() }
+        // Blocks grow along a chain (blk00000 starts with tiny ones): judge as the scan goes, by the
+        // recent records' average size, and stop read-ahead from there once they are large.
+        var windowBytes = 0, windowRecords = 0
         var records = earlier?.records ?? []
         // Problems found where the scan resumes concerned the file's end as it was (a record cut
         // short there, say); the new scan judges that part again.
@@ -150,6 +156,18 @@ public struct ChainIndex: Sendable {
                                     isNewest: isNewest, startingAt: earlier?.resumeOffset ?? 0)
         var headerBuffer = [UInt8](repeating: 0, count: BlockHeader.size)
         while let location = scanner.next() {
+            if !randomAccess {
+                windowBytes += location.size
+                windowRecords += 1
+                if windowRecords == sizeWindow {
+                    if windowBytes / sizeWindow >= randomAccessRecordSize {
+                        randomAccess = true
+                        mapped.adviseRandom(from: location.offset)
+                    }
+                    windowBytes = 0
+                    windowRecords = 0
+                }
+            }
             scanner.read(offset: location.payloadOffset, length: BlockHeader.size, into: &headerBuffer)
             let (hash, previous, bits) = headerBuffer.withUnsafeBytes { raw in
                 (BlockHeader.hash(of: raw.baseAddress!),
@@ -184,12 +202,22 @@ public struct ChainIndex: Sendable {
     /// block this large spans several pages besides its header's.
     public static let randomAccessRecordSize = 32 * 1024
 
-    /// The size field of a file's first record (0 if there is none).
-    static func firstRecordSize(_ file: MappedFile, xorKey: XorKey) -> Int {
-        guard file.bytes.count >= 8 else { return 0 }
+    /// Records sampled to judge a file's block size (the first of blk00000 is the tiny genesis).
+    static let sizeSamples = 4
+    /// Records whose average size decides, during a scan, that read-ahead should stop.
+    static let sizeWindow = 16
+
+    /// The largest size field among a file's first few records (0 if there is none).
+    static func largestLeadingRecord(_ file: MappedFile, xorKey: XorKey) -> Int {
+        var offset = 0, largest = 0
         var head: [UInt8] = []
-        xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: file.bytes[0..<8]), fileOffset: 0, into: &head)
-        return Int(UInt32(littleEndian: head.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self) }))
+        for _ in 0..<sizeSamples where offset + 8 <= file.bytes.count {
+            xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: file.bytes[offset..<(offset + 8)]), fileOffset: offset, into: &head)
+            let size = Int(UInt32(littleEndian: head.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self) }))
+            largest = max(largest, size)
+            offset += 8 + size
+        }
+        return largest
     }
 
     /// Highest height accepted as a base height: above any network's chain for centuries to come,
