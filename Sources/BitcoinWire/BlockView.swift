@@ -70,7 +70,8 @@ public struct BlockView {
             }
             var wtxids = [Hash256.zero]
             wtxids.reserveCapacity(transactions.count)
-            for tx in transactions.dropFirst() { wtxids.append(tx.wtxid()) }
+            // Without witness data a transaction's wtxid is its txid: hashed once, not twice.
+            for (i, tx) in transactions.enumerated().dropFirst() { wtxids.append(tx.hasWitness ? tx.wtxid() : txids[i]) }
             var witnessRoot = Merkle.root(wtxids).root
             let expected = withUnsafeBytes(of: &witnessRoot) { rootBytes in Hashes.dsha256(parts: rootBytes, witness[0][0]) }
             if !expected.withUnsafeBytes({ $0.elementsEqual(commitment) }) {
