@@ -33,6 +33,7 @@ let package = Package(
                 .product(name: "Checkpoints", package: "virtualchain"),
                 .product(name: "Importer", package: "virtualchain"),
                 .product(name: "Names", package: "virtualchain"),
+                .product(name: "Reference", package: "virtualchain"),
                 .product(name: "TestChain", package: "virtualchain"),
                 .product(name: "Virtualchain", package: "virtualchain"),
             ],

@@ -5,6 +5,7 @@ import Checkpoints
 import Foundation
 import Importer
 import Names
+import Reference
 import TestChain
 import Virtualchain
 
@@ -45,7 +46,39 @@ final class ReplayDataset: @unchecked Sendable {
     }
 }
 
+/// Chains for the import benchmarks, generated on first use: `big` like the README's 2 GiB
+/// mainnet-like chain, `small` 100,000 small blocks (the per-block cost).
+final class ImportDataset: @unchecked Sendable {
+    static let big = ImportDataset(name: "big") { $0.length = .bytes(2 << 30); $0.seed = "1"; $0.xor = true }
+    static let small = ImportDataset(name: "small") { $0.length = .blocks(100_000); $0.blockWeight = 20_000; $0.seed = "4"; $0.xor = true }
+    let root: String
+    let blocks: BlocksDirectory
+
+    private init(name: String, _ configure: (inout TestChainOptions) -> Void) {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("vc-import-bench-\(name)-\(getpid())").path
+        var options = TestChainOptions()
+        configure(&options)
+        _ = try! TestChainGenerator.generate(options, out: root + "/chain")
+        blocks = try! BlocksDirectory(path: root + "/chain/blocks", network: .regtest)
+    }
+
+    /// One import through the reference machine, verification on, into a fresh scratch state.
+    func importOnce(_ benchmark: Benchmark) throws {
+        let state = root + "/scratch-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let importer = try Importer(machine: NotaryMachine(), stateDirectory: state, network: .regtest)
+        let index = try ChainIndex(directory: blocks)
+        benchmark.startMeasurement()
+        blackHole(try importer.run(directory: blocks, index: index))
+        benchmark.stopMeasurement()
+    }
+}
+
 let benchmarks: @Sendable () -> Void = {
+    let importConfiguration = Benchmark.Configuration(metrics: [.wallClock, .peakMemoryResident, .throughput], maxDuration: .seconds(120), maxIterations: 3)
+    Benchmark("import", configuration: importConfiguration) { benchmark in try ImportDataset.big.importOnce(benchmark) }
+    Benchmark("import_many_blocks", configuration: importConfiguration) { benchmark in try ImportDataset.small.importOnce(benchmark) }
+
     let configuration = Benchmark.Configuration(metrics: [.wallClock, .peakMemoryResident], maxDuration: .seconds(60), maxIterations: 5)
     Benchmark("replay", configuration: configuration) { benchmark in
         let data = ReplayDataset.shared
