@@ -23,7 +23,7 @@ public struct MachineRegistration: Sendable {
     /// The machine's magic on a network (what `verify-proof` checks a transaction against).
     let magic: @Sendable (_ network: Network) -> [UInt8]
 
-    public init<Machine: StateMachine>(_ name: String, _ make: @escaping @Sendable (Network) -> Machine) {
+    public init<Machine: StateMachine & SendableMetatype>(_ name: String, _ make: @escaping @Sendable (Network) -> Machine) {
         self.name = name
         makeImporter = { network, state, options in
             try Importer(machine: make(network), stateDirectory: state, network: network, options: options)
