@@ -91,7 +91,7 @@ public enum ProofVerifier {
             }
             guard cursor.isAtEnd else { return "the transaction has \(cursor.remaining) trailing bytes" }
             guard !view.hasWitness else { return "the transaction must be given without witness data" }
-            guard let data = view.nullData, let operation = NullData.operation(in: data, magic: magic), operation.opcode == opcode else {
+            guard let opcode, OperationFilter(magic: magic, opcodes: [opcode]).operation(in: view) != nil else {
                 return "the transaction's last nulldata output does not carry the magic and the record's opcode"
             }
             return nil

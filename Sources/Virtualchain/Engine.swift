@@ -113,21 +113,20 @@ public final class Engine<Machine: StateMachine> {
             throw EngineError("\(directory.path) starts at height \(index.baseHeight) (pruned), but the state needs block \(next) onwards")
         }
         let records = (next...last).map { index.recordIndex(atHeight: $0)! }
-        let magic = machine.magic
-        let opcodes = machine.opcodes
+        let filter = OperationFilter(magic: machine.magic, opcodes: machine.opcodes)
         let undo = UndoFiles(directory: directory)
         let filesWithoutUndo = Set(records.map { index.records[$0].location.file }).filter { !undo.hasUndoFile($0) }
         var resolved: [OutPoint: TxOut] = [:]
         if !filesWithoutUndo.isEmpty {
             summary.usedFallback = true
             resolved = try resolvePreviousOutputs(directory: directory, index: index, records: records, filesWithoutUndo: filesWithoutUndo,
-                                                  magic: magic, opcodes: opcodes, passOptions: passOptions)
+                                                  filter: filter, passOptions: passOptions)
         }
         let fallback = resolved
         let pass = BlockPass(directory: directory, index: index, options: passOptions)
         do {
             try pass.run(records: records, transform: { block -> [Candidate] in
-                guard CandidateExtraction.hasCandidates(block.view, magic: magic, opcodes: opcodes) else { return [] }
+                guard filter.matchesAny(in: block.view) else { return [] }
                 var spent: [[SpentCoin]]?
                 if !filesWithoutUndo.contains(block.location.file) {
                     spent = try undo.spentCoins(for: block.view, blockFile: block.location.file)
@@ -142,8 +141,8 @@ public final class Engine<Machine: StateMachine> {
                     }
                 }
                 do {
-                    return try CandidateExtraction.candidates(in: block.view, height: block.height ?? -1, hash: block.hash, magic: magic,
-                                                              opcodes: opcodes, spent: spent, fallback: fallback)
+                    return try CandidateExtraction.candidates(in: block.view, height: block.height ?? -1, hash: block.hash, filter: filter,
+                                                              spent: spent, fallback: fallback)
                 } catch let error as CandidateValueError {
                     throw EngineError("\(block.path) at offset \(block.location.payloadOffset + error.blockOffset): block \(block.hash) at height \(block.height ?? -1): \(error); the state is kept at the block before")
                 }
@@ -301,8 +300,9 @@ public final class Engine<Machine: StateMachine> {
         let candidates = try bytes.withUnsafeBytes { raw throws -> [Candidate] in
             let view = try BlockView.parse(raw)
             let spent = try undo.withUnsafeBytes { try UndoFormat.decodeBlockUndo($0) }
-            return try CandidateExtraction.candidates(in: view, height: height, hash: view.hash, magic: machine.magic, opcodes: machine.opcodes,
-                                   spent: spent, fallback: [:])
+            return try CandidateExtraction.candidates(in: view, height: height, hash: view.hash,
+                                                      filter: OperationFilter(magic: machine.magic, opcodes: machine.opcodes),
+                                                      spent: spent, fallback: [:])
         }
         let hash = bytes.withUnsafeBytes { BlockHeader.hash(of: $0.baseAddress!) }
         let outcome = try commitBlock(height: height, hash: hash, candidates: candidates)
@@ -313,7 +313,7 @@ public final class Engine<Machine: StateMachine> {
     /// Without undo files: one pass finds the previous outputs the candidates spend, a second
     /// (parallel) pass over the chain up to them collects those outputs.
     private func resolvePreviousOutputs(directory: BlocksDirectory, index: ChainIndex, records: [Int], filesWithoutUndo: Set<Int>,
-                                        magic: [UInt8], opcodes: Set<UInt8>, passOptions: BlockPassOptions) throws -> [OutPoint: TxOut] {
+                                        filter: OperationFilter, passOptions: BlockPassOptions) throws -> [OutPoint: TxOut] {
         var needed = Set<OutPoint>()
         var highest = -1
         let pass = BlockPass(directory: directory, index: index, options: passOptions)
@@ -321,7 +321,7 @@ public final class Engine<Machine: StateMachine> {
         try pass.run(records: affected, transform: { block -> [OutPoint] in
             var outpoints: [OutPoint] = []
             for (vtxindex, tx) in block.view.transactions.enumerated() where vtxindex > 0 {
-                guard let data = tx.nullData, let op = NullData.operation(in: data, magic: magic), opcodes.contains(op.opcode) else { continue }
+                guard filter.operation(in: tx) != nil else { continue }
                 outpoints += tx.inputs().map { OutPoint(txid: $0.previousTxid, index: $0.previousIndex) }
             }
             return outpoints
@@ -369,21 +369,14 @@ public struct CandidateValueError: Error, CustomStringConvertible, Sendable {
 /// Finding a block's candidate operations (spec section 2) and their senders; independent of the
 /// machine type, so worker threads can call it.
 public enum CandidateExtraction {
-    public static func hasCandidates(_ view: BlockView, magic: [UInt8], opcodes: Set<UInt8>) -> Bool {
-        view.transactions.contains { tx in
-            guard let data = tx.nullData, let op = NullData.operation(in: data, magic: magic) else { return false }
-            return opcodes.contains(op.opcode)
-        }
-    }
-
     /// The block's candidate transactions, with senders and fees where `spent` (the block's undo
     /// data) or `fallback` (previous outputs found by the extra pass) resolves them. Every sum is
     /// checked against Core's money range (`CheckTxInputs`), so no value can overflow.
-    public static func candidates(in view: BlockView, height: Int, hash: Hash256, magic: [UInt8], opcodes: Set<UInt8>,
+    public static func candidates(in view: BlockView, height: Int, hash: Hash256, filter: OperationFilter,
                                   spent: [[SpentCoin]]?, fallback: [OutPoint: TxOut]) throws(CandidateValueError) -> [Candidate] {
         var candidates: [Candidate] = []
         for (vtxindex, tx) in view.transactions.enumerated() {
-            guard let data = tx.nullData, let op = NullData.operation(in: data, magic: magic), opcodes.contains(op.opcode) else { continue }
+            guard let op = filter.operation(in: tx) else { continue }
             let outputs = tx.outputs().map { TxOut(value: $0.value, scriptPubKey: Array($0.scriptPubKey)) }
             candidates.append(Candidate(height: height, blockHash: hash, txid: tx.txid(), vtxindex: vtxindex,
                                         opcode: op.opcode, payload: Array(op.payload), outputs: outputs, senders: .unresolved, fee: nil))

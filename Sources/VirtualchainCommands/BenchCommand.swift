@@ -99,6 +99,7 @@ struct BenchCommand: ParsableCommand {
             return best
         }
 
+        let filter = OperationFilter(magic: magicBytes)
         func once(_ name: String, threads: Int, filterOnly: Bool) throws -> Double {
             let pass = BlockPass(directory: directory, index: index, options: BlockPassOptions(verify: false, threads: threads))
             var done = 0, txs = 0, found = 0
@@ -107,7 +108,7 @@ struct BenchCommand: ParsableCommand {
                 var operations = 0
                 if filterOnly {
                     for tx in block.view.transactions {
-                        if let data = tx.nullData, NullData.operation(in: data, magic: magicBytes) != nil { operations += 1 }
+                        if filter.operation(in: tx) != nil { operations += 1 }
                     }
                 } else {
                     var sink: UInt64 = 0

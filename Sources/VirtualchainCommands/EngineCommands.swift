@@ -313,17 +313,10 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let store = try openState(state, command: Self.self)
-        let db = store.database
         let out = OutputBuffer()
-        var records: [Int: [(serialized: String, txid: String?)]] = [:]
-        for row in try db.run("SELECT height, serialized, txid FROM vc_records ORDER BY height, position") {
-            records[row[0].int!, default: []].append((String(decoding: row[1].blob ?? [], as: UTF8.self), row[2].string))
-        }
-        for row in try db.run("SELECT height, block_hash, ops_hash, consensus_hash FROM vc_blocks ORDER BY height") {
-            let height = row[0].int!
-            try out.line(try JSONOutput.line(ExportJSON(height: height, block: row[1].string!, opsHash: row[2].string!,
-                                                        consensusHash: row[3].string!, records: (records[height] ?? []).map(\.serialized),
-                                                        txids: (records[height] ?? []).map(\.txid))))
+        try store.export { height, block, opsHash, consensusHash, records in
+            try out.line(try JSONOutput.line(ExportJSON(height: height, block: block, opsHash: opsHash, consensusHash: consensusHash,
+                                                        records: records.map(\.serialized), txids: records.map(\.txid))))
         }
         try out.finish()
     }
@@ -337,7 +330,7 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         let store = try openState(state, command: Self.self)
-        let ours = try store.database.run("SELECT consensus_hash FROM vc_blocks WHERE height = ?", [SQLiteValue(height)]).first?[0].string
+        let ours = try store.block(atHeight: height)?.consensusHash
         guard let ours else {
             Self.printError("no consensus hash at height \(height) in \(state)")
             throw ExitCode(1)

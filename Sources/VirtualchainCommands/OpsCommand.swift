@@ -34,12 +34,13 @@ struct OpsCommand: ParsableCommand {
         let (directory, index) = try source.loadIndex(for: Self.self)!
         let order = all ? Array(index.records.indices) : index.bestChain
         let pass = BlockPass(directory: directory, index: index, options: source.passOptions)
+        let filter = OperationFilter(magic: magicBytes)  // every opcode
         let out = OutputBuffer()
         do {
             try pass.run(records: order, transform: { block in
                 var found: [Operation] = []
                 for (vtxindex, tx) in block.view.transactions.enumerated() {
-                    guard let data = tx.nullData, let op = NullData.operation(in: data, magic: magicBytes) else { continue }
+                    guard let op = filter.operation(in: tx) else { continue }
                     found.append(Operation(txid: tx.txid(), vtxindex: vtxindex, opcode: op.opcode, payload: Array(op.payload)))
                 }
                 return found

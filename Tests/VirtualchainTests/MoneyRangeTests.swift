@@ -65,8 +65,9 @@ func candidateTransaction(paying values: [Int64], inputs: Int = 1) -> Transactio
     private func extract(_ block: [UInt8], spent: [[SpentCoin]]?) throws -> [Candidate] {
         try block.withUnsafeBytes { raw in
             let view = try BlockView.parse(raw)
-            return try CandidateExtraction.candidates(in: view, height: 1, hash: view.hash, magic: Array("id".utf8),
-                                                      opcodes: [UInt8(ascii: "?")], spent: spent, fallback: [:])
+            return try CandidateExtraction.candidates(in: view, height: 1, hash: view.hash,
+                                                      filter: OperationFilter(magic: Array("id".utf8), opcodes: [UInt8(ascii: "?")]),
+                                                      spent: spent, fallback: [:])
         }
     }
 

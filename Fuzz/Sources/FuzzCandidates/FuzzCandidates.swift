@@ -16,8 +16,7 @@ let target: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32 = { data, size 
     guard let view = try? BlockView.parse(blockBytes) else { return 0 }
     // Any nulldata becomes a candidate: a 1-byte magic taken from the first one, every opcode.
     guard let first = view.transactions.lazy.compactMap(\.nullData).first(where: { $0.count >= 2 }) else { return 0 }
-    let magic = [first[0]]
-    let opcodes = Set(0...UInt8.max)
+    let filter = OperationFilter(magic: [first[0]])  // every opcode
     let spent = try? UndoFormat.decodeBlockUndo(undoBytes)
     var runs: [([[SpentCoin]]?, [OutPoint: TxOut])] = [(nil, [:])]
     if let spent {
@@ -33,7 +32,7 @@ let target: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32 = { data, size 
         runs.append((nil, fallback))
     }
     for (coins, fallback) in runs {
-        guard let candidates = try? CandidateExtraction.candidates(in: view, height: 1, hash: view.hash, magic: magic, opcodes: opcodes,
+        guard let candidates = try? CandidateExtraction.candidates(in: view, height: 1, hash: view.hash, filter: filter,
                                                                    spent: coins, fallback: fallback) else { continue }
         for candidate in candidates {
             if let fee = candidate.fee { precondition(Money.inRange(fee), "fee outside the money range") }
