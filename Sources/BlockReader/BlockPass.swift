@@ -30,14 +30,17 @@ public struct BlockPassOptions: Sendable {
     /// Worker threads (default: all cores).
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     /// Blocks parsed ahead of the consumer at most; bounds memory whatever the consumer's speed.
-    public var window = 64
+    public var window = 256
 
     /// A worker claims neighbouring blocks together up to about this many bytes (at least one
     /// block), and at most `maxBatchBlocks` of them.
     public static let batchBytes = 1 << 20
-    public static let maxBatchBlocks = 16
+    public static let maxBatchBlocks = 64
+    /// Block bytes handed out ahead of the consumer at most, whatever the window: with large
+    /// blocks this, not the block count, bounds the mapped pages resident and the results held.
+    public static let maxBytesAhead = 64 << 20
 
-    public init(verify: Bool = true, threads: Int? = nil, window: Int = 64) {
+    public init(verify: Bool = true, threads: Int? = nil, window: Int = 256) {
         self.verify = verify
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         self.window = max(1, window)
@@ -64,7 +67,11 @@ public final class BlockPass: @unchecked Sendable {
                        consume: (Int, T) throws -> Void) throws {
         guard !records.isEmpty else { return }
         let sizes = records.map { index.records[$0].location.size }
-        let state = PassState<T>(count: records.count, window: options.window) { start, limit in
+        var prefix = [0]
+        prefix.reserveCapacity(sizes.count + 1)
+        for size in sizes { prefix.append(prefix[prefix.count - 1] + size) }
+        let state = PassState<T>(count: records.count, window: options.window, prefixBytes: prefix,
+                                 maxBytesAhead: BlockPassOptions.maxBytesAhead) { start, limit in
             // Claim neighbouring blocks together up to about `batchBytes`: a lock, a wake-up and a
             // hand-over per batch rather than per block is what lets small blocks scale with cores.
             var end = start, bytes = 0
@@ -171,11 +178,35 @@ final class PassState<T>: @unchecked Sendable {
     private let window: Int
     /// The end of the batch starting at a position, given the furthest end allowed.
     private let batchEnd: (_ start: Int, _ limit: Int) -> Int
+    /// Bytes of the positions before each one (`count + 1` entries), and the budget ahead.
+    private let prefixBytes: [Int]?
+    private let maxBytesAhead: Int
 
-    init(count: Int, window: Int, batchEnd: @escaping (_ start: Int, _ limit: Int) -> Int = { start, _ in start + 1 }) {
+    init(count: Int, window: Int, prefixBytes: [Int]? = nil, maxBytesAhead: Int = .max,
+         batchEnd: @escaping (_ start: Int, _ limit: Int) -> Int = { start, _ in start + 1 }) {
         self.count = count
         self.window = window
+        self.prefixBytes = prefixBytes
+        self.maxBytesAhead = maxBytesAhead
         self.batchEnd = batchEnd
+    }
+
+    /// Whether the byte budget stops further claims now (never before anything is outstanding).
+    private var bytesExhausted: Bool {
+        guard let prefixBytes, nextClaim > consumed, nextClaim < count else { return false }
+        return prefixBytes[nextClaim + 1] - prefixBytes[consumed] > maxBytesAhead
+    }
+
+    /// The furthest end the byte budget allows from `start` (at least one position).
+    private func byteLimit(from start: Int) -> Int {
+        guard let prefixBytes else { return count }
+        let budget = prefixBytes[consumed] + maxBytesAhead
+        var low = start + 1, high = count  // the answer is in low...high
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if prefixBytes[middle] <= budget { low = middle } else { high = middle - 1 }
+        }
+        return low
     }
 
     /// Positions handed out but not yet consumed above which a worker waits: room for a whole
@@ -190,9 +221,9 @@ final class PassState<T>: @unchecked Sendable {
     func claim() -> Range<Int>? {
         condition.lock()
         defer { condition.unlock() }
-        while !cancelled && nextClaim < count && nextClaim - consumed >= resumeBelow { condition.wait() }
+        while !cancelled && nextClaim < count && (nextClaim - consumed >= resumeBelow || bytesExhausted) { condition.wait() }
         guard !cancelled && nextClaim < count else { return nil }
-        let limit = min(count, consumed + window)
+        let limit = min(count, consumed + window, byteLimit(from: nextClaim))
         let end = max(nextClaim + 1, min(limit, nextClaim + maxBatch, batchEnd(nextClaim, limit)))
         defer { nextClaim = end }
         return nextClaim..<end
@@ -210,9 +241,10 @@ final class PassState<T>: @unchecked Sendable {
         defer { condition.unlock() }
         while results[position] == nil { condition.wait() }
         let result = results.removeValue(forKey: position)!
+        let wasExhausted = bytesExhausted
         consumed = position + 1
-        // Wake workers only when the window has room for another batch.
-        if nextClaim - consumed == resumeBelow - 1 { condition.broadcast() }
+        // Wake workers only when the window has room for another batch, or bytes were freed.
+        if nextClaim - consumed == resumeBelow - 1 || (wasExhausted && !bytesExhausted) { condition.broadcast() }
         return result
     }
 
