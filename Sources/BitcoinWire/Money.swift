@@ -27,7 +27,4 @@ public enum Money {
         }
         return total
     }
-
-    /// "21000000.00000000 BTC"-style text for error messages.
-    public static func describe(_ value: Int64) -> String { "\(value) sat" }
 }

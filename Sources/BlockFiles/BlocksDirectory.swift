@@ -49,6 +49,22 @@ public struct BlocksDirectory: Sendable {
     public func blockFilePath(_ number: Int) -> String { path + "/" + BlockStoreWriter.blockFileName(number) }
     public func undoFilePath(_ number: Int) -> String { path + "/" + BlockStoreWriter.undoFileName(number) }
 
+    /// One block's bytes, read again from its file (obfuscation removed): for the few blocks
+    /// looked at outside the block pass. A file that no longer holds the record where the header
+    /// pass found it is an error naming it.
+    public func blockBytes(at location: RecordLocation) throws(BlockFileError) -> [UInt8] {
+        let path = blockFilePath(location.file)
+        let file = try MappedFile(path: path)
+        let payload = location.payloadOffset
+        guard payload + location.size <= file.bytes.count else {
+            throw BlockFileError(path: path, offset: location.offset, "the file changed since the header pass (it is shorter now)")
+        }
+        var bytes: [UInt8] = []
+        xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: file.bytes[payload..<(payload + location.size)]),
+                            fileOffset: payload, into: &bytes)
+        return bytes
+    }
+
     /// `xor.dat`: absent means no obfuscation; anything but exactly 8 bytes is an error.
     static func readXorKey(directory: String) throws(BlockFileError) -> XorKey {
         let path = directory + "/" + XorKey.fileName

@@ -87,24 +87,25 @@ public struct ChainIndex: Sendable {
                 throw BlockFileError(path: path, "cannot open: \(String(cString: strerror(errno)))")
             }
             fileBytes += identity.size
-            var file: FileScan
+            var file: ScannedFile
             if let old = cached?[number], old.identity == identity, old.incompleteTail == nil || isNewest {
-                file = FileScan(identity: old.identity, resumeOffset: old.resumeOffset, incompleteTail: old.incompleteTail,
-                                records: old.records, problems: old.problems, foreignNetwork: nil)
+                file = old
                 headerPass.reused += 1
             } else {
                 let mapped = try MappedFile(path: path)
                 let current = FileIdentity.of(path) ?? identity
+                var earlier: ScannedFile?
                 if let old = cached?[number], current.mayHaveGrownFrom(old.identity), Self.lastRecordUnchanged(old, in: mapped, xorKey: directory.xorKey) {
-                    file = Self.scan(mapped, number: number, identity: current, isNewest: isNewest, directory: directory, from: old)
+                    earlier = old
                     headerPass.resumed += 1
                 } else {
-                    file = Self.scan(mapped, number: number, identity: current, isNewest: isNewest, directory: directory, from: nil)
                     headerPass.scanned += 1
                 }
-                headerPass.bytesScanned += max(0, mapped.bytes.count - (cached?[number]?.resumeOffset ?? 0))
+                let result = Self.scan(mapped, number: number, identity: current, isNewest: isNewest, directory: directory, from: earlier)
+                file = result.file
+                headerPass.bytesScanned += max(0, mapped.bytes.count - (earlier?.resumeOffset ?? 0))
                 changed = true
-                if foreign == nil, let network = file.foreignNetwork { foreign = (network, path) }
+                if foreign == nil, let network = result.foreignNetwork { foreign = (network, path) }
             }
             fileIdentities[number] = file.identity
             records += file.records
@@ -112,8 +113,7 @@ public struct ChainIndex: Sendable {
             if let tail = file.incompleteTail {
                 notes.append("\(path) at offset \(tail): the last record is incomplete (not yet written); ignored")
             }
-            scanned[number] = ScannedFile(identity: file.identity, resumeOffset: file.resumeOffset, incompleteTail: file.incompleteTail,
-                                          records: file.records, problems: file.problems)
+            scanned[number] = file
         }
         if let cached, Set(cached.keys) != Set(directory.blockFiles) { changed = true }  // files vanished (pruned)
         if let headerIndex, changed { try headerIndex.save(scanned, directory: directory) }
@@ -124,19 +124,10 @@ public struct ChainIndex: Sendable {
         try chooseBestChain(directory: directory, givenBaseHeight: givenBaseHeight)
     }
 
-    /// A file's scan result (with the foreign network seen, which the index does not keep).
-    struct FileScan {
-        var identity: FileIdentity
-        var resumeOffset: Int
-        var incompleteTail: Int?
-        var records: [HeaderRecord]
-        var problems: [RecordProblem]
-        var foreignNetwork: Network?
-    }
-
-    /// Scans `mapped` from the start, or from where `earlier` stopped (keeping its records).
+    /// Scans `mapped` from the start, or from where `earlier` stopped (keeping its records); also
+    /// the foreign network seen, which the index does not keep.
     static func scan(_ mapped: MappedFile, number: Int, identity: FileIdentity, isNewest: Bool,
-                     directory: BlocksDirectory, from earlier: ScannedFile?) -> FileScan {
+                     directory: BlocksDirectory, from earlier: ScannedFile?) -> (file: ScannedFile, foreignNetwork: Network?) {
         // Headers only: each byte of a block body is to be read once, by the block pass. With
         // large blocks, read-ahead would pull the bodies in with the headers, so ask for the
         // pages touched only; with small ones the headers fill most pages anyway, and the
@@ -182,8 +173,8 @@ public struct ChainIndex: Sendable {
             records.append(HeaderRecord(hash: hash, previous: previous, bits: bits, location: location))
         }
         problems += scanner.problems
-        return FileScan(identity: identity, resumeOffset: scanner.resumeOffset, incompleteTail: scanner.incompleteTail,
-                        records: records, problems: problems, foreignNetwork: scanner.foreignNetwork)
+        return (ScannedFile(identity: identity, resumeOffset: scanner.resumeOffset, incompleteTail: scanner.incompleteTail,
+                            records: records, problems: problems), scanner.foreignNetwork)
     }
 
     /// Whether the newest record an earlier scan found is still where it was, the same block
@@ -371,14 +362,8 @@ public struct ChainIndex: Sendable {
         if let given, !(0...Self.maxBaseHeight).contains(given) {
             throw BlockFileError(path: path, offset: record.location.offset, "base height \(given) is outside 0...\(Self.maxBaseHeight)")
         }
-        let file = try MappedFile(path: path)
         let payload = record.location.payloadOffset
-        guard payload + record.location.size <= file.bytes.count else {
-            throw BlockFileError(path: path, offset: record.location.offset, "the file changed since the header pass (it is shorter now)")
-        }
-        var buffer: [UInt8] = []
-        directory.xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: file.bytes[payload..<(payload + record.location.size)]),
-                                      fileOffset: payload, into: &buffer)
+        let buffer = try directory.blockBytes(at: record.location)
         let parsed = buffer.withUnsafeBytes { raw -> Result<(height: Int?, startsWithGiven: Bool, version: Int32), WireError> in
             do throws(WireError) {
                 let view = try BlockView.parse(raw)

@@ -75,15 +75,7 @@ public enum ProofBuilder {
         guard let hash = Hash256(displayHex: blockHash), let recordIndex = blocks.index.recordIndex(of: hash) else {
             throw ProofBuilderError("block \(blockHash) at height \(height) is not in \(blocks.directory.path)")
         }
-        let location = blocks.index.records[recordIndex].location
-        let path = blocks.directory.blockFilePath(location.file)
-        let file = try MappedFile(path: path)
-        guard location.payloadOffset + location.size <= file.bytes.count else {
-            throw ProofBuilderError("\(path) changed since the header pass (it is shorter now)")
-        }
-        var bytes: [UInt8] = []
-        blocks.directory.xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: file.bytes[location.payloadOffset..<(location.payloadOffset + location.size)]),
-                                             fileOffset: location.payloadOffset, into: &bytes)
+        let bytes = try blocks.directory.blockBytes(at: blocks.index.records[recordIndex].location)
         return try bytes.withUnsafeBytes { raw throws -> Proof.Bitcoin in
             let view = try BlockView.parse(raw)
             guard view.transactions.indices.contains(vtxindex) else { throw ProofBuilderError("block \(blockHash) has no transaction \(vtxindex)") }

@@ -38,10 +38,12 @@ public final class StateStore {
             """)
     }
 
-    public func meta() throws -> Meta? {
-        let rows = try database.run("SELECT key, value FROM vc_meta")
+    public func meta() throws -> Meta? { try Self.meta(of: database) }
+
+    /// The machine, version, network and first block a state database says it holds.
+    static func meta(of database: SQLiteDatabase) throws -> Meta? {
         var values: [String: String] = [:]
-        for row in rows { values[row[0].string ?? ""] = row[1].string }
+        for row in try database.run("SELECT key, value FROM vc_meta") { values[row[0].string ?? ""] = row[1].string }
         guard let machine = values["machine"], let version = values["version"].flatMap(Int.init),
               let network = values["network"], let first = values["first_block"].flatMap(Int.init) else { return nil }
         return Meta(machine: machine, version: version, network: network, firstBlock: first)
@@ -71,9 +73,13 @@ public final class StateStore {
         }
     }
 
-    public func tip() throws -> (height: Int, blockHash: String, consensusHash: String)? {
-        try database.run("SELECT height, block_hash, consensus_hash FROM vc_blocks ORDER BY height DESC LIMIT 1").first.map {
-            ($0[0].int!, $0[1].string!, $0[2].string!)
+    public func tip() throws -> (height: Int, blockHash: String, consensusHash: String)? { try Self.tip(of: database) }
+
+    /// The newest block a state database holds (nil also where a row is not of the expected
+    /// types: an image from a checkpoint is read before it is trusted).
+    static func tip(of database: SQLiteDatabase) throws -> (height: Int, blockHash: String, consensusHash: String)? {
+        try database.run("SELECT height, block_hash, consensus_hash FROM vc_blocks ORDER BY height DESC LIMIT 1").first.flatMap { row in
+            row[0].int.flatMap { h in row[1].string.flatMap { b in row[2].string.map { c in (h, b, c) } } }
         }
     }
 
@@ -82,17 +88,7 @@ public final class StateStore {
     public static func describe(databaseAt path: String) throws -> (meta: Meta?, tip: (height: Int, blockHash: String, consensusHash: String)?) {
         let database = try SQLiteDatabase(path: path, readOnly: true)
         defer { database.close() }
-        var values: [String: String] = [:]
-        for row in try database.run("SELECT key, value FROM vc_meta") { values[row[0].string ?? ""] = row[1].string }
-        var meta: Meta?
-        if let machine = values["machine"], let version = values["version"].flatMap(Int.init),
-           let network = values["network"], let first = values["first_block"].flatMap(Int.init) {
-            meta = Meta(machine: machine, version: version, network: network, firstBlock: first)
-        }
-        let tip = try database.run("SELECT height, block_hash, consensus_hash FROM vc_blocks ORDER BY height DESC LIMIT 1").first.flatMap { row in
-            row[0].int.flatMap { h in row[1].string.flatMap { b in row[2].string.map { c in (h, b, c) } } }
-        }
-        return (meta, tip)
+        return (try meta(of: database), try tip(of: database))
     }
 
     /// The stored row of the block at `height`: its hash, ops hash and consensus hash.

@@ -4,11 +4,16 @@ import Foundation
 /// sorted, one object per line), never strings built by hand. The shapes are documented in the
 /// README ("Output for scripts").
 enum JSONOutput {
-    /// Sorted keys make the output byte-stable, so scripts can diff it.
-    static func line<T: Encodable>(_ value: T) throws -> String {
+    /// Sorted keys make the output byte-stable, so scripts can diff it. One encoder for every
+    /// line (`blocks` and `ops` print one per block).
+    static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        return encoder
+    }()
+
+    static func line<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 }
 

@@ -8,13 +8,21 @@ import hashlib
 import json
 import sys
 
+try:
+    from bitcoin.core.contrib.ripemd160 import ripemd160 as _ripemd160  # pure Python, always there
+except ImportError:  # pragma: no cover
+    _ripemd160 = None
+
 
 def dsha(b):
     return hashlib.sha256(hashlib.sha256(b).digest()).digest()
 
 
 def hash160(b):
-    return hashlib.new("ripemd160", hashlib.sha256(b).digest()).digest()
+    inner = hashlib.sha256(b).digest()
+    if _ripemd160 is not None:
+        return _ripemd160(inner)
+    return hashlib.new("ripemd160", inner).digest()
 
 
 def merkle_root(leaves):
@@ -32,6 +40,19 @@ def ops_hash(records):
     return merkle_root(sorted(dsha(r.encode("utf-8", "surrogateescape")).hex() for r in records))
 
 
+def skip_list(height, first):
+    """Heights whose consensus hashes enter CH(height): height-1, height-3, height-7, ... >= first."""
+    out, i = [], 1
+    while height - (2 ** i - 1) >= first:
+        out.append(height - (2 ** i - 1))
+        i += 1
+    return out
+
+
+def consensus_hash(ops, previous):
+    return hash160(bytes.fromhex(merkle_root(sorted(previous + [ops]))))[:16].hex()
+
+
 def main():
     path, first = sys.argv[1], int(sys.argv[2])
     hashes = {}
@@ -41,11 +62,7 @@ def main():
         block = json.loads(line)
         k = block["height"]
         oh = ops_hash(block["records"])
-        prev, i = [], 1
-        while k - (2 ** i - 1) >= first:
-            prev.append(hashes[k - (2 ** i - 1)])
-            i += 1
-        ch = hash160(bytes.fromhex(merkle_root(sorted(prev + [oh]))))[:16].hex()
+        ch = consensus_hash(oh, [hashes[h] for h in skip_list(k, first)])
         hashes[k] = ch
         count += 1
         if oh != block["ops_hash"] or ch != block["consensus_hash"]:

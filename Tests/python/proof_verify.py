@@ -4,56 +4,13 @@ Usage: proof_verify.py TRUSTED_HEIGHT TRUSTED_CONSENSUS_HASH MAGIC_HEX PROOF.jso
 Prints one JSON object: {"verified": [...proven records...], "refused": [{"file", "step", "why"}]}.
 Exit 0 when every proof verified, 1 otherwise.
 """
-import hashlib
 import json
+import os
 import sys
 
-try:
-    from bitcoin.core.contrib.ripemd160 import ripemd160 as _ripemd160  # pure Python, always there
-except ImportError:  # pragma: no cover
-    _ripemd160 = None
-
-
-def sha256(b):
-    return hashlib.sha256(b).digest()
-
-
-def dsha(b):
-    return sha256(sha256(b))
-
-
-def hash160(b):
-    inner = sha256(b)
-    if _ripemd160 is not None:
-        return _ripemd160(inner)
-    return hashlib.new("ripemd160", inner).digest()
-
-
-def merkle_root_hex(leaves):
-    row = [bytes.fromhex(h)[::-1] for h in leaves]
-    while len(row) > 1:
-        if len(row) % 2:
-            row.append(row[-1])
-        row = [dsha(row[2 * j] + row[2 * j + 1]) for j in range(len(row) // 2)]
-    return row[0][::-1].hex()
-
-
-def ops_hash(records):
-    leaves = [dsha(r.encode()).hex() for r in records] or [dsha(b"").hex()]
-    return merkle_root_hex(sorted(leaves))
-
-
-def consensus_hash(ops, previous):
-    root = merkle_root_hex(sorted(previous + [ops]))
-    return hash160(bytes.fromhex(root))[:16].hex()
-
-
-def skip_list(height, first):
-    out, i = [], 1
-    while height - (2 ** i - 1) >= first:
-        out.append(height - (2 ** i - 1))
-        i += 1
-    return out
+# The section-4 hashing is the re-hasher's (also written from the spec, not from our Swift).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from consensus_rehash import consensus_hash, dsha, ops_hash, skip_list  # noqa: E402
 
 
 class Refused(Exception):
