@@ -66,7 +66,7 @@ public final class BlockPass: @unchecked Sendable {
                        transform: @escaping @Sendable (ParsedBlock) throws -> T,
                        consume: (Int, T) throws -> Void) throws {
         guard !records.isEmpty else { return }
-        let sizes = records.map { index.records[$0].location.size }
+        let sizes = records.map { index.entries[$0].location.size }
         var prefix = [0]
         prefix.reserveCapacity(sizes.count + 1)
         for size in sizes { prefix.append(prefix[prefix.count - 1] + size) }
@@ -81,7 +81,7 @@ public final class BlockPass: @unchecked Sendable {
             }
             return end
         }
-        let files = MappingCache(directory: directory, records: records.map { index.records[$0].location })
+        let files = MappingCache(directory: directory, records: records.map { index.entries[$0].location })
         let workers = min(options.threads, records.count)
         let group = DispatchGroup()
         for _ in 0..<workers {
@@ -97,7 +97,7 @@ public final class BlockPass: @unchecked Sendable {
                         } catch {
                             results.append(.failure(error))
                         }
-                        files.finished(index.records[recordIndex].location.file)
+                        files.finished(index.entries[recordIndex].location.file)
                     }
                     state.deliver(batch, results)
                 }
@@ -115,7 +115,7 @@ public final class BlockPass: @unchecked Sendable {
 
     private func process<T>(recordIndex: Int, files: MappingCache, buffer: inout [UInt8],
                             transform: (ParsedBlock) throws -> T) throws -> T {
-        let record = index.records[recordIndex]
+        let record = index.entries[recordIndex]
         let location = record.location
         let file = try files.mapping(location.file)
         // The file is mapped again after the header pass: it may have shrunk or been replaced in
@@ -136,12 +136,12 @@ public final class BlockPass: @unchecked Sendable {
         }
     }
 
-    private func parse<T>(_ payload: UnsafeRawBufferPointer, record: HeaderRecord, recordIndex: Int, path: String,
+    private func parse<T>(_ payload: UnsafeRawBufferPointer, record: BlockEntry, recordIndex: Int, path: String,
                           transform: (ParsedBlock) throws -> T) throws -> T {
         let location = record.location
         do {
             let view = try BlockView.parse(payload)
-            let height = index.heights[recordIndex]
+            let height = record.height
             if options.verify {
                 // Each contextual check only where Core makes it: at this height on this network.
                 try view.verify(rules: height.map { directory.network.consensus.rules(atHeight: $0) } ?? .contextFree)

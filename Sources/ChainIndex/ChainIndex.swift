@@ -10,16 +10,60 @@ public struct HeaderRecord: Sendable {
     public var location: RecordLocation
 }
 
+/// Where a block stands in the tree of a blocks directory.
+public enum BlockStatus: Hashable, Sendable {
+    /// On the best chain (most cumulative work).
+    case best
+    /// Connected to the chain's root, but on a branch with less work.
+    case stale
+    /// A later record of a block stored earlier (Core can write a block twice); `of` is the
+    /// position of its first record, which carries the block's status.
+    case duplicate(of: Int)
+    /// Its ancestry does not reach the chain's root (a parent missing, or another root of a
+    /// pruned directory): no height, no work.
+    case unconnected
+}
+
+/// One block record of the tree: what the header pass found, and where the block stands.
+///
+/// The model is btcd's `blockNode`: hash and parent link, the location of the record in the blk
+/// files, height and cumulative work, and a status.
+public struct BlockEntry: Sendable {
+    public let hash: Hash256
+    /// The previous block's hash (the header's `hashPrevBlock`).
+    public let parent: Hash256
+    /// The header's compact target.
+    public let bits: UInt32
+    public let location: RecordLocation
+    /// Height above the network's genesis; nil for an unconnected record.
+    public internal(set) var height: Int?
+    /// Work of the chain from the root up to and including this block (zero when unconnected).
+    public internal(set) var cumulativeWork: UInt256
+    public internal(set) var status: BlockStatus
+
+    init(_ record: HeaderRecord) {
+        hash = record.hash
+        parent = record.previous
+        bits = record.bits
+        location = record.location
+        height = nil
+        cumulativeWork = .zero
+        status = .unconnected
+    }
+
+    public var isOnBestChain: Bool { status == .best }
+}
+
 /// The block tree of a blocks directory, built from headers only, and its best chain.
 ///
 /// Heights and the best chain come from proof of work alone (most cumulative work from the
 /// network's genesis; the earlier record wins a tie, as Core prefers the block it saw first).
+/// Entries are addressed by their position in file order (`entries`), by hash, or by height on
+/// the best chain.
 public struct ChainIndex: Sendable {
     /// Every well-formed record in file order (duplicates included).
-    public private(set) var records: [HeaderRecord] = []
-    /// Height of each record, nil where it does not connect to the chain's root.
-    public private(set) var heights: [Int?] = []
-    /// Record indices of the best chain, lowest height first.
+    public private(set) var entries: [BlockEntry] = []
+    /// Positions in `entries` of the best chain, lowest height first.
     public private(set) var bestChain: [Int] = []
     /// Height of `bestChain[0]` (0 when the genesis block is present).
     public private(set) var baseHeight = 0
@@ -29,13 +73,14 @@ public struct ChainIndex: Sendable {
     public private(set) var notes: [String] = []
     /// Total bytes of the blk files scanned.
     public private(set) var fileBytes = 0
-    public private(set) var isOnBestChain: [Bool] = []
-    /// Cumulative work from the root for each record (zero where it does not connect).
-    public private(set) var cumulativeWork: [UInt256] = []
     /// Each blk file's identity when it was read (to tell whether the directory changed since).
     public private(set) var fileIdentities: [Int: FileIdentity] = [:]
     /// How the header pass went: files taken from the persistent index, resumed, scanned in full.
     public private(set) var headerPass = (reused: 0, resumed: 0, scanned: 0, bytesScanned: 0)
+    /// Records repeating a block stored earlier.
+    public private(set) var duplicateCount = 0
+    /// Position of each block's first record, by hash.
+    private var positionByHash: [Hash256: Int] = [:]
 
     /// Whether `directory` holds exactly the blk files this index was built from, unchanged (a
     /// follow poll with nothing new need not look further).
@@ -44,17 +89,51 @@ public struct ChainIndex: Sendable {
         return directory.blockFiles.allSatisfy { FileIdentity.of(directory.blockFilePath($0)) == fileIdentities[$0] }
     }
 
-    /// Records repeating a block stored earlier.
-    public private(set) var duplicateCount = 0
-    /// For each record, the index of the first record of the same block (itself unless a duplicate).
-    public private(set) var firstRecord: [Int] = []
-
     public var tipHeight: Int? { bestChain.isEmpty ? nil : baseHeight + bestChain.count - 1 }
 
-    /// Record index of the best-chain block at `height`.
-    public func recordIndex(atHeight height: Int) -> Int? {
+    /// The best chain's tip.
+    public var tip: BlockEntry? { bestChain.last.map { entries[$0] } }
+
+    /// Position of the best-chain block at `height`.
+    public func position(atHeight height: Int) -> Int? {
         let i = height - baseHeight
         return i >= 0 && i < bestChain.count ? bestChain[i] : nil
+    }
+
+    /// The best-chain block at `height`.
+    public func entry(atHeight height: Int) -> BlockEntry? { position(atHeight: height).map { entries[$0] } }
+
+    /// Position of the first record of block `hash`, if the directory holds it.
+    public func position(of hash: Hash256) -> Int? { positionByHash[hash] }
+
+    /// The first record of block `hash`, if the directory holds it.
+    public func entry(for hash: Hash256) -> BlockEntry? { positionByHash[hash].map { entries[$0] } }
+
+    /// Whether the record at `position` is off the best chain: stale, unconnected, or a duplicate
+    /// of such a block (a duplicate of a best-chain block is not stale).
+    public func isStale(_ position: Int) -> Bool {
+        switch entries[position].status {
+        case .best: false
+        case .stale, .unconnected: true
+        case let .duplicate(of: first): entries[first].status != .best
+        }
+    }
+
+    /// The newest block two connected blocks share (btcd's `chainView.FindFork`): their common
+    /// ancestor, found by following parent links; nil if either is unknown or unconnected, or
+    /// they hang from different roots.
+    public func forkPoint(between a: Hash256, and b: Hash256) -> BlockEntry? {
+        guard var x = entry(for: a), var y = entry(for: b), x.height != nil, y.height != nil else { return nil }
+        func parent(of entry: BlockEntry) -> BlockEntry? {
+            guard let height = entry.height, height > baseHeight else { return nil }
+            return self.entry(for: entry.parent)
+        }
+        while x.hash != y.hash {
+            let climbX = x.height! >= y.height!
+            guard let up = parent(of: climbX ? x : y) else { return nil }
+            if climbX { x = up } else { y = up }
+        }
+        return x
     }
 
     /// Header pass over every `blk*.dat` in `directory`: reads only each record's 80-byte header.
@@ -79,6 +158,7 @@ public struct ChainIndex: Sendable {
             if let problem = loaded.problem { notes.append(problem) }
         }
         var scanned: [Int: ScannedFile] = [:]
+        var records: [HeaderRecord] = []
         var changed = headerIndex != nil && cached == nil
         for (n, number) in directory.blockFiles.enumerated() {
             let path = directory.blockFilePath(number)
@@ -121,7 +201,7 @@ public struct ChainIndex: Sendable {
             throw BlockFileError(path: foreign.path, offset: 0,
                                  "holds \(foreign.network.rawValue) blocks, none for \(directory.network.rawValue): wrong --network?")
         }
-        try chooseBestChain(directory: directory, givenBaseHeight: givenBaseHeight)
+        try chooseBestChain(records, directory: directory, givenBaseHeight: givenBaseHeight)
     }
 
     /// Scans `mapped` from the start, or from where `earlier` stopped (keeping its records); also
@@ -215,19 +295,20 @@ public struct ChainIndex: Sendable {
     /// and far from overflowing heights computed from it.
     public static let maxBaseHeight = 100_000_000
 
-    private mutating func chooseBestChain(directory: BlocksDirectory, givenBaseHeight: Int?) throws(BlockFileError) {
-        heights = [Int?](repeating: nil, count: records.count)
-        isOnBestChain = [Bool](repeating: false, count: records.count)
-        var first: [Hash256: Int] = [:]
-        first.reserveCapacity(records.count)
-        firstRecord = Array(records.indices)
+    private mutating func chooseBestChain(_ records: [HeaderRecord], directory: BlocksDirectory, givenBaseHeight: Int?) throws(BlockFileError) {
+        entries = records.map(BlockEntry.init)
+        positionByHash.reserveCapacity(records.count)
         for (i, record) in records.enumerated() {
-            if let original = first[record.hash] {
-                firstRecord[i] = original
+            if let original = positionByHash[record.hash] {
+                entries[i].status = .duplicate(of: original)
                 duplicateCount += 1
             } else {
-                first[record.hash] = i
+                positionByHash[record.hash] = i
             }
+        }
+        func isFirstRecord(_ i: Int) -> Bool {
+            if case .duplicate = entries[i].status { return false }
+            return true
         }
         // The tree as flat arrays (one hash lookup per block, no per-block allocation): each
         // block's parent record, and its children in record order (compressed: the children of
@@ -235,8 +316,8 @@ public struct ChainIndex: Sendable {
         let n = records.count
         var parent = [Int](repeating: -1, count: n)
         var childStart = [Int](repeating: 0, count: n + 1)
-        for i in 0..<n where firstRecord[i] == i {
-            if let p = first[records[i].previous] {
+        for i in 0..<n where isFirstRecord(i) {
+            if let p = positionByHash[records[i].previous] {
                 parent[i] = p
                 childStart[p + 1] += 1
             }
@@ -244,7 +325,7 @@ public struct ChainIndex: Sendable {
         for p in 0..<n { childStart[p + 1] += childStart[p] }
         var childList = [Int](repeating: 0, count: childStart[n])
         var fill = childStart
-        for i in 0..<n where firstRecord[i] == i && parent[i] >= 0 {
+        for i in 0..<n where isFirstRecord(i) && parent[i] >= 0 {
             childList[fill[parent[i]]] = i
             fill[parent[i]] += 1
         }
@@ -254,10 +335,10 @@ public struct ChainIndex: Sendable {
         // parent is missing.
         var roots: [Int]
         let genesis = directory.network.genesisHash
-        if let g = first[genesis] {
+        if let g = positionByHash[genesis] {
             roots = [g]
         } else {
-            roots = (0..<n).filter { firstRecord[$0] == $0 && parent[$0] < 0 }
+            roots = (0..<n).filter { isFirstRecord($0) && parent[$0] < 0 }
         }
         guard !roots.isEmpty else { return }
 
@@ -270,12 +351,13 @@ public struct ChainIndex: Sendable {
             }
             return lastWork
         }
-        // Breadth-first from each root (no recursion): cumulative work and depth per block.
+        // Breadth-first from each root (no recursion): cumulative work per block. Work counts
+        // from each root; only the chosen root's blocks keep it (others stay unconnected).
         var bestTip = -1, bestWork = UInt256.zero, bestRoot = -1
-        var depth = [Int](repeating: -1, count: records.count)
-        var cumulative = [UInt256](repeating: .zero, count: records.count)
+        var visited = [Bool](repeating: false, count: n)
+        var cumulative = [UInt256](repeating: .zero, count: n)
         for root in roots {
-            depth[root] = 0
+            visited[root] = true
             cumulative[root] = work(records[root].bits)
             var queue = [root]
             var head = 0
@@ -285,14 +367,13 @@ public struct ChainIndex: Sendable {
                 if cumulative[i] > bestWork || (cumulative[i] == bestWork && (bestTip < 0 || i < bestTip)) {
                     bestWork = cumulative[i]; bestTip = i; bestRoot = root
                 }
-                for child in children(i) where depth[child] < 0 {
-                    depth[child] = depth[i] + 1
+                for child in children(i) where !visited[child] {
+                    visited[child] = true
                     cumulative[child] = cumulative[i] &+ work(records[child].bits)
                     queue.append(child)
                 }
             }
         }
-        cumulativeWork = cumulative
         if records[bestRoot].hash == genesis {
             if let givenBaseHeight, givenBaseHeight != 0 {
                 let root = records[bestRoot].location
@@ -305,15 +386,20 @@ public struct ChainIndex: Sendable {
             let source = givenBaseHeight == nil ? "from its BIP34 coinbase" : "as given"
             notes.append("the genesis block is not in \(directory.path) (pruned?): chain starts at block \(records[bestRoot].hash), height \(baseHeight) \(source)")
         }
-        // Heights for everything under the chosen root; other roots' blocks stay unknown.
+        // Heights and work for everything under the chosen root (stale until the best chain is
+        // marked); other roots' blocks stay unconnected.
         var queue = [bestRoot]
         var head = 0
-        heights[bestRoot] = baseHeight
+        entries[bestRoot].height = baseHeight
+        entries[bestRoot].cumulativeWork = cumulative[bestRoot]
+        entries[bestRoot].status = .stale
         while head < queue.count {
             let i = queue[head]
             head += 1
             for child in children(i) {
-                heights[child] = heights[i]! + 1
+                entries[child].height = entries[i].height! + 1
+                entries[child].cumulativeWork = cumulative[child]
+                entries[child].status = .stale
                 queue.append(child)
             }
         }
@@ -321,32 +407,27 @@ public struct ChainIndex: Sendable {
         var cursor = bestTip
         while true {
             chain.append(cursor)
-            isOnBestChain[cursor] = true
+            entries[cursor].status = .best
             if cursor == bestRoot { break }
             cursor = parent[cursor]
         }
         bestChain = chain.reversed()
-        // Duplicates of best-chain blocks carry the same height and are not stale.
-        for i in records.indices where firstRecord[i] != i {
-            heights[i] = heights[firstRecord[i]]
-            cumulativeWork[i] = cumulativeWork[firstRecord[i]]
-            isOnBestChain[i] = false
+        // Duplicates carry their first record's height and work.
+        for i in entries.indices {
+            if case let .duplicate(of: first) = entries[i].status {
+                entries[i].height = entries[first].height
+                entries[i].cumulativeWork = entries[first].cumulativeWork
+            }
         }
     }
 
     /// Whether the best chain has block `hash` at `height`.
     public func bestChainContains(_ hash: Hash256, atHeight height: Int) -> Bool {
-        recordIndex(atHeight: height).map { records[$0].hash == hash } ?? false
+        entry(atHeight: height)?.hash == hash
     }
 
     /// Cumulative work of the best chain's tip.
-    public var bestWork: UInt256 { bestChain.last.map { cumulativeWork[$0] } ?? .zero }
-
-    /// The first record of block `hash`, if the directory holds it.
-    public func recordIndex(of hash: Hash256) -> Int? { records.firstIndex { $0.hash == hash } }
-
-    /// Whether record `index` repeats a block stored earlier in the directory.
-    public func isDuplicate(_ index: Int) -> Bool { firstRecord[index] != index }
+    public var bestWork: UInt256 { tip?.cumulativeWork ?? .zero }
 
     /// The height of the first available block (`record`, whose parent is absent): `given` after
     /// checking it against the block's BIP34 height where the block must carry one, or else that

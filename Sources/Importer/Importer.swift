@@ -119,8 +119,8 @@ public final class Importer<Machine: StateMachine> {
             // a competing branch with more work replaces ours. Where our tip block is still there
             // (now stale), compare work; where it is gone, the new branch must at least be longer.
             let moreWork: Bool
-            if let ours = Hash256(displayHex: tip.blockHash).flatMap(index.recordIndex(of:)), index.cumulativeWork[ours] > .zero {
-                moreWork = index.bestWork > index.cumulativeWork[ours]
+            if let ours = Hash256(displayHex: tip.blockHash).flatMap(index.entry(for:)), ours.height != nil {
+                moreWork = index.bestWork > ours.cumulativeWork
             } else {
                 moreWork = (index.tipHeight ?? -1) > tip.height
             }
@@ -213,8 +213,15 @@ public final class Importer<Machine: StateMachine> {
         Hash256(displayHex: hash).map { index.bestChainContains($0, atHeight: height) } ?? false
     }
 
-    /// The highest height where our stored block is on the directory's best chain.
+    /// The highest height where our stored block is on the directory's best chain: where our tip
+    /// is still in the tree, the fork point of the two tips; where it is gone, found by walking
+    /// our stored blocks down.
     static func forkHeight(store: StateStore, index: ChainIndex) throws -> Int? {
+        if let tip = try store.tip(), let ours = Hash256(displayHex: tip.blockHash), let best = index.tip,
+           let fork = index.forkPoint(between: ours, and: best.hash), let height = fork.height,
+           try store.block(atHeight: height)?.blockHash == fork.hash.displayHex {
+            return height
+        }
         for row in try store.consensusHashes().reversed() where onBestChain(height: row.height, hash: row.blockHash, index: index) {
             return row.height
         }

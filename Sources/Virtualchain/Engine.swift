@@ -112,10 +112,10 @@ public final class Engine<Machine: StateMachine> {
         guard index.baseHeight <= next else {
             throw EngineError("\(directory.path) starts at height \(index.baseHeight) (pruned), but the state needs block \(next) onwards")
         }
-        let records = (next...last).map { index.recordIndex(atHeight: $0)! }
+        let records = (next...last).map { index.position(atHeight: $0)! }
         let filter = OperationFilter(magic: machine.magic, opcodes: machine.opcodes)
         let undo = UndoFiles(directory: directory)
-        let filesWithoutUndo = Set(records.map { index.records[$0].location.file }).filter { !undo.hasUndoFile($0) }
+        let filesWithoutUndo = Set(records.map { index.entries[$0].location.file }).filter { !undo.hasUndoFile($0) }
         var resolved: [OutPoint: TxOut] = [:]
         if !filesWithoutUndo.isEmpty {
             summary.usedFallback = true
@@ -147,8 +147,8 @@ public final class Engine<Machine: StateMachine> {
                     throw EngineError("\(block.path) at offset \(block.location.payloadOffset + error.blockOffset): block \(block.hash) at height \(block.height ?? -1): \(error); the state is kept at the block before")
                 }
             }, consume: { (recordIndex: Int, candidates: [Candidate]) in
-                let record = index.records[recordIndex]
-                let height = index.heights[recordIndex]!
+                let record = index.entries[recordIndex]
+                let height = index.entries[recordIndex].height!
                 let outcome = try commitBlock(height: height, hash: record.hash, candidates: candidates)
                 summary.blocks += 1
                 summary.bytes += record.location.size
@@ -317,7 +317,7 @@ public final class Engine<Machine: StateMachine> {
         var needed = Set<OutPoint>()
         var highest = -1
         let pass = BlockPass(directory: directory, index: index, options: passOptions)
-        let affected = records.filter { filesWithoutUndo.contains(index.records[$0].location.file) }
+        let affected = records.filter { filesWithoutUndo.contains(index.entries[$0].location.file) }
         try pass.run(records: affected, transform: { block -> [OutPoint] in
             var outpoints: [OutPoint] = []
             for (vtxindex, tx) in block.view.transactions.enumerated() where vtxindex > 0 {
@@ -328,7 +328,7 @@ public final class Engine<Machine: StateMachine> {
         }, consume: { recordIndex, outpoints in
             if !outpoints.isEmpty {
                 needed.formUnion(outpoints)
-                highest = max(highest, index.heights[recordIndex]!)
+                highest = max(highest, index.entries[recordIndex].height!)
             }
         })
         guard highest >= 0 else { return [:] }

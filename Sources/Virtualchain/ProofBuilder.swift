@@ -72,10 +72,10 @@ public enum ProofBuilder {
     /// Header, transaction (without witness), its index and merkle branch, from the block files.
     static func bitcoinPart(blockHash: String, height: Int, vtxindex: Int, txid: String,
                             blocks: (directory: BlocksDirectory, index: ChainIndex)) throws -> Proof.Bitcoin {
-        guard let hash = Hash256(displayHex: blockHash), let recordIndex = blocks.index.recordIndex(of: hash) else {
+        guard let hash = Hash256(displayHex: blockHash), let recordIndex = blocks.index.position(of: hash) else {
             throw ProofBuilderError("block \(blockHash) at height \(height) is not in \(blocks.directory.path)")
         }
-        let bytes = try blocks.directory.blockBytes(at: blocks.index.records[recordIndex].location)
+        let bytes = try blocks.directory.blockBytes(at: blocks.index.entries[recordIndex].location)
         return try bytes.withUnsafeBytes { raw throws -> Proof.Bitcoin in
             let view = try BlockView.parse(raw)
             guard view.transactions.indices.contains(vtxindex) else { throw ProofBuilderError("block \(blockHash) has no transaction \(vtxindex)") }

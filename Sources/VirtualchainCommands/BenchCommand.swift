@@ -87,7 +87,7 @@ struct BenchCommand: ParsableCommand {
             headerSeconds = min(headerSeconds, now() - start)
         }
         var phases = [Phase(name: "headers", seconds: headerSeconds, threads: 1)]
-        let bytes = index.bestChain.reduce(0) { $0 + index.records[$1].location.size }
+        let bytes = index.bestChain.reduce(0) { $0 + index.entries[$1].location.size }
         let blocks = index.bestChain.count
         var transactions = 0
 

@@ -34,7 +34,7 @@ struct BlocksCommand: ParsableCommand {
 
     func run() throws {
         let (directory, index) = try source.loadIndex(for: Self.self)!
-        let order = all ? Array(index.records.indices) : index.bestChain
+        let order = all ? Array(index.entries.indices) : index.bestChain
         let wantIds = txids
         let pass = BlockPass(directory: directory, index: index, options: source.passOptions)
         let out = OutputBuffer()
@@ -55,12 +55,12 @@ struct BlocksCommand: ParsableCommand {
     }
 
     func format(recordIndex: Int, row: Row, index: ChainIndex) throws -> String {
-        let record = index.records[recordIndex]
-        let height = index.heights[recordIndex]
-        let stale = !index.isOnBestChain[recordIndex] && !(index.isDuplicate(recordIndex) && index.isOnBestChain[index.firstRecord[recordIndex]])
+        let record = index.entries[recordIndex]
+        let height = record.height
+        let stale = index.isStale(recordIndex)
         let file = BlockStoreWriter.blockFileName(record.location.file)
         if json {
-            return try JSONOutput.line(BlockJSON(height: height, hash: record.hash.displayHex, prev: record.previous.displayHex,
+            return try JSONOutput.line(BlockJSON(height: height, hash: record.hash.displayHex, prev: record.parent.displayHex,
                                                  txs: row.transactions, size: record.location.size, file: file, offset: record.location.offset,
                                                  stale: stale, txids: txids ? row.txids.map(\.displayHex) : nil,
                                                  wtxids: txids ? row.wtxids.map(\.displayHex) : nil))

@@ -66,7 +66,7 @@ func reportIndexFindings(_ index: ChainIndex, quiet: Bool = false) {
     for problem in index.problems { warn("warning: \(problem)") }
     guard !quiet else { return }
     for note in index.notes { warn("note: \(note)") }
-    let stale = index.records.indices.filter { !index.isOnBestChain[$0] && !index.isDuplicate($0) }.count
+    let stale = index.entries.filter { $0.status == .stale || $0.status == .unconnected }.count
     if stale > 0 { warn("note: \(stale) block(s) not on the best chain (stale or unconnected) left out; --all lists them") }
 }
 

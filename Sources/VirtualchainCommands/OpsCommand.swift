@@ -32,7 +32,7 @@ struct OpsCommand: ParsableCommand {
             throw ExitCode(2)
         }
         let (directory, index) = try source.loadIndex(for: Self.self)!
-        let order = all ? Array(index.records.indices) : index.bestChain
+        let order = all ? Array(index.entries.indices) : index.bestChain
         let pass = BlockPass(directory: directory, index: index, options: source.passOptions)
         let filter = OperationFilter(magic: magicBytes)  // every opcode
         let out = OutputBuffer()
@@ -45,8 +45,8 @@ struct OpsCommand: ParsableCommand {
                 }
                 return found
             }, consume: { recordIndex, operations in
-                let height = index.heights[recordIndex]
-                let block = index.records[recordIndex].hash.displayHex
+                let height = index.entries[recordIndex].height
+                let block = index.entries[recordIndex].hash.displayHex
                 for op in operations {
                     try out.line(try JSONOutput.line(OperationJSON(height: height, block: block, txid: op.txid.displayHex, vtxindex: op.vtxindex,
                                                                    opcode: Hex.encode([op.opcode]), payload: Hex.encode(op.payload))))

@@ -16,8 +16,8 @@ struct CorpusTests {
         let result = try read(fixture.open())
         let index = result.index
         #expect(index.tipHeight == 255)
-        #expect(index.records[index.recordIndex(atHeight: 1)!].hash.displayHex == "00000000839a8e6886ab5951d76f411475428afc90947ee320161bbf18eb6048")
-        #expect(index.records[index.recordIndex(atHeight: 255)!].hash.displayHex == "00000000d0a75c861fabf9ff7b92022f60e4afeed9331fe5aa073d8e4706fe3c")
+        #expect(index.entries[index.position(atHeight: 1)!].hash.displayHex == "00000000839a8e6886ab5951d76f411475428afc90947ee320161bbf18eb6048")
+        #expect(index.entries[index.position(atHeight: 255)!].hash.displayHex == "00000000d0a75c861fabf9ff7b92022f60e4afeed9331fe5aa073d8e4706fe3c")
         #expect(result.rows.count == 256)
         #expect(index.problems.isEmpty)
     }
@@ -39,7 +39,7 @@ struct CorpusTests {
         #expect(result.index.tipHeight == height)
         #expect(result.index.notes.contains { $0.contains("height \(height) from its BIP34 coinbase") })
         #expect(result.rows.count == 1)
-        #expect(result.index.records[0].hash.displayHex == hash)
+        #expect(result.index.entries[0].hash.displayHex == hash)
         #expect(result.rows[0].txids.count == transactions)
         #expect(Merkle.root(result.rows[0].txids).root == result.rows[0].merkle)
     }
@@ -51,16 +51,16 @@ struct CorpusTests {
         try fixture.link("blk00002.dat", to: Corpus.forks.appendingPathComponent("blk_4A.dat"))
         try fixture.link("blk00003.dat", to: Corpus.forks.appendingPathComponent("blk_5A.dat"))
         let index = try read(fixture.open(), all: true).index
-        let chain = index.bestChain.map { String(index.records[$0].hash.displayHex.prefix(16)) }
+        let chain = index.bestChain.map { String(index.entries[$0].hash.displayHex.prefix(16)) }
         #expect(chain == ["000000000019d668", "00000000ebe5ec3e", "00000000952ccb1b", "00000000474284d2", "00000000551dc04c", "00000000195f8518"])
-        let stale = index.records.indices.filter { !index.isOnBestChain[$0] }.map { String(index.records[$0].hash.displayHex.prefix(16)) }
+        let stale = index.entries.indices.filter { index.isStale($0) }.map { String(index.entries[$0].hash.displayHex.prefix(16)) }
         #expect(stale == ["00000000bc358930", "000000002f264d65"])
 
         let alone = try BlocksFixture("forkAlone")
         try alone.link("blk00000.dat", to: Corpus.forks.appendingPathComponent("blk_0_to_4.dat"))
         let onlyOriginal = try ChainIndex(directory: alone.open())
         #expect(onlyOriginal.tipHeight == 4)
-        #expect(onlyOriginal.records[onlyOriginal.bestChain.last!].hash.displayHex.hasPrefix("000000002f264d65"))
+        #expect(onlyOriginal.tip!.hash.displayHex.hasPrefix("000000002f264d65"))
     }
 
     @Test func blockstackAndOmniOperationsAtHeight574200() throws {
@@ -93,7 +93,7 @@ struct CorpusTests {
         let ours = try read(fixture.open(), all: true)
         var byHash: [String: (txids: [String], wtxids: [String])] = [:]
         for row in ours.rows {
-            byHash[ours.index.records[row.recordIndex].hash.displayHex] = (row.txids.map(\.displayHex), row.wtxids.map(\.displayHex))
+            byHash[ours.index.entries[row.recordIndex].hash.displayHex] = (row.txids.map(\.displayHex), row.wtxids.map(\.displayHex))
         }
         let files = try FileManager.default.contentsOfDirectory(atPath: fixture.path).sorted().map { fixture.url.appendingPathComponent($0).path }
         let oracle = try runPython("bitcoinlib_ids.py", files)

@@ -31,13 +31,31 @@ import TestSupport
         #expect(directory.xorKey == summary.xorKey)
         let index = try ChainIndex(directory: directory)
         #expect(index.problems.isEmpty, "\(index.problems)")
-        #expect(index.bestChain.map { index.records[$0].hash } == summary.mainChain)
+        #expect(index.bestChain.map { index.entries[$0].hash } == summary.mainChain)
         #expect(index.tipHeight == summary.tipHeight)
-        let stale = Set(index.records.indices.filter { !index.isOnBestChain[$0] }.map { index.records[$0].hash })
+        let stale = Set(index.entries.indices.filter { index.isStale($0) }.map { index.entries[$0].hash })
         #expect(stale == Set(summary.staleBlocks))
-        for (i, record) in index.records.enumerated() where index.isOnBestChain[i] {
-            #expect(summary.mainChain[index.heights[i]!] == record.hash)
+        for (i, record) in index.entries.enumerated() where index.entries[i].isOnBestChain {
+            #expect(summary.mainChain[index.entries[i].height!] == record.hash)
         }
+        // One entry per block by hash and by height; the fork point of each stale block and the
+        // tip is the best-chain block from which its branch leaves.
+        for (height, hash) in summary.mainChain.enumerated() {
+            #expect(index.entry(atHeight: height)?.hash == hash)
+            #expect(index.entry(for: hash)?.status == .best)
+        }
+        let tip = index.tip!.hash
+        for hash in summary.staleBlocks {
+            let entry = try #require(index.entry(for: hash))
+            #expect(entry.status == .stale)
+            let fork = try #require(index.forkPoint(between: hash, and: tip))
+            #expect(fork.status == .best && fork.height! < entry.height!)
+            var cursor = entry
+            while cursor.height! > fork.height! + 1 { cursor = index.entry(for: cursor.parent)! }
+            #expect(cursor.parent == fork.hash)
+            #expect(index.forkPoint(between: tip, and: hash)?.hash == fork.hash)
+        }
+        #expect(index.forkPoint(between: tip, and: tip)?.hash == tip)
         // Operations per magic, by the reader's filter, equal the generator's independent count.
         let magics = summary.options.opMix.magics.map(\.bytes)
         var counts = [Int](repeating: 0, count: magics.count)
@@ -89,7 +107,7 @@ import TestSupport
         let directory = try BlocksDirectory(path: core.appendingPathComponent("blocks").path, network: .regtest)
         #expect(!directory.xorKey.isIdentity, "Core 28+ obfuscates its block files")
         let index = try ChainIndex(directory: directory)
-        #expect(index.bestChain.map { index.records[$0].hash.displayHex } == coreChain)
+        #expect(index.bestChain.map { index.entries[$0].hash.displayHex } == coreChain)
         #expect(coreChain.count == 181)
     }
 }

@@ -42,13 +42,13 @@ import TestSupport
         var records: Set<RecordLocation>
         var problems: [String]
         init(_ index: ChainIndex) {
-            best = index.bestChain.map { index.records[$0].hash }
+            best = index.bestChain.map { index.entries[$0].hash }
             baseHeight = index.baseHeight
             var heights: [Hash256: Int] = [:]
-            for (i, record) in index.records.enumerated() { if let h = index.heights[i] { heights[record.hash] = h } }
+            for (i, record) in index.entries.enumerated() { if let h = index.entries[i].height { heights[record.hash] = h } }
             self.heights = heights
             work = index.bestWork
-            records = Set(index.records.map(\.location))
+            records = Set(index.entries.map(\.location))
             problems = index.problems.map(\.description).sorted()
         }
     }
@@ -91,7 +91,7 @@ import TestSupport
         for (name, bytes) in zip(blkFiles.dropFirst(2), fullBytes.dropFirst(2)) { try bytes.write(to: live.appendingPathComponent(name)) }
         index = try compare(live, state: state, "grown")
         #expect(index.headerPass.resumed == 1 && index.headerPass.reused == 1 && index.headerPass.scanned == blkFiles.count - 2)
-        #expect(index.records[index.bestChain.last!].hash == chain.summary.tipHash)
+        #expect(index.entries[index.bestChain.last!].hash == chain.summary.tipHash)
 
         // A file truncated (replaced by a shorter one): scanned again, its lost blocks gone.
         try fullBytes[1].prefix(fullBytes[1].count / 3).write(to: live.appendingPathComponent(blkFiles[1]))

@@ -34,7 +34,7 @@ import TestSupport
         let target = try #require(candidates.first)
         let directory = try BlocksDirectory(path: blocks.path, network: .regtest)
         let index = try ChainIndex(directory: directory)
-        let record = index.records[index.recordIndex(of: Hash256(displayHex: target.1)!)!]
+        let record = index.entries[index.position(of: Hash256(displayHex: target.1)!)!]
         let revPath = directory.undoFilePath(record.location.file)
         var rev = [UInt8](try Data(contentsOf: URL(fileURLWithPath: revPath)))
         let original = rev
@@ -44,7 +44,7 @@ import TestSupport
             let size = Int(UInt32(littleEndian: rev.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: position + 4, as: UInt32.self) }))
             guard size > 0 else { break }
             let undo = Array(rev[(position + 8)..<(position + 8 + size)])
-            if Hashes.dsha256(record.previous.bytes + undo).bytes == Array(rev[(position + 8 + size)..<(position + 8 + size + 32)]) {
+            if Hashes.dsha256(record.parent.bytes + undo).bytes == Array(rev[(position + 8 + size)..<(position + 8 + size + 32)]) {
                 damagedAt = position + 8 + size / 2
             }
             position += 8 + size + 32

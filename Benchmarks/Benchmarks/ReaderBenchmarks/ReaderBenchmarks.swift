@@ -25,7 +25,7 @@ final class Dataset: @unchecked Sendable {
         let index = try! ChainIndex(directory: directory)
         self.directory = directory
         self.index = index
-        bytes = index.bestChain.reduce(0) { $0 + index.records[$1].location.size }
+        bytes = index.bestChain.reduce(0) { $0 + index.entries[$1].location.size }
     }
 
     func pass(threads: Int, body: @escaping @Sendable (ParsedBlock) -> Int) -> Int {
