@@ -18,7 +18,7 @@ let package = Package(
         fuzzTarget("FuzzRecords", ["BitcoinWire", "BlockFiles"]),
         fuzzTarget("FuzzBlock", ["BitcoinWire"]),
         fuzzTarget("FuzzFilter", ["BitcoinWire"]),
-        fuzzTarget("FuzzCandidates", ["BitcoinWire", "BlockFiles", "Virtualchain"]),
+        fuzzTarget("FuzzCandidates", ["BitcoinWire", "BlockFiles", "BlockReader"]),
         fuzzTarget("FuzzUndo", ["BitcoinWire", "BlockFiles"]),
         fuzzTarget("FuzzCheckpoint", ["Checkpoints"]),
         fuzzTarget("FuzzProof", ["Proofs"]),

@@ -113,17 +113,18 @@ public final class UndoFiles: @unchecked Sendable {
         FileManager.default.fileExists(atPath: directory.undoFilePath(number))
     }
 
-    /// The spent coins of every non-coinbase transaction of `block`, stored in blk file `file`,
-    /// or nil when no record of that file fits it (absent, or the block was never connected).
+    /// The first undo record of rev file `file` that belongs to a block with parent
+    /// `previousBlockHash` and `transactionCount` transactions and that `accept` takes (given the
+    /// record's undo data, it returns a value or nil to look further); nil when none does
+    /// (the file absent, or the block never connected).
     ///
     /// The checksum only ties a record to the block's *parent*: a sibling that was connected and
-    /// then lost a reorganisation has the same parent. So a record must also fit the block: one
-    /// spent coin per input of every transaction, spent values within the money range, and no
-    /// transaction spending less than it pays.
-    public func spentCoins(for block: BlockView, blockFile file: Int) throws -> [[SpentCoin]]? {
+    /// then lost a reorganisation has the same parent, so the caller must also check the record
+    /// fits the block (what a transaction is, is not this reader's business). A record that
+    /// does not decode is damage: `accept`'s `WireError` comes back naming file and offset.
+    public func findRecord<T>(blockFile file: Int, previousBlockHash: Hash256, transactionCount: Int,
+                              accept: (UnsafeRawBufferPointer) throws(WireError) -> T?) throws(BlockFileError) -> T? {
         guard let (mapped, entries) = try index(file) else { return nil }
-        let previousBlockHash = block.header.previousBlockHash
-        let transactionCount = block.transactions.count
         var buffer: [UInt8] = []
         // Core appends undo records as it connects blocks, so a chain read in height order finds
         // each record just after the previous one's: start the search there (then wrap around),
@@ -141,19 +142,19 @@ public final class UndoFiles: @unchecked Sendable {
                 return checksum.withUnsafeBytes { $0.elementsEqual(raw[entry.size...]) }
             }
             guard matches else { continue }
-            let decoded = buffer.withUnsafeBytes { raw -> Result<[[SpentCoin]], WireError> in
+            let accepted = buffer.withUnsafeBytes { raw -> Result<T?, WireError> in
                 do throws(WireError) {
-                    return .success(try UndoFormat.decodeBlockUndo(UnsafeRawBufferPointer(rebasing: raw[0..<entry.size])))
+                    return .success(try accept(UnsafeRawBufferPointer(rebasing: raw[0..<entry.size])))
                 } catch {
                     return .failure(error)
                 }
             }
-            switch decoded {
-            case let .success(coins):
-                if Self.fits(coins, block) {
-                    recordHint(file, position: position)
-                    return coins
-                }
+            switch accepted {
+            case let .success(value?):
+                recordHint(file, position: position)
+                return value
+            case .success(nil):
+                continue
             case let .failure(error):
                 throw BlockFileError(path: mapped.path, offset: entry.offset + 8 + error.offset, "undo record: \(error)")
             }
@@ -161,19 +162,8 @@ public final class UndoFiles: @unchecked Sendable {
         return nil
     }
 
-    public static func fits(_ coins: [[SpentCoin]], _ block: BlockView) -> Bool {
-        // One entry per non-coinbase transaction (a caller need not have matched the count).
-        guard coins.count == block.transactions.count - 1 else { return false }
-        for (i, tx) in block.transactions.dropFirst().enumerated() {
-            guard coins[i].count == tx.inputCount else { return false }
-            // Core's CheckTxInputs: spent values in the money range, and at least what is paid.
-            guard let spent = Money.sum(coins[i].lazy.map(\.output.value)), spent >= tx.outputValue else { return false }
-        }
-        return true
-    }
-
     /// Records of rev file `number`: offset, size and the transaction count their data starts with.
-    private func index(_ number: Int) throws -> (MappedFile, [(offset: Int, size: Int, transactions: Int)])? {
+    private func index(_ number: Int) throws(BlockFileError) -> (MappedFile, [(offset: Int, size: Int, transactions: Int)])? {
         lock.lock()
         defer { lock.unlock() }
         clock += 1

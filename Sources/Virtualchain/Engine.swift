@@ -40,17 +40,6 @@ public struct ImportSummary: Sendable {
     public var consensusHash: String?
 }
 
-/// A block's undo record is not in the newest rev file yet: bitcoind writes it when it connects
-/// the block, after storing the block. Not damage; a later look finds it.
-public struct UndoNotYetWritten: Error, CustomStringConvertible, Sendable {
-    public var path: String
-    public var block: Hash256
-    public var height: Int
-    public var description: String {
-        "\(path): the undo record of block \(block) at height \(height) is not written yet (this is the rev file bitcoind is appending to); the state is kept at the block before"
-    }
-}
-
 /// Replays the operations of a blocks directory through a state machine, block by block, into
 /// the state database.
 ///
@@ -112,41 +101,12 @@ public final class Engine<Machine: StateMachine> {
         guard index.baseHeight <= next else {
             throw EngineError("\(directory.path) starts at height \(index.baseHeight) (pruned), but the state needs block \(next) onwards")
         }
-        let records = (next...last).map { index.position(atHeight: $0)! }
-        let filter = OperationFilter(magic: machine.magic, opcodes: machine.opcodes)
-        let undo = UndoFiles(directory: directory)
-        let filesWithoutUndo = Set(records.map { index.entries[$0].location.file }).filter { !undo.hasUndoFile($0) }
-        var resolved: [OutPoint: TxOut] = [:]
-        if !filesWithoutUndo.isEmpty {
-            summary.usedFallback = true
-            resolved = try resolvePreviousOutputs(directory: directory, index: index, records: records, filesWithoutUndo: filesWithoutUndo,
-                                                  filter: filter, passOptions: passOptions)
-        }
-        let fallback = resolved
-        let pass = BlockPass(directory: directory, index: index, options: passOptions)
+        let positions = (next...last).map { index.position(atHeight: $0)! }
+        let reader = try CandidateReader(directory: directory, index: index, positions: positions,
+                                         filter: OperationFilter(magic: machine.magic, opcodes: machine.opcodes), passOptions: passOptions)
+        summary.usedFallback = reader.senders.usesFallbackPass
         do {
-            try pass.run(records: records, transform: { block -> [Candidate] in
-                guard filter.matchesAny(in: block.view) else { return [] }
-                var spent: [[SpentCoin]]?
-                if !filesWithoutUndo.contains(block.location.file) {
-                    spent = try undo.spentCoins(for: block.view, blockFile: block.location.file)
-                    // Core writes undo data for every block it connects: none fitting a best-chain
-                    // block means damage, and guessing senders would let our state diverge.
-                    guard spent != nil else {
-                        let path = directory.undoFilePath(block.location.file)
-                        if undo.isBeingWritten(block.location.file) {
-                            throw UndoNotYetWritten(path: path, block: block.hash, height: block.height ?? -1)
-                        }
-                        throw EngineError("\(path): no undo record fits block \(block.hash) at height \(block.height ?? -1) (damaged); the state is kept at the block before")
-                    }
-                }
-                do {
-                    return try CandidateExtraction.candidates(in: block.view, height: block.height ?? -1, hash: block.hash, filter: filter,
-                                                              spent: spent, fallback: fallback)
-                } catch let error as CandidateValueError {
-                    throw EngineError("\(block.path) at offset \(block.location.payloadOffset + error.blockOffset): block \(block.hash) at height \(block.height ?? -1): \(error); the state is kept at the block before")
-                }
-            }, consume: { (recordIndex: Int, candidates: [Candidate]) in
+            try reader.run(consume: { (recordIndex: Int, candidates: [Candidate]) in
                 let record = index.entries[recordIndex]
                 let height = index.entries[recordIndex].height!
                 let outcome = try commitBlock(height: height, hash: record.hash, candidates: candidates)
@@ -208,10 +168,10 @@ public final class Engine<Machine: StateMachine> {
         guard let open = batch else { return }
         batch = nil
         do {
-            try store.database.execute("COMMIT")
+            try store.commitBatch()
         } catch {
             // Nothing of the batch was kept: neither are its consensus hashes.
-            try? store.database.execute("ROLLBACK")
+            store.rollBackBatch()
             consensus.truncate(toHeight: consensus.firstBlock + open.committedHashes - 1)
             throw error
         }
@@ -228,7 +188,7 @@ public final class Engine<Machine: StateMachine> {
         var outcome = (accepted: 0, rejected: 0, dropped: 0)
         let database = store.database
         if batch == nil {
-            try database.execute("BEGIN IMMEDIATE")
+            try store.beginBatch()
             batch = (0, DispatchTime.now().uptimeNanoseconds, consensus.digests.count)
         }
         let hashesBefore = consensus.digests.count
@@ -266,17 +226,11 @@ public final class Engine<Machine: StateMachine> {
                 if let expected = expectedConsensusHashes[height], expected != hashes.consensusHash {
                     throw EngineError("consensus hash \(hashes.consensusHash) at height \(height) differs from the expected \(expected): this state's history is not the trusted one; the state is kept at the block before")
                 }
-                for (position, entry) in records.enumerated() {
-                    try database.run("INSERT INTO vc_records (height, position, vtxindex, txid, opcode, serialized) VALUES (?, ?, ?, ?, ?, ?)", [
-                        SQLiteValue(height), SQLiteValue(position), entry.vtxindex.map(SQLiteValue.init) ?? .null,
-                        SQLiteValue(entry.txid?.displayHex), .text(Self.opcodeName(entry.record.opcode)), .blob(entry.record.serialized),
-                    ])
-                }
-                try database.run("INSERT INTO vc_blocks (height, block_hash, ops_hash, consensus_hash, accepted, rejected) VALUES (?, ?, ?, ?, ?, ?)", [
-                    SQLiteValue(height), .text(hash.displayHex), .text(hashes.opsHash), .text(hashes.consensusHash),
-                    SQLiteValue(outcome.accepted), SQLiteValue(outcome.rejected),
-                ])
-                if !counts.isEmpty { try store.addCounts(counts) }
+                try store.appendBlock(StateStore.BlockRow(height: height, blockHash: hash, opsHash: hashes.opsHash, consensusHash: hashes.consensusHash,
+                                                          accepted: outcome.accepted, rejected: outcome.rejected),
+                                      records: records.map { StateStore.RecordRow(vtxindex: $0.vtxindex, txid: $0.txid,
+                                                                                   opcode: Self.opcodeName($0.record.opcode), serialized: $0.record.serialized) },
+                                      counts: counts)
             }
         } catch {
             consensus.truncate(toHeight: consensus.firstBlock + hashesBefore - 1)
@@ -308,112 +262,5 @@ public final class Engine<Machine: StateMachine> {
         let outcome = try commitBlock(height: height, hash: hash, candidates: candidates)
         try commitPendingBlocks()
         return outcome
-    }
-
-    /// Without undo files: one pass finds the previous outputs the candidates spend, a second
-    /// (parallel) pass over the chain up to them collects those outputs.
-    private func resolvePreviousOutputs(directory: BlocksDirectory, index: ChainIndex, records: [Int], filesWithoutUndo: Set<Int>,
-                                        filter: OperationFilter, passOptions: BlockPassOptions) throws -> [OutPoint: TxOut] {
-        var needed = Set<OutPoint>()
-        var highest = -1
-        let pass = BlockPass(directory: directory, index: index, options: passOptions)
-        let affected = records.filter { filesWithoutUndo.contains(index.entries[$0].location.file) }
-        try pass.run(records: affected, transform: { block -> [OutPoint] in
-            var outpoints: [OutPoint] = []
-            for (vtxindex, tx) in block.view.transactions.enumerated() where vtxindex > 0 {
-                guard filter.operation(in: tx) != nil else { continue }
-                outpoints += tx.inputs().map { OutPoint(txid: $0.previousTxid, index: $0.previousIndex) }
-            }
-            return outpoints
-        }, consume: { recordIndex, outpoints in
-            if !outpoints.isEmpty {
-                needed.formUnion(outpoints)
-                highest = max(highest, index.entries[recordIndex].height!)
-            }
-        })
-        guard highest >= 0 else { return [:] }
-        let wanted = Set(needed.map(\.txid))
-        let chain = Array(index.bestChain.prefix(highest - index.baseHeight + 1))
-        var found: [OutPoint: TxOut] = [:]
-        try pass.run(records: chain, transform: { block -> [(Hash256, [TxOut])] in
-            var hits: [(Hash256, [TxOut])] = []
-            for tx in block.view.transactions {
-                let txid = tx.txid()
-                if wanted.contains(txid) {
-                    hits.append((txid, tx.outputs().map { TxOut(value: $0.value, scriptPubKey: Array($0.scriptPubKey)) }))
-                }
-            }
-            return hits
-        }, consume: { _, hits in
-            for (txid, outputs) in hits {
-                for (i, output) in outputs.enumerated() where needed.contains(OutPoint(txid: txid, index: UInt32(i))) {
-                    found[OutPoint(txid: txid, index: UInt32(i))] = output
-                }
-            }
-        })
-        return found
-    }
-}
-
-/// A candidate transaction whose values Core would never accept: an amount or a sum outside
-/// `Money`'s range, or a transaction spending less than it pays.
-public struct CandidateValueError: Error, CustomStringConvertible, Sendable {
-    public var vtxindex: Int
-    public var txid: Hash256
-    /// Offset of the transaction within its block.
-    public var blockOffset: Int
-    public var message: String
-    public var description: String { "transaction \(txid) (index \(vtxindex)): \(message)" }
-}
-
-/// Finding a block's candidate operations (spec section 2) and their senders; independent of the
-/// machine type, so worker threads can call it.
-public enum CandidateExtraction {
-    /// The block's candidate transactions, with senders and fees where `spent` (the block's undo
-    /// data) or `fallback` (previous outputs found by the extra pass) resolves them. Every sum is
-    /// checked against Core's money range (`CheckTxInputs`), so no value can overflow.
-    public static func candidates(in view: BlockView, height: Int, hash: Hash256, filter: OperationFilter,
-                                  spent: [[SpentCoin]]?, fallback: [OutPoint: TxOut]) throws(CandidateValueError) -> [Candidate] {
-        var candidates: [Candidate] = []
-        for (vtxindex, tx) in view.transactions.enumerated() {
-            guard let op = filter.operation(in: tx) else { continue }
-            let outputs = tx.outputs().map { TxOut(value: $0.value, scriptPubKey: Array($0.scriptPubKey)) }
-            candidates.append(Candidate(height: height, blockHash: hash, txid: tx.txid(), vtxindex: vtxindex,
-                                        opcode: op.opcode, payload: Array(op.payload), outputs: outputs, senders: .unresolved, fee: nil))
-        }
-        guard !candidates.isEmpty else { return [] }
-        for i in candidates.indices {
-            let vtxindex = candidates[i].vtxindex
-            func refuse(_ message: String) -> CandidateValueError {
-                CandidateValueError(vtxindex: vtxindex, txid: candidates[i].txid, blockOffset: view.offset(ofTransaction: vtxindex), message: message)
-            }
-            // The parser bounded every output value and their total.
-            guard let outputTotal = Money.sum(candidates[i].outputs.lazy.map(\.value)) else {
-                throw refuse("outputs total outside 0...21,000,000 BTC (bad-txns-txouttotal-toolarge)")
-            }
-            if vtxindex == 0 {
-                candidates[i].senders = .resolved([])  // a coinbase spends nothing
-                continue
-            }
-            var senders: [Sender]?
-            if let spent, vtxindex - 1 < spent.count {
-                senders = spent[vtxindex - 1].map { Sender(scriptPubKey: $0.output.scriptPubKey, value: $0.output.value) }
-            } else if !fallback.isEmpty {
-                let inputs = view.transactions[vtxindex].inputs()
-                let found = inputs.compactMap { fallback[OutPoint(txid: $0.previousTxid, index: $0.previousIndex)] }
-                if found.count == inputs.count { senders = found.map { Sender(scriptPubKey: $0.scriptPubKey, value: $0.value) } }
-            }
-            if let senders {
-                guard let inputTotal = Money.sum(senders.lazy.map(\.value)) else {
-                    throw refuse("the coins it spends total outside 0...21,000,000 BTC (bad-txns-inputvalues-outofrange)")
-                }
-                guard inputTotal >= outputTotal else {
-                    throw refuse("spends \(inputTotal) sat but pays \(outputTotal) sat (bad-txns-in-belowout)")
-                }
-                candidates[i].senders = .resolved(senders)
-                candidates[i].fee = inputTotal - outputTotal
-            }
-        }
-        return candidates
     }
 }

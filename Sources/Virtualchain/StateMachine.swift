@@ -1,62 +1,15 @@
 import BitcoinWire
+import BlockReader
 
-/// The spent output behind one input of an operation's transaction.
-public struct Sender: Hashable, Sendable {
-    public var scriptPubKey: [UInt8]
-    public var value: Int64
-    public init(scriptPubKey: [UInt8], value: Int64) { self.scriptPubKey = scriptPubKey; self.value = value }
-}
+// What a machine is handed comes from the reader side (BlockReader); the names are repeated
+// here so that a machine needs `import Virtualchain` only.
 
-/// Who paid for a transaction: one sender per input, or unknown where previous outputs could not
-/// be resolved (no undo data, and the fallback pass did not find them).
-public enum Senders: Hashable, Sendable {
-    case resolved([Sender])
-    case unresolved
-
-    public var first: Sender? {
-        if case let .resolved(senders) = self { return senders.first }
-        return nil
-    }
-}
-
-/// A transaction that carries the machine's magic and a known opcode (spec section 2), with
-/// everything a state machine may look at.
-///
-/// Candidates are built on the block pass's worker threads and handed to the machine on the
-/// replay thread, in vtxindex order; they are values and may be kept.
-public struct Candidate: Sendable {
-    /// Height of the block holding the transaction.
-    public var height: Int
-    public var blockHash: Hash256
-    public var txid: Hash256
-    /// Position of the transaction in its block (0 is the coinbase).
-    public var vtxindex: Int
-    /// The byte after the magic.
-    public var opcode: UInt8
-    /// The bytes after the opcode.
-    public var payload: [UInt8]
-    /// Every output of the transaction, the `OP_RETURN` one included; each value and their sum
-    /// lie within 0...21,000,000 BTC.
-    public var outputs: [TxOut]
-    /// The outputs the transaction's inputs spent, from Bitcoin Core's undo files (or the
-    /// fallback pass), or `.unresolved`.
-    public var senders: Senders
-    /// Sum of spent values minus sum of output values; nil when senders are unresolved.
-    public var fee: Int64?
-
-    public init(height: Int, blockHash: Hash256, txid: Hash256, vtxindex: Int, opcode: UInt8, payload: [UInt8],
-                outputs: [TxOut], senders: Senders, fee: Int64?) {
-        self.height = height
-        self.blockHash = blockHash
-        self.txid = txid
-        self.vtxindex = vtxindex
-        self.opcode = opcode
-        self.payload = payload
-        self.outputs = outputs
-        self.senders = senders
-        self.fee = fee
-    }
-}
+/// A transaction carrying the machine's magic and a known opcode; see `BlockReader.Candidate`.
+public typealias Candidate = BlockReader.Candidate
+/// The spent output behind one input; see `BlockReader.Sender`.
+public typealias Sender = BlockReader.Sender
+/// One sender per input, or unresolved; see `BlockReader.Senders`.
+public typealias Senders = BlockReader.Senders
 
 /// Why an operation was not accepted; counted per reason in the state database.
 public struct Rejection: Error, Hashable, Sendable, CustomStringConvertible {

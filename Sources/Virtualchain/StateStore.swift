@@ -129,6 +129,45 @@ public final class StateStore {
         try database.run("SELECT kind, count FROM vc_counts ORDER BY kind").map { ($0[0].string!, $0[1].int!) }
     }
 
+    /// A block's row in `vc_blocks`.
+    public struct BlockRow: Sendable {
+        public var height: Int
+        public var blockHash: Hash256
+        public var opsHash: String
+        public var consensusHash: String
+        public var accepted: Int
+        public var rejected: Int
+    }
+
+    /// One accepted record of a block, in commit order (`vtxindex` and `txid` nil for records
+    /// the block adds by itself).
+    public struct RecordRow: Sendable {
+        public var vtxindex: Int?
+        public var txid: Hash256?
+        public var opcode: String
+        public var serialized: [UInt8]
+    }
+
+    /// Opens a batch of blocks: one write transaction, committed by ``commitBatch()``.
+    func beginBatch() throws { try database.execute("BEGIN IMMEDIATE") }
+    func commitBatch() throws { try database.execute("COMMIT") }
+    func rollBackBatch() { try? database.execute("ROLLBACK") }
+
+    /// Stores a processed block: its row, its records and its per-kind counts.
+    func appendBlock(_ block: BlockRow, records: [RecordRow], counts: [String: Int]) throws {
+        for (position, record) in records.enumerated() {
+            try database.run("INSERT INTO vc_records (height, position, vtxindex, txid, opcode, serialized) VALUES (?, ?, ?, ?, ?, ?)", [
+                SQLiteValue(block.height), SQLiteValue(position), record.vtxindex.map(SQLiteValue.init) ?? .null,
+                SQLiteValue(record.txid?.displayHex), .text(record.opcode), .blob(record.serialized),
+            ])
+        }
+        try database.run("INSERT INTO vc_blocks (height, block_hash, ops_hash, consensus_hash, accepted, rejected) VALUES (?, ?, ?, ?, ?, ?)", [
+            SQLiteValue(block.height), .text(block.blockHash.displayHex), .text(block.opsHash), .text(block.consensusHash),
+            SQLiteValue(block.accepted), SQLiteValue(block.rejected),
+        ])
+        if !counts.isEmpty { try addCounts(counts) }
+    }
+
     func addCounts(_ counts: [String: Int]) throws {
         for (kind, n) in counts.sorted(by: { $0.key < $1.key }) where n != 0 {
             try database.run("INSERT INTO vc_counts (kind, count) VALUES (?, ?) ON CONFLICT(kind) DO UPDATE SET count = count + excluded.count",

@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 @testable import BitcoinWire
 @testable import BlockFiles
+@testable import BlockReader
 @testable import Names
 @testable import TestChain
 @testable import Virtualchain
@@ -103,12 +104,12 @@ func candidateTransaction(paying values: [Int64], inputs: Int = 1) -> Transactio
         let block = regtestBlock([candidateTransaction(paying: [1_000], inputs: 2)])
         try block.withUnsafeBytes { raw in
             let view = try BlockView.parse(raw)
-            #expect(UndoFiles.fits([[coin(600), coin(900)]], view))
-            #expect(!UndoFiles.fits([[coin(Money.maxMoney), coin(Money.maxMoney)]], view))
-            #expect(!UndoFiles.fits([[coin(100), coin(100)]], view))
+            #expect(SenderResolver.fits([[coin(600), coin(900)]], view))
+            #expect(!SenderResolver.fits([[coin(Money.maxMoney), coin(Money.maxMoney)]], view))
+            #expect(!SenderResolver.fits([[coin(100), coin(100)]], view))
             // Found by FuzzCandidates: a record with fewer transactions than the block.
-            #expect(!UndoFiles.fits([], view))
-            #expect(!UndoFiles.fits([[coin(600), coin(900)], [coin(1)]], view))
+            #expect(!SenderResolver.fits([], view))
+            #expect(!SenderResolver.fits([[coin(600), coin(900)], [coin(1)]], view))
         }
     }
 

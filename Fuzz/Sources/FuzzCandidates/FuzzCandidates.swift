@@ -1,7 +1,7 @@
 import BitcoinWire
 import BlockFiles
+import BlockReader
 import FuzzSupport
-import Virtualchain
 
 /// The path from a block to its candidates, senders and fees: the block parser, the undo decoder,
 /// the "record fits this block" check, and candidate extraction with the undo data, with previous
@@ -20,7 +20,7 @@ let target: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32 = { data, size 
     let spent = try? UndoFormat.decodeBlockUndo(undoBytes)
     var runs: [([[SpentCoin]]?, [OutPoint: TxOut])] = [(nil, [:])]
     if let spent {
-        _ = UndoFiles.fits(spent, view)
+        _ = SenderResolver.fits(spent, view)
         runs.append((spent, [:]))
         // The same coins as the fallback pass would find them: by the outpoints the inputs name.
         var fallback: [OutPoint: TxOut] = [:]

@@ -1,0 +1,62 @@
+import BitcoinWire
+import BlockFiles
+import ChainIndex
+import Foundation
+
+/// A candidate whose values Core would never accept, located in the blk files.
+public struct CandidateReaderError: Error, CustomStringConvertible, Sendable {
+    public var path: String
+    public var offset: Int
+    public var block: Hash256
+    public var height: Int
+    public var underlying: CandidateValueError
+    public var description: String {
+        "\(path) at offset \(offset): block \(block) at height \(height): \(underlying); the state is kept at the block before"
+    }
+}
+
+/// The reader side of a replay: best-chain blocks in, each block's candidate operations with
+/// their senders out, in height order.
+///
+/// Blocks are parsed (and verified) on the block pass's workers; a block without a transaction
+/// the filter matches costs no more than that. Senders come from a ``SenderResolver``.
+public final class CandidateReader {
+    public let directory: BlocksDirectory
+    public let index: ChainIndex
+    public let positions: [Int]
+    public let filter: OperationFilter
+    public let senders: SenderResolver
+    let pass: BlockPass
+
+    /// Prepares reading `positions` (entries of `index`, in the order wanted); runs the fallback
+    /// pass of ``SenderResolver`` where undo files are missing.
+    public init(directory: BlocksDirectory, index: ChainIndex, positions: [Int], filter: OperationFilter,
+                passOptions: BlockPassOptions = BlockPassOptions()) throws {
+        self.directory = directory
+        self.index = index
+        self.positions = positions
+        self.filter = filter
+        senders = try SenderResolver(directory: directory, index: index, positions: positions, filter: filter, passOptions: passOptions)
+        pass = BlockPass(directory: directory, index: index, options: passOptions)
+    }
+
+    /// Hands each block's candidates (often none) to `consume`, in order, on the calling thread.
+    /// Throws `BlockPassError`, ``UndoNotYetWritten``, ``SenderResolutionError``,
+    /// ``CandidateReaderError`` and what `consume` throws; blocks before the failing one have
+    /// been consumed.
+    public func run(consume: (_ position: Int, _ candidates: [Candidate]) throws -> Void) throws {
+        let filter = filter, senders = senders
+        try pass.run(records: positions, transform: { block -> [Candidate] in
+            guard filter.matchesAny(in: block.view) else { return [] }
+            let spent = try senders.spentCoins(for: block)
+            let height = block.height ?? -1
+            do {
+                return try CandidateExtraction.candidates(in: block.view, height: height, hash: block.hash, filter: filter,
+                                                          spent: spent, fallback: senders.previousOutputs)
+            } catch let error as CandidateValueError {
+                throw CandidateReaderError(path: block.path, offset: block.location.payloadOffset + error.blockOffset,
+                                           block: block.hash, height: height, underlying: error)
+            }
+        }, consume: consume)
+    }
+}
