@@ -46,8 +46,8 @@ public struct BlocksDirectory: Sendable {
         blockFiles = numbers.sorted()
     }
 
-    public func blockFilePath(_ number: Int) -> String { path + "/" + BlockStoreWriter.blockFileName(number) }
-    public func undoFilePath(_ number: Int) -> String { path + "/" + BlockStoreWriter.undoFileName(number) }
+    public func blockFilePath(_ number: Int) -> String { path + "/" + BlockFileFormat.blockFileName(number) }
+    public func undoFilePath(_ number: Int) -> String { path + "/" + BlockFileFormat.undoFileName(number) }
 
     /// One block's bytes, read again from its file (obfuscation removed): for the few blocks
     /// looked at outside the block pass. A file that no longer holds the record where the header

@@ -7,7 +7,7 @@ public struct RecordLocation: Hashable, Sendable {
     public var size: Int
     public init(file: Int, offset: Int, size: Int) { self.file = file; self.offset = offset; self.size = size }
     /// Offset of the payload (the block itself).
-    public var payloadOffset: Int { offset + BlockStoreWriter.recordHeaderSize }
+    public var payloadOffset: Int { offset + BlockFileFormat.recordHeaderSize }
 }
 
 /// Something wrong in a block file that the scanner stepped over.

@@ -36,11 +36,11 @@ final class CheckpointWriter: @unchecked Sendable {
     }
 
     /// Snapshots the state now and writes it in the background.
-    func checkpoint(database: SQLiteDatabase, header: (Int) -> CheckpointHeader) throws {
+    func checkpoint(state: StateStore, header: (Int) -> CheckpointHeader) throws {
         let start = DispatchTime.now().uptimeNanoseconds
         group.wait()  // one write in flight at most
         try throwIfFailed()
-        let image = try database.serializedImage()
+        let image = try state.snapshotImage()
         let stall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         stallSeconds += stall
         lock.lock()

@@ -127,7 +127,7 @@ public final class Importer<Machine: StateMachine> {
             guard moreWork else {
                 throw ImporterError("our tip \(tip.blockHash) at height \(tip.height) is not on the best chain of \(directory.path), which ends at height \(index.tipHeight ?? -1) without more work than ours: blocks missing or damaged there, not a reorganisation; the state is kept unchanged")
             }
-            engine!.store.database.close()
+            engine!.close()
             engine = nil  // the live database is about to be replaced
             let base = try restoreNewest(notes: &notes, index: index, replacingLiveState: true) { header in
                 header.height <= fork ? nil : "above the fork point \(fork)"
@@ -156,7 +156,7 @@ public final class Importer<Machine: StateMachine> {
                                       progress: progress, afterBlock: { height, hash in
             if (height - firstBlock + 1) % every == 0 && writer.isDue(share: self.options.checkpointShare) {
                 try current.commitPendingBlocks()  // a checkpoint holds committed blocks only
-                try writer.checkpoint(database: current.store.database) { size in self.header(engine: current, height: height, hash: hash, size: size) }
+                try writer.checkpoint(state: current.store) { size in self.header(engine: current, height: height, hash: hash, size: size) }
             }
         }, shouldStop: shouldStop, waitForUndo: options.confirmations > 0)
         if let waiting = summary.waitingForUndo {
@@ -164,7 +164,7 @@ public final class Importer<Machine: StateMachine> {
         }
         if let tip = try current.store.tip(), writer.lastHeight != tip.height,
            try !checkpoints.paths().contains(checkpoints.directory + "/" + CheckpointStore.fileName(height: tip.height)) {
-            try writer.checkpoint(database: current.store.database) { size in
+            try writer.checkpoint(state: current.store) { size in
                 self.header(engine: current, height: tip.height, hash: Hash256(displayHex: tip.blockHash)!, size: size)
             }
         }

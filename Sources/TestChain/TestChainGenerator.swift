@@ -227,14 +227,15 @@ public enum TestChainGenerator {
 
         let mix = TransactionMix(blockWeight: options.blockWeight, opMix: options.effectiveOpMix)
         var assembler = BlockAssembler(network: network, users: users, randomUsers: options.users, mix: mix)
-        // The names scenario runs the real machine beside the generator to learn consensus hashes.
-        let machine = NamesMachine(firstBlock: NamesMachine.firstBlock(network: network.rawValue))
-        if options.scenario != nil && options.startHeight > machine.firstBlock {
-            throw TestChainError("--scenario names plays out from the machine's first block \(machine.firstBlock) on; --start-height \(options.startHeight) is above it")
+        // The names scenario runs the real machine beside the generator to learn consensus hashes
+        // (only with the scenario: a plain chain involves no machine).
+        let namesFirstBlock = NamesMachine.firstBlock(network: network.rawValue)
+        if options.scenario != nil && options.startHeight > namesFirstBlock {
+            throw TestChainError("the names scenario plays out from the machine's first block \(namesFirstBlock) on; the start height \(options.startHeight) is above it")
         }
-        var scenario = options.scenario.map { _ in NamesScenario(firstActor: options.users, users: users, firstBlock: machine.firstBlock) }
+        var scenario = options.scenario.map { _ in NamesScenario(firstActor: options.users, users: users, firstBlock: namesFirstBlock) }
         let engineDirectory = ProcessInfo.processInfo.environment["VC_DEBUG_ENGINE_STATE"] ?? FileManager.default.temporaryDirectory.appendingPathComponent("vc-testchain-\(UUID().uuidString)").path
-        let engine = try scenario.map { _ in try Engine(machine: machine, stateDirectory: engineDirectory, network: network) }
+        let engine = try scenario.map { _ in try Engine(machine: NamesMachine(firstBlock: namesFirstBlock), stateDirectory: engineDirectory, network: network) }
         defer { if ProcessInfo.processInfo.environment["VC_DEBUG_ENGINE_STATE"] == nil { try? FileManager.default.removeItem(atPath: engineDirectory) } }
         var wallet = Wallet()
 
@@ -274,7 +275,7 @@ public enum TestChainGenerator {
                                            wallet: &wallet, rng: &contentRandom, specials: specials, coinbaseExtras: extras)
             if scenario != nil, let engine {
                 scenario!.didAssemble(block)
-                if height >= machine.firstBlock { try engine.process(block: block.bytes, height: height, undo: block.undo) }
+                if height >= namesFirstBlock { try engine.process(block: block.bytes, height: height, undo: block.undo) }
             }
             for side in pendingBefore.removeValue(forKey: height) ?? [] { try arrive(side) }
             try arrive(block)

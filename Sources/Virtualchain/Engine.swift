@@ -140,6 +140,10 @@ public final class Engine<Machine: StateMachine> {
         return summary
     }
 
+    /// Closes the state database (before a restore replaces it); the engine must not be used
+    /// afterwards.
+    public func close() { store.close() }
+
     /// Thrown out of the block pass when `shouldStop` asks for it, after a block boundary.
     public struct Interrupted: Error {}
 

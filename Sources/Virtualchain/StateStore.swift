@@ -38,6 +38,13 @@ public final class StateStore {
             """)
     }
 
+    /// The whole database as one image (SQLite's serialization), for a checkpoint: taken on the
+    /// replay thread between batches, so it holds committed blocks only.
+    public func snapshotImage() throws -> [UInt8] { try database.serializedImage() }
+
+    /// Closes the database; the store must not be used afterwards.
+    public func close() { database.close() }
+
     public func meta() throws -> Meta? { try Self.meta(of: database) }
 
     /// The machine, version, network and first block a state database says it holds.

@@ -33,7 +33,7 @@ struct BlocksCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (directory, index) = try source.loadIndex(for: Self.self)!
+        let (directory, index) = try source.loadIndex(for: Self.self)
         let order = all ? Array(index.entries.indices) : index.bestChain
         let wantIds = txids
         let pass = BlockPass(directory: directory, index: index, options: source.passOptions)
@@ -58,7 +58,7 @@ struct BlocksCommand: ParsableCommand {
         let record = index.entries[recordIndex]
         let height = record.height
         let stale = index.isStale(recordIndex)
-        let file = BlockStoreWriter.blockFileName(record.location.file)
+        let file = BlockFileFormat.blockFileName(record.location.file)
         if json {
             return try JSONOutput.line(BlockJSON(height: height, hash: record.hash.displayHex, prev: record.parent.displayHex,
                                                  txs: row.transactions, size: record.location.size, file: file, offset: record.location.offset,

@@ -39,18 +39,13 @@ struct ChainSourceOptions: ParsableArguments {
         try BlocksDirectory.locate(datadir: datadir, blocksdir: blocksdir, network: resolvedNetwork)
     }
 
-    /// Opens the blocks directory and runs the header pass, reporting its findings on stderr;
-    /// a directory that cannot be read ends `command` with exit status 1.
-    /// With `headerIndex` (import and rebuild: the state directory's), only what changed since
-    /// the last header pass is read. With `unlessUnchanged`, returns nil when the directory's
-    /// blk files are exactly those that index was built from (an idle follow poll).
-    func loadIndex(for command: ParsableCommand.Type, quiet: Bool = false, headerIndex: HeaderIndexStore? = nil,
-                   unlessUnchanged previous: ChainIndex? = nil) throws -> (BlocksDirectory, ChainIndex)? {
+    /// Opens the blocks directory and runs a full header pass, reporting its findings on
+    /// stderr; a directory that cannot be read ends `command` with exit status 1.
+    func loadIndex(for command: ParsableCommand.Type) throws -> (BlocksDirectory, ChainIndex) {
         do {
             let directory = try openDirectory()
-            if let previous, previous.isCurrent(for: directory) { return nil }
-            let index = try ChainIndex(directory: directory, baseHeight: baseHeight, headerIndex: headerIndex)
-            reportIndexFindings(index, quiet: quiet)
+            let index = try ChainIndex(directory: directory, baseHeight: baseHeight)
+            reportIndexFindings(index)
             return (directory, index)
         } catch {
             command.printError("\(error)")

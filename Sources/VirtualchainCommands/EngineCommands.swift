@@ -10,7 +10,8 @@ import Virtualchain
 
 /// Type-erased importer, so the command line can pick the machine at run time.
 protocol ImportRunning {
-    func run(directory: BlocksDirectory, index: ChainIndex, progress: ((ImportProgress) -> Void)?, shouldStop: (() -> Bool)?) throws -> ImportReport
+    func follow(_ source: ChainSource, follow: Bool, pollInterval: Double, stop: StopSignal, progress: ((ImportProgress) -> Void)?,
+                indexed: (ChainIndex, _ isFirst: Bool) -> Void, reported: (ImportReport, _ isFirst: Bool) throws -> Void) throws
 }
 
 extension Importer: ImportRunning {}
@@ -20,6 +21,9 @@ extension Importer: ImportRunning {}
 public struct MachineRegistration: Sendable {
     public let name: String
     let makeImporter: @Sendable (_ network: Network, _ state: String, _ options: ImporterOptions) throws -> any ImportRunning
+    /// `Importer.rebuild` for this machine.
+    let rebuild: @Sendable (_ network: Network, _ state: String, _ options: ImporterOptions,
+                            _ replay: (any ImportRunning) throws -> ImportReport) throws -> ImportReport
     /// The machine's magic on a network (what `verify-proof` checks a transaction against).
     let magic: @Sendable (_ network: Network) -> [UInt8]
 
@@ -28,28 +32,10 @@ public struct MachineRegistration: Sendable {
         makeImporter = { network, state, options in
             try Importer(machine: make(network), stateDirectory: state, network: network, options: options)
         }
-        magic = { make($0).magic }
-    }
-}
-
-/// Set by SIGINT/SIGTERM: the importer stops at the next block boundary.
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stopped = false
-    private var sources: [DispatchSourceSignal] = []
-
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
-
-    func set() { lock.lock(); stopped = true; lock.unlock() }
-
-    func installSignalHandlers() {
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [weak self] in self?.set() }
-            source.resume()
-            sources.append(source)
+        rebuild = { network, state, options, replay in
+            try Importer.rebuild(machine: make(network), stateDirectory: state, network: network, options: options) { try replay($0) }
         }
+        magic = { make($0).magic }
     }
 }
 
@@ -149,44 +135,20 @@ struct ReplayOptions: ParsableArguments {
         return options
     }
 
-    /// Imports into `stateDirectory` (once, or following), with progress and summaries.
-    func replay(into stateDirectory: String, command: ParsableCommand.Type) throws {
-        let stop = StopFlag()
-        if follow { stop.installSignalHandlers() }
-        let importer: any ImportRunning
-        do {
-            importer = try registration.makeImporter(source.resolvedNetwork, stateDirectory, importerOptions)
-        } catch {
-            command.printError("\(error)")
-            throw ExitCode(1)
-        }
-        var first = true
-        // The last header pass, kept between polls: a poll whose blk files are unchanged costs a
-        // directory listing and a stat per file, nothing more.
-        var lastIndex: ChainIndex?
-        let headerIndex = HeaderIndexStore(stateDirectory: stateDirectory)
-        while first || (follow && !stop.isSet) {
-            if !first {
-                var waited = 0.0
-                while waited < pollInterval && !stop.isSet { usleep(100_000); waited += 0.1 }
-                if stop.isSet { break }
-            }
-            guard let (directory, index) = try source.loadIndex(for: command, quiet: !first, headerIndex: headerIndex,
-                                                                unlessUnchanged: lastIndex) else { continue }
-            let report = try replayOnce(importer: importer, directory: directory, index: index, stop: stop, command: command, announceIdle: first)
-            first = false
-            // Waiting for an undo record: look again even if no blk file changes.
-            lastIndex = report.summary.waitingForUndo == nil ? index : nil
-            if report.summary.interrupted { break }
-        }
+    /// Where the blocks are, for the importer's header passes.
+    var chainSource: ChainSource {
+        let (datadir, blocksdir, network) = (source.datadir, source.blocksdir, source.resolvedNetwork)
+        return ChainSource(baseHeight: source.baseHeight) { try BlocksDirectory.locate(datadir: datadir, blocksdir: blocksdir, network: network) }
     }
 
-    private func replayOnce(importer: any ImportRunning, directory: BlocksDirectory, index: ChainIndex, stop: StopFlag,
-                            command: ParsableCommand.Type, announceIdle: Bool) throws -> ImportReport {
+    /// Imports with `importer` (once, or following), printing progress and summaries; returns
+    /// the last import's report. Any failure ends `command` with exit status 1.
+    @discardableResult
+    func runImport(_ importer: any ImportRunning, stop: StopSignal, command: ParsableCommand.Type) throws -> ImportReport? {
         let progress = ProgressLine()
-        let report: ImportReport
+        var last: ImportReport?
         do {
-            report = try importer.run(directory: directory, index: index, progress: { p in
+            try importer.follow(chainSource, follow: follow, pollInterval: pollInterval, stop: stop, progress: { p in
                 guard !quiet && !json else { return }
                 progress.update({
                     let rate = Double(p.blocks) / max(p.seconds, 1e-3)
@@ -194,13 +156,33 @@ struct ReplayOptions: ParsableArguments {
                     return String(format: "%@: height %d/%d, %.0f blocks/s, %.1f MB/s, %d ops, ETA %.0f s",
                                   (try? registration.name) ?? "", p.height, p.targetHeight, rate, Double(p.bytes) / 1e6 / max(p.seconds, 1e-3), p.accepted, eta)
                 }())
-            }, shouldStop: { stop.isSet })
+            }, indexed: { index, isFirst in
+                reportIndexFindings(index, quiet: !isFirst)
+            }, reported: { report, isFirst in
+                progress.finish()
+                last = report
+                try printReport(report, announceIdle: isFirst)
+            })
+        } catch let error as OutputError {
+            throw error
         } catch {
             progress.finish()
             command.printError("\(error)")
             throw ExitCode(1)
         }
-        progress.finish()
+        return last
+    }
+
+    func makeImporter(stateDirectory: String, command: ParsableCommand.Type) throws -> any ImportRunning {
+        do {
+            return try registration.makeImporter(source.resolvedNetwork, stateDirectory, importerOptions)
+        } catch {
+            command.printError("\(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    private func printReport(_ report: ImportReport, announceIdle: Bool) throws {
         for note in report.notes { warn("note: \(note)") }
         let summary = report.summary
         if json {
@@ -214,9 +196,9 @@ struct ReplayOptions: ParsableArguments {
                 checkpoints: ImportJSON.Checkpoints(written: c.written, stallSeconds: c.stallSeconds, writeSeconds: c.writeSeconds,
                                                     payloadBytes: c.payloadBytes, fileBytes: c.fileBytes),
                 notes: report.notes)))
-            return report
+            return
         }
-        guard !quiet else { return report }
+        guard !quiet else { return }
         if let first = summary.firstHeight, let last = summary.lastHeight {
             emit("""
             \(summary.machine): blocks \(first)-\(last) (\(summary.blocks)), \(summary.accepted) operations accepted, \
@@ -233,7 +215,6 @@ struct ReplayOptions: ParsableArguments {
             emit(String(format: "checkpoints: %d written, replay stalled %.3f s for them, %.3f s writing in the background, %.1f MB of state -> %.1f MB",
                          c.written, c.stallSeconds, c.writeSeconds, Double(c.payloadBytes) / 1e6, Double(c.fileBytes) / 1e6))
         }
-        return report
     }
 }
 
@@ -244,7 +225,11 @@ struct ImportCommand: ParsableCommand {
     )
     @OptionGroup var options: ReplayOptions
 
-    func run() throws { try options.replay(into: options.state, command: Self.self) }
+    func run() throws {
+        let stop = StopSignal()
+        if options.follow { stop.installSignalHandlers() }
+        try options.runImport(try options.makeImporter(stateDirectory: options.state, command: Self.self), stop: stop, command: Self.self)
+    }
 }
 
 struct RebuildCommand: ParsableCommand {
@@ -255,21 +240,26 @@ struct RebuildCommand: ParsableCommand {
     @OptionGroup var options: ReplayOptions
 
     func run() throws {
-        let fm = FileManager.default
-        let target = options.state.hasSuffix("/") ? String(options.state.dropLast()) : options.state
-        let fresh = target + ".rebuild"
-        try? fm.removeItem(atPath: fresh)
         guard !options.follow else {
             Self.printError("rebuild does not follow; run import --follow afterwards")
             throw ExitCode(2)
         }
-        try options.replay(into: fresh, command: Self.self)
-        // Swap: the old state is moved aside only once the new one is complete, then removed.
-        let old = target + ".old"
-        try? fm.removeItem(atPath: old)
-        if fm.fileExists(atPath: target) { try fm.moveItem(atPath: target, toPath: old) }
-        try fm.moveItem(atPath: fresh, toPath: target)
-        try? fm.removeItem(atPath: old)
+        let registration = try options.registration
+        do {
+            _ = try registration.rebuild(options.source.resolvedNetwork, options.state, options.importerOptions) { importer in
+                guard let report = try options.runImport(importer, stop: StopSignal(), command: Self.self) else {
+                    throw ImporterError("the blocks directory could not be read")
+                }
+                return report
+            }
+        } catch let error as OutputError {
+            throw error
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            Self.printError("\(error)")
+            throw ExitCode(1)
+        }
     }
 }
 

@@ -31,7 +31,7 @@ struct OpsCommand: ParsableCommand {
             Self.printError("--magic '\(magic)' must be ASCII (like id) or hex (like 0x6964), 1 to 32 bytes")
             throw ExitCode(2)
         }
-        let (directory, index) = try source.loadIndex(for: Self.self)!
+        let (directory, index) = try source.loadIndex(for: Self.self)
         let order = all ? Array(index.entries.indices) : index.bestChain
         let pass = BlockPass(directory: directory, index: index, options: source.passOptions)
         let filter = OperationFilter(magic: magicBytes)  // every opcode

@@ -26,7 +26,7 @@ final class DamageFixture {
 
     deinit { try? FileManager.default.removeItem(at: root) }
 
-    func url(_ file: Int) -> URL { blocks.appendingPathComponent(BlockStoreWriter.blockFileName(file)) }
+    func url(_ file: Int) -> URL { blocks.appendingPathComponent(BlockFileFormat.blockFileName(file)) }
     func bytes(_ file: Int) throws -> [UInt8] { [UInt8](try Data(contentsOf: url(file))) }
     func write(_ file: Int, _ bytes: [UInt8]) throws { try Data(bytes).write(to: url(file)) }
 

@@ -51,7 +51,7 @@ import TestSupport
         process.arguments = ["import", "--blocksdir", live.path, "--network", "regtest", "--machine", "names", "--state", state.path,
                              "--follow", "--confirmations", "1", "--poll-interval", "0.2", "--checkpoint-every", "20"]
         let log = root.appendingPathComponent("log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle

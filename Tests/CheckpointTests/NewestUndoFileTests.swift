@@ -18,7 +18,7 @@ import TestSupport
         let blocks = root.appendingPathComponent("blocks")
         try FileManager.default.copyItem(at: chain.blocks, to: blocks)
         let newest = try BlocksDirectory(path: blocks.path, network: .regtest).blockFiles.last!
-        let rev = blocks.appendingPathComponent(BlockStoreWriter.undoFileName(newest))
+        let rev = blocks.appendingPathComponent(BlockFileFormat.undoFileName(newest))
         let full = try Data(contentsOf: rev)
         // Cut inside the last record (the file is pre-allocated: zeros follow the records).
         let directory = try BlocksDirectory(path: blocks.path, network: .regtest)

@@ -4,29 +4,13 @@ import Glibc
 import Darwin
 #endif
 import BitcoinWire
+import BlockFiles
 
 /// Where a record was written: file number and the offset of its 8-byte record header.
 public struct RecordPosition: Hashable, Sendable {
     public var file: Int
     public var offset: Int
     public init(file: Int, offset: Int) { self.file = file; self.offset = offset }
-}
-
-public struct BlockFileError: Error, CustomStringConvertible, Sendable {
-    public var path: String
-    public var offset: Int?
-    public var message: String
-
-    public init(path: String, offset: Int? = nil, _ message: String) {
-        self.path = path
-        self.offset = offset
-        self.message = message
-    }
-
-    public var description: String {
-        if let offset { return "\(path) at offset \(offset): \(message)" }
-        return "\(path): \(message)"
-    }
 }
 
 /// Writes a `blocks/` directory the way Bitcoin Core's `BlockManager` does: `blk%05d.dat` records
@@ -41,7 +25,7 @@ public final class BlockStoreWriter {
     /// Core's `MAX_BLOCKFILE_SIZE`.
     public static let defaultMaxFileSize = 128 << 20
     /// Record header: magic and LE32 size (`STORAGE_HEADER_BYTES`).
-    public static let recordHeaderSize = 8
+    public static let recordHeaderSize = BlockFileFormat.recordHeaderSize
     /// Undo record overhead: header plus the 32-byte checksum (`UNDO_DATA_DISK_OVERHEAD`).
     public static let undoOverhead = 40
 
@@ -83,13 +67,8 @@ public final class BlockStoreWriter {
 
     deinit { close() }
 
-    public static func blockFileName(_ number: Int) -> String { fileName("blk", number) }
-    public static func undoFileName(_ number: Int) -> String { fileName("rev", number) }
-
-    private static func fileName(_ prefix: String, _ number: Int) -> String {
-        let digits = String(number)
-        return prefix + String(repeating: "0", count: max(0, 5 - digits.count)) + digits + ".dat"
-    }
+    public static func blockFileName(_ number: Int) -> String { BlockFileFormat.blockFileName(number) }
+    public static func undoFileName(_ number: Int) -> String { BlockFileFormat.undoFileName(number) }
 
     /// Stores a block (Core's `FindNextBlockPos` + `WriteBlock`) and returns where its record starts.
     @discardableResult

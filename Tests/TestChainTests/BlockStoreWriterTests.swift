@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 @testable import BitcoinWire
 @testable import BlockFiles
+@testable import TestChain
 
 @Suite struct BlockStoreWriterTests {
     @Test func rotatesPreallocatesAndTruncatesLikeCore() throws {
