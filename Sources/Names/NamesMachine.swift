@@ -125,9 +125,9 @@ public struct NamesMachine: StateMachine, Sendable {
         var revoked: Bool
     }
 
-    func nameRow(_ name: String, _ db: SQLiteDatabase) throws -> NameRow? {
-        try db.run("SELECT owner, value_hash, expires_at, revoked FROM names WHERE name = ?", [.text(name)]).first.map {
-            NameRow(owner: $0[0].string!, valueHash: $0[1].string, expiresAt: $0[2].int!, revoked: $0[3].int! != 0)
+    func nameRow(_ name: String, _ db: MachineDatabase) throws -> NameRow? {
+        try db.fetchOne("SELECT owner, value_hash, expires_at, revoked FROM names WHERE name = ?", [name]).map {
+            NameRow(owner: try $0.get("owner"), valueHash: try $0.get("value_hash"), expiresAt: try $0.get("expires_at"), revoked: try $0.get("revoked"))
         }
     }
 
@@ -172,7 +172,7 @@ public struct NamesMachine: StateMachine, Sendable {
         case let .preorder(hash, consensusHash, common):
             guard common.sender != nil else { throw Rejection(Self.unresolvedSender) }
             guard block.isRecentConsensusHash(consensusHash, window: Self.consensusWindow) else { throw Rejection(Self.staleConsensusHash) }
-            let existing = try db.run("SELECT expires_at FROM preorders WHERE hash = ?", [.text(Hex.encode(hash))]).first?[0].int
+            let existing = try db.fetchOne(Int.self, "SELECT expires_at FROM preorders WHERE hash = ?", [Hex.encode(hash)])
             if let existing, existing > block.height { throw Rejection(Self.taken) }
         case let .register(name, common):
             guard let sender = common.sender else { throw Rejection(Self.unresolvedSender) }
@@ -182,16 +182,16 @@ public struct NamesMachine: StateMachine, Sendable {
                 return
             }
             let hash = Hex.encode(Self.preorderHash(name: name, sender: sender, recipient: recipient))
-            let preorder = try db.run("SELECT sender, height, burned, expires_at FROM preorders WHERE hash = ?", [.text(hash)]).first
-            if let preorder, preorder[0].string != Hex.encode(sender) { throw Rejection(Self.wrongSender) }
+            let preorder = try db.fetchOne("SELECT sender, height, burned, expires_at FROM preorders WHERE hash = ?", [hash])
+            if let preorder, try preorder.get("sender", as: String.self) != Hex.encode(sender) { throw Rejection(Self.wrongSender) }
             // Name state: the preorder unknown (or not from a lower height) or expired; the name
             // revoked or taken.
-            guard let preorder, preorder[1].int! < block.height else { throw Rejection(Self.noPreorder) }
-            guard preorder[3].int! > block.height else { throw Rejection(Self.expired) }
+            guard let preorder, try preorder.get("height", as: Int.self) < block.height else { throw Rejection(Self.noPreorder) }
+            guard try preorder.get("expires_at", as: Int.self) > block.height else { throw Rejection(Self.expired) }
             if let row = try nameRow(name, db), row.expiresAt > block.height {
                 throw Rejection(row.revoked ? Self.revoked : Self.taken)
             }
-            guard Int64(preorder[2].int!) >= Self.price(name: name) else { throw Rejection(Self.unpaid) }
+            guard try preorder.get("burned", as: Int64.self) >= Self.price(name: name) else { throw Rejection(Self.unpaid) }
         case let .update(name, _, common):
             guard let sender = common.sender else { throw Rejection(Self.unresolvedSender) }
             _ = try requireOwner(name, sender: sender, block)
@@ -206,15 +206,18 @@ public struct NamesMachine: StateMachine, Sendable {
         }
     }
 
-    public func commit(_ operation: Operation, in block: BlockContext) throws -> ConsensusRecord {
+    public func commit(_ operation: Operation, in block: BlockContext) throws -> [ConsensusRecord] {
+        [try commitOne(operation, in: block)]
+    }
+
+    func commitOne(_ operation: Operation, in block: BlockContext) throws -> ConsensusRecord {
         let db = block.database
         let h = block.height
         func record(_ common: Common, _ first: String, owner: String?, value: String?) throws -> ConsensusRecord {
             let sender = Hex.encode(common.sender ?? [])
             if common.opcode != Opcode.preorder {
-                try db.run("INSERT INTO name_history (name, height, vtxindex, op, sender, owner, value_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           [.text(first), SQLiteValue(h), SQLiteValue(common.vtxindex), .text(String(UnicodeScalar(common.opcode))),
-                            .text(sender), SQLiteValue(owner), SQLiteValue(value)])
+                try db.execute("INSERT INTO name_history (name, height, vtxindex, op, sender, owner, value_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               [first, h, common.vtxindex, String(UnicodeScalar(common.opcode)), sender, owner, value])
             }
             return ConsensusRecord(opcode: common.opcode, fields: [
                 .text(first), .text(sender), owner.map { .text($0) } ?? .none, value.map { .text($0) } ?? .none,
@@ -224,35 +227,35 @@ public struct NamesMachine: StateMachine, Sendable {
         switch operation {
         case let .preorder(hash, _, common):
             let hex = Hex.encode(hash)
-            try db.run("INSERT OR REPLACE INTO preorders (hash, sender, height, burned, expires_at) VALUES (?, ?, ?, ?, ?)",
-                       [.text(hex), .text(Hex.encode(common.sender!)), SQLiteValue(h), .integer(common.burned), SQLiteValue(h + Self.preorderLifetime)])
+            try db.execute("INSERT OR REPLACE INTO preorders (hash, sender, height, burned, expires_at) VALUES (?, ?, ?, ?, ?)",
+                           [hex, Hex.encode(common.sender!), h, common.burned, h + Self.preorderLifetime])
             return try record(common, hex, owner: nil, value: nil)
         case let .register(name, common):
             let owner = Hex.encode(common.recipient!)
             if let row = try nameRow(name, db), row.expiresAt > h {
-                try db.run("UPDATE names SET owner = ?, renewed_at = ?, expires_at = ? WHERE name = ?",
-                           [.text(owner), SQLiteValue(h), SQLiteValue(h + Self.registrationLifetime), .text(name)])
+                try db.execute("UPDATE names SET owner = ?, renewed_at = ?, expires_at = ? WHERE name = ?",
+                               [owner, h, h + Self.registrationLifetime, name])
                 return try record(common, name, owner: owner, value: row.valueHash)
             }
             let hash = Hex.encode(Self.preorderHash(name: name, sender: common.sender!, recipient: common.recipient!))
-            try db.run("DELETE FROM preorders WHERE hash = ?", [.text(hash)])
-            try db.run("""
+            try db.execute("DELETE FROM preorders WHERE hash = ?", [hash])
+            try db.execute("""
                 INSERT OR REPLACE INTO names (name, owner, value_hash, registered_at, renewed_at, expires_at, revoked)
                 VALUES (?, ?, NULL, ?, ?, ?, 0)
-                """, [.text(name), .text(owner), SQLiteValue(h), SQLiteValue(h), SQLiteValue(h + Self.registrationLifetime)])
+                """, [name, owner, h, h, h + Self.registrationLifetime])
             return try record(common, name, owner: owner, value: nil)
         case let .update(name, valueHash, common):
             let value = Hex.encode(valueHash)
-            try db.run("UPDATE names SET value_hash = ? WHERE name = ?", [.text(value), .text(name)])
+            try db.execute("UPDATE names SET value_hash = ? WHERE name = ?", [value, name])
             return try record(common, name, owner: try nameRow(name, db)!.owner, value: value)
         case let .transfer(name, keepValue, _, common):
             let owner = Hex.encode(common.recipient!)
             let row = try nameRow(name, db)!
             let value = keepValue ? row.valueHash : nil
-            try db.run("UPDATE names SET owner = ?, value_hash = ? WHERE name = ?", [.text(owner), SQLiteValue(value), .text(name)])
+            try db.execute("UPDATE names SET owner = ?, value_hash = ? WHERE name = ?", [owner, value, name])
             return try record(common, name, owner: owner, value: value)
         case let .revoke(name, common):
-            try db.run("UPDATE names SET revoked = 1 WHERE name = ?", [.text(name)])
+            try db.execute("UPDATE names SET revoked = 1 WHERE name = ?", [name])
             let row = try nameRow(name, db)!
             return try record(common, name, owner: row.owner, value: row.valueHash)
         }

@@ -27,12 +27,12 @@ public struct NotaryMachine: StateMachine, Sendable {
 
     public func check(_ op: Operation, in block: BlockContext) throws {
         guard op.sender != nil else { throw Rejection("unresolved sender") }
-        if try !block.database.run("SELECT 1 FROM stamps WHERE hash = ?", [.text(op.hash)]).isEmpty { throw Rejection("already stamped") }
+        if try block.database.exists("SELECT 1 FROM stamps WHERE hash = ?", [op.hash]) { throw Rejection("already stamped") }
     }
 
-    public func commit(_ op: Operation, in block: BlockContext) throws -> ConsensusRecord {
+    public func commit(_ op: Operation, in block: BlockContext) throws -> [ConsensusRecord] {
         let sender = Hex.encode(op.sender!)
-        try block.database.run("INSERT INTO stamps VALUES (?, ?, ?, ?)", [.text(op.hash), .text(sender), SQLiteValue(op.height), SQLiteValue(op.vtxindex)])
-        return ConsensusRecord(opcode: UInt8(ascii: "s"), fields: [.text(op.hash), .text(sender), .integer(Int64(op.height)), .integer(Int64(op.vtxindex))])
+        try block.database.execute("INSERT INTO stamps VALUES (?, ?, ?, ?)", [op.hash, sender, op.height, op.vtxindex])
+        return [ConsensusRecord(opcode: UInt8(ascii: "s"), fields: [.text(op.hash), .text(sender), .integer(Int64(op.height)), .integer(Int64(op.vtxindex))])]
     }
 }

@@ -63,14 +63,18 @@ public final class Engine<Machine: StateMachine> {
         self.network = network
         store = try StateStore(directory: stateDirectory)
         let expected = StateStore.Meta(machine: Machine.identity, version: Machine.version, network: network.rawValue, firstBlock: machine.firstBlock)
-        if let meta = try store.meta() {
-            guard meta == expected else {
-                throw EngineError("\(stateDirectory) holds state of \(meta.machine) v\(meta.version) on \(meta.network) from block \(meta.firstBlock), not of \(expected.machine) v\(expected.version) on \(expected.network) from block \(expected.firstBlock)")
+        let storedMeta = try store.meta()
+        if let meta = storedMeta {
+            // An older version of the same machine is upgraded by its new migrations below.
+            guard meta.machine == expected.machine, meta.network == expected.network, meta.firstBlock == expected.firstBlock,
+                  meta.version <= expected.version else {
+                throw EngineError("\(stateDirectory) holds state of \(meta.machine) v\(meta.version) on \(meta.network) from block \(meta.firstBlock), not of \(expected.machine) v\(expected.version) (or older) on \(expected.network) from block \(expected.firstBlock)")
             }
         } else {
             try store.setMeta(expected)
         }
         try store.migrate(machine: Machine.identity, steps: machine.migrations)
+        if let meta = storedMeta, meta.version < expected.version { try store.setMeta(expected) }
         let stored = try store.consensusHashes()
         for (i, row) in stored.enumerated() where row.height != machine.firstBlock + i {
             throw EngineError("\(stateDirectory): consensus hashes are not contiguous from block \(machine.firstBlock) (found height \(row.height) at position \(i))")
@@ -203,20 +207,25 @@ public final class Engine<Machine: StateMachine> {
                 do {
                     // The context shares the chain's storage; it ends with this scope, before the
                     // chain is appended to, so the append never copies.
-                    let context = BlockContext(height: height, blockHash: hash, database: database, consensus: consensus)
+                    let context = BlockContext(height: height, blockHash: hash, database: MachineDatabase(database), consensus: consensus)
+                    var operations: [(operation: Machine.Operation, candidate: Candidate)] = []
                     for candidate in candidates {
                         guard let operation = machine.parse(candidate) else {
                             counts["dropped", default: 0] += 1
                             outcome.dropped += 1
                             continue
                         }
+                        operations.append((operation, candidate))
+                    }
+                    if !operations.isEmpty { try machine.scanBlock(operations.map(\.operation), in: context) }
+                    for (operation, candidate) in operations {
                         do {
                             // A rejection undoes whatever check or commit wrote: no half-applied operation.
-                            let record = try database.savepoint {
+                            let committed = try database.savepoint {
                                 try machine.check(operation, in: context)
                                 return try machine.commit(operation, in: context)
                             }
-                            records.append((record, candidate.vtxindex, candidate.txid))
+                            for record in committed { records.append((record, candidate.vtxindex, candidate.txid)) }
                             counts["accepted:" + Self.opcodeName(candidate.opcode), default: 0] += 1
                             outcome.accepted += 1
                         } catch let rejection as Rejection {

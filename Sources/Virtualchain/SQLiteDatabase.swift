@@ -20,6 +20,7 @@ public final class SQLiteDatabase {
     public let path: String
     private var handle: OpaquePointer?
     private var cache: [String: Statement] = [:]
+    private let authorizer = Authorizer()
 
     public init(path: String, readOnly: Bool = false) throws {
         self.path = path
@@ -32,6 +33,7 @@ public final class SQLiteDatabase {
             throw SQLiteError(path: path, code: status, message: message)
         }
         sqlite3_busy_timeout(handle, 5_000)
+        sqlite3_set_authorizer(handle, authorize, Unmanaged.passUnretained(authorizer).toOpaque())
         if !readOnly {
             // WAL: a crash leaves the database at the last committed block; readers never block.
             try execute("PRAGMA journal_mode=WAL")
@@ -115,6 +117,16 @@ public final class SQLiteDatabase {
         }
     }
 
+    /// Runs `body` with the restrictions of a state machine's code (see `MachineDatabase`):
+    /// statements prepared meanwhile may not control transactions, attach databases, set
+    /// pragmas, or write or change the engine's `vc_*` tables.
+    func restricted<T>(_ body: () throws -> T) rethrows -> T {
+        let before = authorizer.restricted
+        authorizer.restricted = true
+        defer { authorizer.restricted = before }
+        return try body()
+    }
+
     /// A consistent image of the whole database file (committed WAL content included), as the
     /// bytes a database file would hold: what a checkpoint stores.
     public func serializedImage() throws -> [UInt8] {
@@ -173,6 +185,10 @@ public final class SQLiteDatabase {
             throw database.error(status)
         }
 
+        public func columnNames() -> [String] {
+            (0..<sqlite3_column_count(handle)).map { String(cString: sqlite3_column_name(handle, $0)) }
+        }
+
         public func row() -> [SQLiteValue] {
             (0..<sqlite3_column_count(handle)).map { column($0) }
         }
@@ -189,6 +205,32 @@ public final class SQLiteDatabase {
             default: return .null
             }
         }
+    }
+}
+
+/// Whether statements are being prepared for a state machine (the authorizer's context).
+private final class Authorizer {
+    var restricted = false
+}
+
+/// SQLite's authorizer callback: allows everything, except, while restricted, what a state
+/// machine must not do (see `SQLiteDatabase.restricted`).
+private let authorize: @convention(c) (UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?,
+                                       UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Int32 = { context, action, first, second, _, _ in
+    guard let context, Unmanaged<Authorizer>.fromOpaque(context).takeUnretainedValue().restricted else { return SQLITE_OK }
+    switch action {
+    case SQLITE_TRANSACTION, SQLITE_SAVEPOINT, SQLITE_ATTACH, SQLITE_DETACH:
+        return SQLITE_DENY
+    case SQLITE_PRAGMA:
+        return second == nil ? SQLITE_OK : SQLITE_DENY  // reading a pragma, not setting one
+    case SQLITE_READ, SQLITE_SELECT, SQLITE_FUNCTION, SQLITE_RECURSIVE:
+        return SQLITE_OK
+    default:
+        // Writes and schema changes name the table (or index) in one of the first two arguments.
+        for name in [first, second] {
+            if let name, String(cString: name).hasPrefix(StateStore.engineTablePrefix) { return SQLITE_DENY }
+        }
+        return SQLITE_OK
     }
 }
 

@@ -18,16 +18,17 @@ public struct Rejection: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String { reason }
 }
 
-/// The block being processed, as a state machine sees it while checking and committing.
+/// The block being processed, as a state machine sees it while scanning, checking and committing.
 ///
-/// Valid only during the call it is passed to (`check`, `commit`, `endOfBlock`), on the replay
-/// thread; do not keep it.
+/// Valid only during the call it is passed to (`scanBlock`, `check`, `commit`, `endOfBlock`), on
+/// the replay thread; do not keep it.
 public struct BlockContext {
     public let height: Int
     public let blockHash: Hash256
-    /// The machine's state: read it in `check`, change it in `commit` and `endOfBlock`; all of a
-    /// block's changes are committed together with its consensus hash.
-    public let database: SQLiteDatabase
+    /// The machine's state: read it anywhere, change it in `commit` and `endOfBlock` (and in
+    /// `scanBlock` if the machine must); all of a block's changes are committed together with its
+    /// consensus hash, and an operation's only if it is accepted.
+    public let database: MachineDatabase
     let consensus: ConsensusChain
 
     /// Fork*-consistency: whether `hash` (16 raw bytes) is one of this node's consensus hashes of
@@ -43,10 +44,16 @@ public struct BlockContext {
 /// A deterministic state machine fed by operations embedded in Bitcoin transactions.
 ///
 /// The engine calls, for each block from `firstBlock` up, in height order:
-/// `parse` for every candidate; `check` then (if it passes) `commit` for each parsed operation in
-/// vtxindex order; `endOfBlock`; then it hashes the records and commits the block atomically.
-/// Keep all state in the database (tables created by `migrations`): it is what checkpoints and
-/// crash recovery restore.
+/// `parse` for every candidate; `scanBlock` with all the block's parsed operations; `check` then
+/// (if it passes) `commit` for each operation in vtxindex order; `endOfBlock`; then it hashes the
+/// records and commits the block atomically. Keep all state in the database (tables created by
+/// `migrations`): it is what checkpoints and crash recovery restore.
+///
+/// ## Versions and migrations
+/// `version` names the rules; `migrations` build the tables, each step run once per state, in
+/// order. A new version of a machine appends steps (never edits old ones): opening a state
+/// written by an older version runs the new steps and records the new version; a state written
+/// by a newer version is refused. Checkpoints of older versions restore the same way.
 ///
 /// ## Threads
 /// Every method is called on the one replay thread (the thread that called `Engine.run` or
@@ -71,23 +78,29 @@ public protocol StateMachine {
     var firstBlock: Int { get }
     /// Opcodes the machine knows; other transactions are dropped before `parse`.
     var opcodes: Set<UInt8> { get }
-    /// SQL run once each, in order, to create and evolve the machine's tables.
+    /// SQL run once each, in order, to create and evolve the machine's tables (not named `vc_*`).
     var migrations: [String] { get }
 
     /// Turns a candidate into an operation, or nil to drop it (malformed: counted as dropped).
     /// Must not throw or look at the state: it sees the candidate only.
     func parse(_ candidate: Candidate) -> Operation?
+    /// A look at all of a block's operations, in vtxindex order, before any is checked (the
+    /// original's `db_scan_block`): to find operations of one block that collide, say. Default:
+    /// nothing. An error stops the replay with the state at the block before.
+    func scanBlock(_ operations: [Operation], in block: BlockContext) throws
     /// Throws a ``Rejection`` if the operation is not valid against the state as it stands
     /// (including operations of this block accepted before it). Other errors stop the replay.
     func check(_ operation: Operation, in block: BlockContext) throws
-    /// Applies the operation and returns its consensus record. A ``Rejection`` thrown here
-    /// undoes what `check` and `commit` wrote; other errors stop the replay.
-    func commit(_ operation: Operation, in block: BlockContext) throws -> ConsensusRecord
+    /// Applies the operation and returns its consensus records: usually one, possibly none or
+    /// several. A ``Rejection`` thrown here undoes what `check` and `commit` wrote; other errors
+    /// stop the replay.
+    func commit(_ operation: Operation, in block: BlockContext) throws -> [ConsensusRecord]
     /// Records the block adds by itself (expirations, say). Default: none. An error stops the
     /// replay with the state at the block before.
     func endOfBlock(_ block: BlockContext) throws -> [ConsensusRecord]
 }
 
 extension StateMachine {
+    public func scanBlock(_ operations: [Operation], in block: BlockContext) throws {}
     public func endOfBlock(_ block: BlockContext) throws -> [ConsensusRecord] { [] }
 }

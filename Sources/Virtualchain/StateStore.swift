@@ -4,6 +4,8 @@ import Foundation
 /// The engine's own tables beside the machine's, in one SQLite file (`DIR/state.sqlite`).
 public final class StateStore {
     public static let fileName = "state.sqlite"
+    /// The engine's tables are named `vc_*`; a machine's tables must not be.
+    public static let engineTablePrefix = "vc_"
     public let directory: String
     public let database: SQLiteDatabase
 
@@ -67,7 +69,7 @@ public final class StateStore {
         let done = Set(try database.run("SELECT step FROM vc_migrations WHERE machine = ?", [.text(machine)]).compactMap { $0[0].int })
         for (i, sql) in steps.enumerated() where !done.contains(i) {
             try database.transaction {
-                try database.execute(sql)
+                try database.restricted { try database.execute(sql) }
                 try database.run("INSERT INTO vc_migrations (machine, step) VALUES (?, ?)", [.text(machine), SQLiteValue(i)])
             }
         }

@@ -19,13 +19,13 @@ struct Guestbook: StateMachine {
     }
 
     func check(_ op: Operation, in block: BlockContext) throws {
-        let entries = try block.database.run("SELECT count(*) FROM entries WHERE sender = ?", [.text(op.sender)])
-        if entries[0][0].int! >= 3 { throw Rejection("guestbook full for this sender") }
+        let entries = try block.database.fetchOne(Int.self, "SELECT count(*) FROM entries WHERE sender = ?", [op.sender]) ?? 0
+        if entries >= 3 { throw Rejection("guestbook full for this sender") }
     }
 
-    func commit(_ op: Operation, in block: BlockContext) throws -> ConsensusRecord {
-        try block.database.run("INSERT INTO entries VALUES (?, ?, ?)", [.text(op.sender), .text(op.message), SQLiteValue(block.height)])
-        return ConsensusRecord(opcode: UInt8(ascii: "!"), fields: [.text(op.sender), .text(op.message), .integer(Int64(block.height))])
+    func commit(_ op: Operation, in block: BlockContext) throws -> [ConsensusRecord] {
+        try block.database.execute("INSERT INTO entries VALUES (?, ?, ?)", [op.sender, op.message, block.height])
+        return [ConsensusRecord(opcode: UInt8(ascii: "!"), fields: [.text(op.sender), .text(op.message), .integer(Int64(block.height))])]
     }
 }
 // Replay a blocks directory through it:

@@ -17,13 +17,13 @@ struct SecondThoughts: StateMachine {
     func parse(_ candidate: Candidate) -> [UInt8]? { candidate.payload }
 
     func check(_ payload: [UInt8], in block: BlockContext) throws {
-        try block.database.run("INSERT INTO checked VALUES (?)", [.blob(payload)])
+        try block.database.execute("INSERT INTO checked VALUES (?)", [payload])
     }
 
-    func commit(_ payload: [UInt8], in block: BlockContext) throws -> ConsensusRecord {
-        try block.database.run("INSERT INTO committed VALUES (?)", [.blob(payload)])
+    func commit(_ payload: [UInt8], in block: BlockContext) throws -> [ConsensusRecord] {
+        try block.database.execute("INSERT INTO committed VALUES (?)", [payload])
         if payload.first == 0 { throw Rejection("second thoughts") }
-        return ConsensusRecord(opcode: UInt8(ascii: "?"), fields: [.text(Hex.encode(payload))])
+        return [ConsensusRecord(opcode: UInt8(ascii: "?"), fields: [.text(Hex.encode(payload))])]
     }
 }
 
