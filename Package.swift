@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "BlockFiles", targets: ["BlockFiles"]),
         .library(name: "ChainIndex", targets: ["ChainIndex"]),
         .library(name: "BlockReader", targets: ["BlockReader"]),
+        .library(name: "Measuring", targets: ["Measuring"]),
         .library(name: "ConsensusHashing", targets: ["ConsensusHashing"]),
         .library(name: "Proofs", targets: ["Proofs"]),
         .library(name: "Virtualchain", targets: ["Virtualchain"]),
@@ -33,7 +34,9 @@ let package = Package(
         .target(name: "BitcoinWire", dependencies: ["CCrypto"]),
         .target(name: "BlockFiles", dependencies: ["BitcoinWire"]),
         .target(name: "ChainIndex", dependencies: ["BitcoinWire", "BlockFiles"]),
-        .target(name: "BlockReader", dependencies: ["BitcoinWire", "BlockFiles", "ChainIndex", "CCrypto"]),
+        .target(name: "BlockReader", dependencies: ["BitcoinWire", "BlockFiles", "ChainIndex"]),
+        // Measuring helpers for bench and Benchmarks/ (hash baseline, resident memory): not the reader's business.
+        .target(name: "Measuring", dependencies: ["BitcoinWire"]),
         // Consensus hashes and light-client proof verification: hashing only (no SQLite, no files).
         .target(name: "ConsensusHashing", dependencies: ["BitcoinWire"]),
         .target(name: "Proofs", dependencies: ["BitcoinWire", "ConsensusHashing"]),
@@ -47,7 +50,7 @@ let package = Package(
         .target(
             name: "VirtualchainCommands",
             dependencies: [
-                "BitcoinWire", "BlockFiles", "ChainIndex", "BlockReader", "Virtualchain", "Checkpoints", "Importer",
+                "BitcoinWire", "BlockFiles", "ChainIndex", "BlockReader", "Virtualchain", "Checkpoints", "Importer", "Measuring",
                 "Proofs",
                 "Reference",  // bench's import phase replays through the reference machine
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -62,11 +65,17 @@ let package = Package(
         ),
 
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // One test target per module, beside what it tests; the executable's subprocess tests
+        // together in CommandLineTests.
         .testTarget(name: "BitcoinWireTests", dependencies: ["BitcoinWire", "TestSupport"]),
         .testTarget(name: "BlockFilesTests", dependencies: ["BlockFiles", "TestSupport"]),
         .testTarget(name: "ChainIndexTests", dependencies: ["ChainIndex", "BlockReader", "TestChain", "TestSupport", "virtualchain"]),
-        .testTarget(name: "VirtualchainTests", dependencies: ["Virtualchain", "Proofs", "Importer", "Names", "Reference", "TestChain", "TestSupport", "virtualchain", "BlockFiles", "ChainIndex", "BitcoinWire"]),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoints", "Importer", "Virtualchain", "Names", "TestChain", "TestSupport", "virtualchain", "BlockFiles", "ChainIndex", "BitcoinWire"]),
-        .testTarget(name: "TestChainTests", dependencies: ["TestChain", "BlockFiles", "TestSupport", "virtualchain"]),
+        .testTarget(name: "BlockReaderTests", dependencies: ["BlockReader", "ChainIndex", "BlockFiles", "BitcoinWire", "TestChain", "TestSupport"]),
+        .testTarget(name: "VirtualchainTests", dependencies: ["Virtualchain", "Proofs", "Importer", "Names", "Reference", "TestChain", "TestSupport", "virtualchain", "BlockFiles", "BlockReader", "ChainIndex", "BitcoinWire"]),
+        .testTarget(name: "NamesTests", dependencies: ["Names", "Virtualchain", "BitcoinWire", "TestSupport"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoints", "BitcoinWire", "TestSupport"]),
+        .testTarget(name: "ImporterTests", dependencies: ["Importer", "Checkpoints", "Virtualchain", "Names", "TestChain", "TestSupport", "virtualchain", "BlockFiles", "ChainIndex", "BitcoinWire"]),
+        .testTarget(name: "TestChainTests", dependencies: ["TestChain", "BlockFiles", "BitcoinWire", "TestSupport"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["TestChain", "Virtualchain", "BlockFiles", "BitcoinWire", "TestSupport", "virtualchain"]),
     ]
 )

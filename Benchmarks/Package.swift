@@ -19,6 +19,7 @@ let package = Package(
                 .product(name: "BlockFiles", package: "virtualchain"),
                 .product(name: "ChainIndex", package: "virtualchain"),
                 .product(name: "BlockReader", package: "virtualchain"),
+                .product(name: "Measuring", package: "virtualchain"),
                 .product(name: "TestChain", package: "virtualchain"),
             ],
             path: "Benchmarks/ReaderBenchmarks",

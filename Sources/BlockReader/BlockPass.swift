@@ -15,11 +15,33 @@ public struct ParsedBlock {
     public let path: String
 }
 
-public struct BlockPassError: Error, CustomStringConvertible {
-    public var path: String
-    public var offset: Int
-    public var message: String
-    public var description: String { "\(path) at offset \(offset): \(message)" }
+/// A block the pass cannot hand on, with the blk file and offset where it goes wrong.
+public enum BlockPassError: Error, CustomStringConvertible, Sendable {
+    /// The block does not parse, or fails a check Core makes at its height.
+    case invalidBlock(path: String, offset: Int, block: Hash256, reason: String)
+    /// The file changed since the header pass (pruned, restored): the block is no longer there.
+    case fileChanged(path: String, offset: Int, block: Hash256, fileEnd: Int, blockEnd: Int)
+
+    public var path: String {
+        switch self {
+        case let .invalidBlock(path, _, _, _), let .fileChanged(path, _, _, _, _): path
+        }
+    }
+
+    public var offset: Int {
+        switch self {
+        case let .invalidBlock(_, offset, _, _), let .fileChanged(_, offset, _, _, _): offset
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .invalidBlock(path, offset, block, reason):
+            "\(path) at offset \(offset): block \(block): \(reason)"
+        case let .fileChanged(path, offset, block, fileEnd, blockEnd):
+            "\(path) at offset \(offset): block \(block): the file changed since the header pass (it now ends at byte \(fileEnd), the block ran to \(blockEnd)); run again to rescan it"
+        }
+    }
 }
 
 /// Which checks the block pass makes besides parsing.
@@ -121,8 +143,8 @@ public final class BlockPass: @unchecked Sendable {
         // The file is mapped again after the header pass: it may have shrunk or been replaced in
         // between (pruning, a restore). Never slice past the new mapping.
         guard location.payloadOffset + location.size <= file.bytes.count else {
-            throw BlockPassError(path: file.path, offset: location.offset,
-                                 message: "block \(record.hash): the file changed since the header pass (it now ends at byte \(file.bytes.count), the block ran to \(location.payloadOffset + location.size)); run again to rescan it")
+            throw BlockPassError.fileChanged(path: file.path, offset: location.offset, block: record.hash, fileEnd: file.bytes.count,
+                                             blockEnd: location.payloadOffset + location.size)
         }
         let payload: UnsafeRawBufferPointer
         if directory.xorKey.isIdentity {
@@ -148,8 +170,8 @@ public final class BlockPass: @unchecked Sendable {
             }
             return try transform(ParsedBlock(height: height, hash: record.hash, location: location, view: view, path: path))
         } catch let error as WireError {
-            throw BlockPassError(path: path, offset: location.payloadOffset + error.offset,
-                                 message: "block \(record.hash): \(Self.describe(error))")
+            throw BlockPassError.invalidBlock(path: path, offset: location.payloadOffset + error.offset, block: record.hash,
+                                              reason: Self.describe(error))
         }
     }
 

@@ -149,7 +149,7 @@ public struct ChainIndex: Sendable {
     /// where the last scan stopped, new or replaced files in full; the index is then updated.
     /// The result equals a full header pass in every case.
     public init(directory: BlocksDirectory, baseHeight givenBaseHeight: Int? = nil,
-                headerIndex: HeaderIndexStore? = nil) throws(BlockFileError) {
+                headerIndex: HeaderIndexStore? = nil) throws(ChainIndexError) {
         var foreign: (network: Network, path: String)?
         var cached: [Int: ScannedFile]?
         if let headerIndex {
@@ -164,7 +164,7 @@ public struct ChainIndex: Sendable {
             let path = directory.blockFilePath(number)
             let isNewest = n == directory.blockFiles.count - 1
             guard let identity = FileIdentity.of(path) else {
-                throw BlockFileError(path: path, "cannot open: \(String(cString: strerror(errno)))")
+                throw .file(BlockFileError(path: path, "cannot open: \(String(cString: strerror(errno)))"))
             }
             fileBytes += identity.size
             var file: ScannedFile
@@ -172,7 +172,8 @@ public struct ChainIndex: Sendable {
                 file = old
                 headerPass.reused += 1
             } else {
-                let mapped = try MappedFile(path: path)
+                let mapped: MappedFile
+                do { mapped = try MappedFile(path: path) } catch { throw .file(error) }
                 let current = FileIdentity.of(path) ?? identity
                 var earlier: ScannedFile?
                 if let old = cached?[number], current.mayHaveGrownFrom(old.identity), Self.lastRecordUnchanged(old, in: mapped, xorKey: directory.xorKey) {
@@ -196,10 +197,11 @@ public struct ChainIndex: Sendable {
             scanned[number] = file
         }
         if let cached, Set(cached.keys) != Set(directory.blockFiles) { changed = true }  // files vanished (pruned)
-        if let headerIndex, changed { try headerIndex.save(scanned, directory: directory) }
+        if let headerIndex, changed {
+            do { try headerIndex.save(scanned, directory: directory) } catch { throw .file(error) }
+        }
         if records.isEmpty, let foreign {
-            throw BlockFileError(path: foreign.path, offset: 0,
-                                 "holds \(foreign.network.rawValue) blocks, none for \(directory.network.rawValue): wrong --network?")
+            throw .foreignNetwork(path: foreign.path, found: foreign.network, expected: directory.network)
         }
         try chooseBestChain(records, directory: directory, givenBaseHeight: givenBaseHeight)
     }
@@ -295,7 +297,7 @@ public struct ChainIndex: Sendable {
     /// and far from overflowing heights computed from it.
     public static let maxBaseHeight = 100_000_000
 
-    private mutating func chooseBestChain(_ records: [HeaderRecord], directory: BlocksDirectory, givenBaseHeight: Int?) throws(BlockFileError) {
+    private mutating func chooseBestChain(_ records: [HeaderRecord], directory: BlocksDirectory, givenBaseHeight: Int?) throws(ChainIndexError) {
         entries = records.map(BlockEntry.init)
         positionByHash.reserveCapacity(records.count)
         for (i, record) in records.enumerated() {
@@ -377,12 +379,11 @@ public struct ChainIndex: Sendable {
         if records[bestRoot].hash == genesis {
             if let givenBaseHeight, givenBaseHeight != 0 {
                 let root = records[bestRoot].location
-                throw BlockFileError(path: directory.blockFilePath(root.file), offset: root.offset,
-                                     "the directory holds the genesis block, so its chain starts at height 0, not at the base height \(givenBaseHeight) given")
+                throw .genesisPresent(path: directory.blockFilePath(root.file), offset: root.offset, given: givenBaseHeight)
             }
             baseHeight = 0
         } else {
-            baseHeight = try rootHeight(of: records[bestRoot], directory: directory, given: givenBaseHeight)
+            baseHeight = try Self.firstBlockHeight(of: records[bestRoot], directory: directory, given: givenBaseHeight)
             let source = givenBaseHeight == nil ? "from its BIP34 coinbase" : "as given"
             notes.append("the genesis block is not in \(directory.path) (pruned?): chain starts at block \(records[bestRoot].hash), height \(baseHeight) \(source)")
         }
@@ -428,50 +429,4 @@ public struct ChainIndex: Sendable {
 
     /// Cumulative work of the best chain's tip.
     public var bestWork: UInt256 { tip?.cumulativeWork ?? .zero }
-
-    /// The height of the first available block (`record`, whose parent is absent): `given` after
-    /// checking it against the block's BIP34 height where the block must carry one, or else that
-    /// BIP34 height where it is trustworthy.
-    ///
-    /// Before BIP34 a coinbase's first push was arbitrary (an extra nonce, a time), so a number read
-    /// there is a height only if it is at least the network's BIP34 height and the header has the
-    /// version Core requires at that height ("bad-version"); anything else asks for the height.
-    private func rootHeight(of record: HeaderRecord, directory: BlocksDirectory, given: Int?) throws(BlockFileError) -> Int {
-        let path = directory.blockFilePath(record.location.file)
-        let parameters = directory.network.consensus
-        let network = directory.network.rawValue
-        if let given, !(0...Self.maxBaseHeight).contains(given) {
-            throw BlockFileError(path: path, offset: record.location.offset, "base height \(given) is outside 0...\(Self.maxBaseHeight)")
-        }
-        let payload = record.location.payloadOffset
-        let buffer = try directory.blockBytes(at: record.location)
-        let parsed = buffer.withUnsafeBytes { raw -> Result<(height: Int?, startsWithGiven: Bool, version: Int32), WireError> in
-            do throws(WireError) {
-                let view = try BlockView.parse(raw)
-                return .success((view.coinbaseHeight, given.map { view.coinbaseStartsWithHeight($0) } ?? false, view.header.version))
-            } catch {
-                return .failure(error)
-            }
-        }
-        let found: (height: Int?, startsWithGiven: Bool, version: Int32)
-        switch parsed {
-        case let .success(value): found = value
-        case let .failure(error):
-            throw BlockFileError(path: path, offset: payload + error.offset, "first available block \(record.hash) does not parse: \(error)")
-        }
-        if let given {
-            if given >= parameters.bip34Height && !found.startsWithGiven {
-                let carried = found.height.map { "BIP34 height \($0)" } ?? "no BIP34 height"
-                throw BlockFileError(path: path, offset: record.location.offset,
-                                     "first available block \(record.hash) carries \(carried) in its coinbase, which disagrees with the base height \(given) given (\(network) requires it from height \(parameters.bip34Height))")
-            }
-            return given
-        }
-        if let height = found.height, height >= parameters.bip34Height, found.version >= parameters.rules(atHeight: height).minimumVersion {
-            return height
-        }
-        let seen = found.height.map { " (its coinbase starts with the number \($0), which cannot be its height)" } ?? ""
-        throw BlockFileError(path: path, offset: record.location.offset,
-                             "first available block \(record.hash) predates BIP34 on \(network) (height \(parameters.bip34Height)), so its height cannot be read from its coinbase\(seen): give the height of the first available block (--base-height)")
-    }
 }

@@ -52,19 +52,19 @@ public struct CheckpointHeader: Equatable, Sendable {
 
     init(json bytes: [UInt8]) throws(CheckpointError) {
         guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
-            throw CheckpointError("header is not a JSON object")
+            throw CheckpointError.damagedHeader("header is not a JSON object")
         }
         func int(_ key: String) throws(CheckpointError) -> Int {
-            guard let v = object[key] as? Int else { throw CheckpointError("header field '\(key)' missing or not a number") }
+            guard let v = object[key] as? Int else { throw CheckpointError.damagedHeader("header field '\(key)' missing or not a number") }
             return v
         }
         func string(_ key: String) throws(CheckpointError) -> String {
-            guard let v = object[key] as? String else { throw CheckpointError("header field '\(key)' missing or not a string") }
+            guard let v = object[key] as? String else { throw CheckpointError.damagedHeader("header field '\(key)' missing or not a string") }
             return v
         }
         format = try int("format")
         guard format <= Self.currentFormat else {
-            throw CheckpointError("format version \(format) is newer than this program understands (\(Self.currentFormat))")
+            throw CheckpointError.newerFormat(found: format, supported: Self.currentFormat)
         }
         machine = try string("machine")
         machineVersion = try int("machine_version")
@@ -78,9 +78,34 @@ public struct CheckpointHeader: Equatable, Sendable {
     }
 }
 
-public struct CheckpointError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+/// Why a checkpoint cannot be read or written. A checkpoint with a problem is skipped like any
+/// damaged one (reading) or leaves earlier checkpoints intact (writing).
+public enum CheckpointError: Error, CustomStringConvertible, Sendable {
+    /// The file does not start with a checkpoint's header frame.
+    case notACheckpoint(String)
+    /// The file ends before its header or payload does.
+    case truncated(String)
+    /// The header frame is damaged or its JSON malformed.
+    case damagedHeader(String)
+    /// Written by a newer program, in a format version this one does not know.
+    case newerFormat(found: Int, supported: Int)
+    /// The compressed payload is damaged or disagrees with its header (size, SHA-256).
+    case damagedPayload(String)
+    /// LZ4 failed (compressing, or creating a decompression context).
+    case compressionFailed(String)
+    /// The file system refused: a file or directory that cannot be created, listed, read,
+    /// written or renamed (path and reason in the message).
+    case fileSystem(String)
+
+    public var description: String {
+        switch self {
+        case let .notACheckpoint(message), let .truncated(message), let .damagedHeader(message), let .damagedPayload(message),
+             let .compressionFailed(message), let .fileSystem(message):
+            message
+        case let .newerFormat(found, supported):
+            "format version \(found) is newer than this program understands (\(supported))"
+        }
+    }
 }
 
 /// The checkpoint file format:
@@ -119,26 +144,26 @@ public enum CheckpointFile {
         let written = out.withUnsafeMutableBytes { raw in
             LZ4F_compressFrame(raw.baseAddress! + start, bound, payload.baseAddress, payload.count, &preferences)
         }
-        if LZ4F_isError(written) != 0 { throw CheckpointError("LZ4 compression failed: \(String(cString: LZ4F_getErrorName(written)))") }
+        if LZ4F_isError(written) != 0 { throw CheckpointError.compressionFailed("LZ4 compression failed: \(String(cString: LZ4F_getErrorName(written)))") }
         out.removeLast(bound - written)
         return out
     }
 
     /// Reads just the header (and checks its own checksum).
     public static func readHeader(_ bytes: UnsafeRawBufferPointer) throws(CheckpointError) -> (header: CheckpointHeader, frameEnd: Int) {
-        guard bytes.count >= 12 else { throw CheckpointError("truncated: \(bytes.count) bytes, not even a header") }
+        guard bytes.count >= 12 else { throw CheckpointError.truncated("truncated: \(bytes.count) bytes, not even a header") }
         let magic = UInt32(littleEndian: bytes.loadUnaligned(as: UInt32.self))
-        guard magic == skippableMagic else { throw CheckpointError("not a virtualchain checkpoint (first frame magic \(String(magic, radix: 16)))") }
+        guard magic == skippableMagic else { throw CheckpointError.notACheckpoint("not a virtualchain checkpoint (first frame magic \(String(magic, radix: 16)))") }
         let frameSize = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
         guard frameSize <= maxHeaderBytes, 8 + frameSize <= bytes.count, frameSize >= tag.count + 4 + 32 else {
-            throw CheckpointError("header frame size \(frameSize) impossible for a \(bytes.count)-byte file")
+            throw CheckpointError.damagedHeader("header frame size \(frameSize) impossible for a \(bytes.count)-byte file")
         }
-        guard Array(bytes[8..<12]) == tag else { throw CheckpointError("header tag damaged") }
+        guard Array(bytes[8..<12]) == tag else { throw CheckpointError.damagedHeader("header tag damaged") }
         let jsonLength = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
-        guard jsonLength == frameSize - tag.count - 4 - 32 else { throw CheckpointError("header length field damaged") }
+        guard jsonLength == frameSize - tag.count - 4 - 32 else { throw CheckpointError.damagedHeader("header length field damaged") }
         let json = Array(bytes[16..<(16 + jsonLength)])
         let checksum = Array(bytes[(16 + jsonLength)..<(16 + jsonLength + 32)])
-        guard Hashes.sha256(json).bytes == checksum else { throw CheckpointError("header checksum mismatch (damaged header)") }
+        guard Hashes.sha256(json).bytes == checksum else { throw CheckpointError.damagedHeader("header checksum mismatch (damaged header)") }
         return (try CheckpointHeader(json: json), 8 + frameSize)
     }
 
@@ -148,11 +173,11 @@ public enum CheckpointFile {
         // (checked before allocating anything that large).
         let compressed = bytes.count - frameEnd
         guard header.payloadBytes >= 0 && header.payloadBytes <= maxPayloadBytes && header.payloadBytes <= compressed * 256 + 65_536 else {
-            throw CheckpointError("payload size \(header.payloadBytes) is impossible for \(compressed) compressed bytes")
+            throw CheckpointError.damagedPayload("payload size \(header.payloadBytes) is impossible for \(compressed) compressed bytes")
         }
         var context: OpaquePointer?
         guard LZ4F_isError(LZ4F_createDecompressionContext(&context, UInt32(LZ4F_VERSION))) == 0, let context else {
-            throw CheckpointError("cannot create an LZ4 decompression context")
+            throw CheckpointError.compressionFailed("cannot create an LZ4 decompression context")
         }
         defer { LZ4F_freeDecompressionContext(context) }
         var out = [UInt8](repeating: 0, count: header.payloadBytes)
@@ -173,11 +198,11 @@ public enum CheckpointFile {
             }
             return nil
         }
-        if let failure { throw CheckpointError(failure) }
-        guard finished else { throw CheckpointError("truncated: the LZ4 frame ends early") }
-        guard sourceOffset == bytes.count else { throw CheckpointError("\(bytes.count - sourceOffset) bytes after the LZ4 frame") }
-        guard produced == header.payloadBytes else { throw CheckpointError("payload is \(produced) bytes, header says \(header.payloadBytes)") }
-        guard Hex.encode(Hashes.sha256(out).bytes) == header.payloadSHA256 else { throw CheckpointError("payload SHA-256 mismatch") }
+        if let failure { throw CheckpointError.damagedPayload(failure) }
+        guard finished else { throw CheckpointError.truncated("truncated: the LZ4 frame ends early") }
+        guard sourceOffset == bytes.count else { throw CheckpointError.damagedPayload("\(bytes.count - sourceOffset) bytes after the LZ4 frame") }
+        guard produced == header.payloadBytes else { throw CheckpointError.damagedPayload("payload is \(produced) bytes, header says \(header.payloadBytes)") }
+        guard Hex.encode(Hashes.sha256(out).bytes) == header.payloadSHA256 else { throw CheckpointError.damagedPayload("payload SHA-256 mismatch") }
         return out
     }
 
@@ -187,7 +212,7 @@ public enum CheckpointFile {
         let directory = (path as NSString).deletingLastPathComponent
         let temporary = directory + "/." + (path as NSString).lastPathComponent + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CheckpointError("\(temporary): cannot create: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw CheckpointError.fileSystem("\(temporary): cannot create: \(String(cString: strerror(errno)))") }
         var ok = false
         defer {
             if !ok { unlink(temporary) }
@@ -208,8 +233,8 @@ public enum CheckpointFile {
             return fsync(fd) == 0 ? nil : "fsync: " + String(cString: strerror(errno))
         }
         close(fd)
-        if let problem { throw CheckpointError("\(temporary): write failed: \(problem)") }
-        guard rename(temporary, path) == 0 else { throw CheckpointError("\(path): cannot rename into place: \(String(cString: strerror(errno)))") }
+        if let problem { throw CheckpointError.fileSystem("\(temporary): write failed: \(problem)") }
+        guard rename(temporary, path) == 0 else { throw CheckpointError.fileSystem("\(path): cannot rename into place: \(String(cString: strerror(errno)))") }
         ok = true
         let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dirfd >= 0 {

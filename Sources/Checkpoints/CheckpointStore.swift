@@ -40,12 +40,12 @@ public final class CheckpointStore: @unchecked Sendable {
     public func paths() throws(CheckpointError) -> [String] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else { return [] }
-        guard isDirectory.boolValue else { throw CheckpointError("\(directory) is not a directory") }
+        guard isDirectory.boolValue else { throw CheckpointError.fileSystem("\(directory) is not a directory") }
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory)
         } catch {
-            throw CheckpointError("\(directory): cannot be listed (\(Self.reason(error))); nothing was changed")
+            throw CheckpointError.fileSystem("\(directory): cannot be listed (\(Self.reason(error))); nothing was changed")
         }
         return names.filter { $0.hasPrefix("checkpoint-") && $0.hasSuffix(".vc.lz4") }.sorted().map { directory + "/" + $0 }
     }
@@ -101,7 +101,7 @@ public final class CheckpointStore: @unchecked Sendable {
         for path in try paths().reversed() where !excluding.contains(path) {
             var (entry, payload) = inspect(path, payload: true)
             if let inaccessible = entry.inaccessible {
-                throw CheckpointError("\(path): \(inaccessible); nothing was changed")
+                throw CheckpointError.fileSystem("\(path): \(inaccessible); nothing was changed")
             }
             if let header = entry.header, entry.problem == nil, let reason = accept(header) {
                 entry.problem = reason
@@ -119,7 +119,7 @@ public final class CheckpointStore: @unchecked Sendable {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw CheckpointError("\(directory): cannot create: \(error)")
+            throw CheckpointError.fileSystem("\(directory): cannot create: \(error)")
         }
         let encoded: [UInt8]
         do {
@@ -127,7 +127,7 @@ public final class CheckpointStore: @unchecked Sendable {
         } catch let error as CheckpointError {
             throw error
         } catch {
-            throw CheckpointError("\(error)")
+            throw CheckpointError.compressionFailed("\(error)")
         }
         let path = directory + "/" + Self.fileName(height: header.height)
         try CheckpointFile.writeAtomically(encoded, to: path, failAfter: failAfter, pauseMidwayMilliseconds: pauseMidwayMilliseconds)

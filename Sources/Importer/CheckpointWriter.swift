@@ -90,7 +90,7 @@ final class CheckpointWriter: @unchecked Sendable {
     private func throwIfFailed() throws {
         lock.lock()
         defer { lock.unlock() }
-        if let failure { throw ImporterError("checkpoint not written: \(failure.description); earlier checkpoints and the state are intact") }
+        if let failure { throw ImporterError.checkpointNotWritten(reason: failure.description) }
     }
 
     /// Waits for the write in flight; reports its failure, if any.

@@ -99,7 +99,7 @@ extension Importer {
         if fm.fileExists(atPath: fresh) { try fm.removeItem(atPath: fresh) }
         let report = try replay(Importer(machine: machine, stateDirectory: fresh, network: network, options: options))
         guard !report.summary.interrupted else {
-            throw ImporterError("the rebuild was interrupted; \(target) is unchanged and the partial rebuild left in \(fresh)")
+            throw ImporterError.rebuildInterrupted(target: target, partial: fresh)
         }
         let old = target + ".old"
         if fm.fileExists(atPath: old) { try fm.removeItem(atPath: old) }

@@ -114,7 +114,7 @@ public final class Importer<Machine: StateMachine> {
         if let tip = try engine!.store.tip(), !Self.onBestChain(height: tip.height, hash: tip.blockHash, index: index) {
             let fork = try Self.forkHeight(store: engine!.store, index: index)
             guard let fork, fork >= index.baseHeight else {
-                throw ImporterError("our tip \(tip.blockHash) at height \(tip.height) is not on the best chain of \(directory.path), and no block of ours is: the blocks directory lost our chain (not a reorganisation); the state is kept unchanged")
+                throw ImporterError.chainLost(directory: directory.path, tipHash: tip.blockHash, height: tip.height)
             }
             // A directory that merely lost or damaged our newest blocks is not a reorganisation: only
             // a competing branch with more work replaces ours. Where our tip block is still there
@@ -126,7 +126,7 @@ public final class Importer<Machine: StateMachine> {
                 moreWork = (index.tipHeight ?? -1) > tip.height
             }
             guard moreWork else {
-                throw ImporterError("our tip \(tip.blockHash) at height \(tip.height) is not on the best chain of \(directory.path), which ends at height \(index.tipHeight ?? -1) without more work than ours: blocks missing or damaged there, not a reorganisation; the state is kept unchanged")
+                throw ImporterError.notMoreWork(directory: directory.path, tipHash: tip.blockHash, height: tip.height, bestHeight: index.tipHeight ?? -1)
             }
             engine!.close()
             engine = nil  // the live database is about to be replaced
@@ -193,10 +193,10 @@ public final class Importer<Machine: StateMachine> {
     static func health(of path: String) throws -> String? {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw ImporterError("\(path) is a directory, not a state database; nothing was changed")
+            throw ImporterError.stateIsADirectory(path: path)
         }
         guard access(path, R_OK | W_OK) == 0 else {
-            throw ImporterError("\(path) cannot be opened for reading and writing (\(String(cString: strerror(errno)))); nothing was changed")
+            throw ImporterError.stateUnreachable(path: path, reason: "for reading and writing: " + String(cString: strerror(errno)))
         }
         let database: SQLiteDatabase
         do {
@@ -204,7 +204,7 @@ public final class Importer<Machine: StateMachine> {
         } catch let error as SQLiteError where error.isDamage {
             return error.message
         } catch {
-            throw ImporterError("\(path) cannot be opened (\(error)); nothing was changed")
+            throw ImporterError.stateUnreachable(path: path, reason: "\(error)")
         }
         defer { database.close() }
         return database.quickCheck()
@@ -250,7 +250,7 @@ public final class Importer<Machine: StateMachine> {
             for entry in skipped { notes.append("checkpoint \(entry.path) skipped: \(entry.problem ?? "unusable")") }
             guard let found, let header = found.entry.header else {
                 guard index.baseHeight <= machine.firstBlock else {
-                    throw ImporterError("no usable checkpoint, and \(index.baseHeight > 0 ? "the blocks directory starts at height \(index.baseHeight)" : "the blocks directory"), after the machine's first block \(machine.firstBlock): the state cannot be rebuilt from these blocks, so it is kept as it is")
+                    throw ImporterError.cannotRebuild(baseHeight: index.baseHeight, firstBlock: machine.firstBlock)
                 }
                 notes.append("no usable checkpoint: replaying from scratch")
                 if replacingLiveState { try setLiveStateAside() } else { try removeLiveState() }

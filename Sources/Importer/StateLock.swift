@@ -13,11 +13,11 @@ public final class StateLock {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         path = directory + "/lock"
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ImporterError("\(path): cannot open the lock file: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw ImporterError.lockFileUnusable(path: path, reason: String(cString: strerror(errno))) }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
             close(fd)
-            throw ImporterError("state directory \(directory) is in use by another virtualchain process (pid \(holder)); refusing to write it too")
+            throw ImporterError.stateInUse(directory: directory, pid: holder)
         }
         ftruncate(fd, 0)
         let pid = Array("\(getpid())\n".utf8)
@@ -30,7 +30,48 @@ public final class StateLock {
     }
 }
 
-public struct ImporterError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+/// Why an import cannot go on. The state is never left between blocks, and never deleted.
+public enum ImporterError: Error, CustomStringConvertible, Sendable {
+    /// Our tip left the best chain and no block of ours is on it: the directory lost our chain.
+    case chainLost(directory: String, tipHash: String, height: Int)
+    /// Our tip left the best chain, but the new best chain has no more work than ours: blocks
+    /// missing or damaged, not a reorganisation.
+    case notMoreWork(directory: String, tipHash: String, height: Int, bestHeight: Int)
+    /// A directory stands where the state database should be.
+    case stateIsADirectory(path: String)
+    /// The state database cannot be opened (permissions, the open-file limit); not damage.
+    case stateUnreachable(path: String, reason: String)
+    /// No usable checkpoint, and the directory starts after the machine's first block.
+    case cannotRebuild(baseHeight: Int, firstBlock: Int)
+    /// A rebuild was interrupted: the previous state is unchanged.
+    case rebuildInterrupted(target: String, partial: String)
+    /// A checkpoint could not be written (disk full, say).
+    case checkpointNotWritten(reason: String)
+    /// The lock file cannot be opened.
+    case lockFileUnusable(path: String, reason: String)
+    /// Another process writes this state directory.
+    case stateInUse(directory: String, pid: String)
+
+    public var description: String {
+        switch self {
+        case let .chainLost(directory, tipHash, height):
+            "our tip \(tipHash) at height \(height) is not on the best chain of \(directory), and no block of ours is: the blocks directory lost our chain (not a reorganisation); the state is kept unchanged"
+        case let .notMoreWork(directory, tipHash, height, bestHeight):
+            "our tip \(tipHash) at height \(height) is not on the best chain of \(directory), which ends at height \(bestHeight) without more work than ours: blocks missing or damaged there, not a reorganisation; the state is kept unchanged"
+        case let .stateIsADirectory(path):
+            "\(path) is a directory, not a state database; nothing was changed"
+        case let .stateUnreachable(path, reason):
+            "\(path) cannot be opened (\(reason)); nothing was changed"
+        case let .cannotRebuild(baseHeight, firstBlock):
+            "no usable checkpoint, and \(baseHeight > 0 ? "the blocks directory starts at height \(baseHeight)" : "the blocks directory"), after the machine's first block \(firstBlock): the state cannot be rebuilt from these blocks, so it is kept as it is"
+        case let .rebuildInterrupted(target, partial):
+            "the rebuild was interrupted; \(target) is unchanged and the partial rebuild left in \(partial)"
+        case let .checkpointNotWritten(reason):
+            "checkpoint not written: \(reason); earlier checkpoints and the state are intact"
+        case let .lockFileUnusable(path, reason):
+            "\(path): cannot open the lock file: \(reason)"
+        case let .stateInUse(directory, pid):
+            "state directory \(directory) is in use by another virtualchain process (pid \(pid)); refusing to write it too"
+        }
+    }
 }

@@ -50,6 +50,10 @@ public struct TestChainOptions: Sendable {
     /// The smallest `--size` that holds more than one block.
     public static let minimumSize = 1024
     public static let minimumBlockWeight = 20_000
+    /// Stale branches at most: each is remembered until the end of the generation.
+    public static let maxStaleBranches = 10_000
+    /// Arrival shuffling window at most (blocks held back in memory).
+    public static let maxShuffleWindow = 100_000
 
     /// The `virtualchain testchain` arguments that reproduce these options (without `--out`).
     public var commandLine: String {
@@ -75,35 +79,87 @@ public struct TestChainOptions: Sendable {
     public func validate() throws(TestChainError) {
         switch length {
         case let .blocks(n):
-            if n < 1 { throw TestChainError("--blocks must be at least 1") }
+            if n < 1 { throw .outOfRange(setting: .blocks, value: n, allowed: 1...Int.max) }
             if (stale > 0 || reorg) && n < 3 {
-                throw TestChainError("--stale and --reorg need at least 3 blocks (a side branch must fork and lose), got --blocks \(n)")
+                throw .tooShortForBranches(blocks: n)
             }
         case let .bytes(n):
-            if n < Self.minimumSize { throw TestChainError("--size \(n) is below one block (minimum \(Self.minimumSize) bytes)") }
+            if n < Self.minimumSize { throw .sizeBelowOneBlock(size: n, minimum: Self.minimumSize) }
         }
-        if stale < 0 || stale > 10_000 { throw TestChainError("--stale must be between 0 and 10000") }
-        if shuffleWindow < 0 || shuffleWindow > 100_000 { throw TestChainError("--shuffle-window must be between 0 and 100000") }
+        if stale < 0 || stale > Self.maxStaleBranches { throw .outOfRange(setting: .staleBranches, value: stale, allowed: 0...Self.maxStaleBranches) }
+        if shuffleWindow < 0 || shuffleWindow > Self.maxShuffleWindow { throw .outOfRange(setting: .shuffleWindow, value: shuffleWindow, allowed: 0...Self.maxShuffleWindow) }
         if blockWeight < Self.minimumBlockWeight || blockWeight > Limits.maxBlockWeight {
-            throw TestChainError("--block-weight must be between \(Self.minimumBlockWeight) and \(Limits.maxBlockWeight)")
+            throw .outOfRange(setting: .blockWeight, value: blockWeight, allowed: Self.minimumBlockWeight...Limits.maxBlockWeight)
         }
         // A serialized block is never larger than its weight, so this guarantees every block fits a file.
         if maxFileSize < blockWeight + 1024 || maxFileSize > Int(UInt32.max) {
-            throw TestChainError("--max-file-size \(maxFileSize) cannot hold a block of --block-weight \(blockWeight); use at least \(blockWeight + 1024) bytes or a smaller --block-weight")
+            throw .filesTooSmallForBlocks(maxFileSize: maxFileSize, blockWeight: blockWeight)
         }
-        if users < 2 { throw TestChainError("at least 2 simulated users are needed") }
+        if users < 2 { throw .outOfRange(setting: .users, value: users, allowed: 2...Int.max) }
         if startHeight < 0 || startHeight > Self.maxStartHeight {
-            throw TestChainError("--start-height must be between 0 and \(Self.maxStartHeight)")
+            throw .outOfRange(setting: .startHeight, value: startHeight, allowed: 0...Self.maxStartHeight)
         }
         if scenario == .names && effectiveOpMix.magics.contains(where: { $0.bytes == Array("id".utf8) }) {
-            throw TestChainError("--op-mix must not use the magic 'id' with --scenario names (the scenario writes the id operations)")
+            throw .scenarioMagicInOpMix
         }
     }
 }
 
-public struct TestChainError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+/// Why a chain cannot be generated: options that cannot produce one, or an output directory
+/// that must not be written.
+public enum TestChainError: Error, CustomStringConvertible, Sendable {
+    /// A setting's value outside what a chain allows.
+    case outOfRange(setting: Setting, value: Int, allowed: ClosedRange<Int>)
+    /// Stale branches and a reorganisation need a chain of at least 3 blocks.
+    case tooShortForBranches(blocks: Int)
+    /// A size that does not hold more than one block.
+    case sizeBelowOneBlock(size: Int, minimum: Int)
+    /// A block of the requested weight would not fit in a blk file of the requested size.
+    case filesTooSmallForBlocks(maxFileSize: Int, blockWeight: Int)
+    /// The decoy operation mix uses the names scenario's magic.
+    case scenarioMagicInOpMix
+    /// The names scenario starts at the machine's first block, below the requested start height.
+    case scenarioBelowStartHeight(firstBlock: Int, startHeight: Int)
+    case outputNotADirectory(path: String)
+    case outputNotEmpty(path: String)
+    /// The generator's model of Core's node disagrees with the chain it generated (a bug).
+    case modelDiverged(modelTip: String)
+
+    /// The bounded settings of ``TestChainOptions``.
+    public enum Setting: String, Sendable {
+        case blocks = "the block count"
+        case staleBranches = "the number of stale branches"
+        case shuffleWindow = "the shuffle window"
+        case blockWeight = "the block weight"
+        case users = "the number of simulated users"
+        case startHeight = "the start height"
+    }
+
+    public var description: String {
+        switch self {
+        case let .outOfRange(setting, value, allowed):
+            let option = setting.rawValue
+            return allowed.upperBound == Int.max
+                ? "\(option) must be at least \(allowed.lowerBound) (got \(value))"
+                : "\(option) must be between \(allowed.lowerBound) and \(allowed.upperBound) (got \(value))"
+        case let .tooShortForBranches(blocks):
+            return "stale branches and a reorganisation need at least 3 blocks (a side branch must fork and lose), got \(blocks)"
+        case let .sizeBelowOneBlock(size, minimum):
+            return "a size of \(size) bytes is below one block (minimum \(minimum) bytes)"
+        case let .filesTooSmallForBlocks(maxFileSize, blockWeight):
+            return "a maximum file size of \(maxFileSize) bytes cannot hold a block of weight \(blockWeight); use at least \(blockWeight + 1024) bytes or a smaller block weight"
+        case .scenarioMagicInOpMix:
+            return "the op mix must not use the magic 'id' with the names scenario (the scenario writes the id operations)"
+        case let .scenarioBelowStartHeight(firstBlock, startHeight):
+            return "the names scenario plays out from the machine's first block \(firstBlock) on; the start height \(startHeight) is above it"
+        case let .outputNotADirectory(path):
+            return "\(path) exists and is not a directory"
+        case let .outputNotEmpty(path):
+            return "\(path) is not empty; refusing to overwrite it"
+        case let .modelDiverged(modelTip):
+            return "internal error: the modelled node ended on \(modelTip), not the generated tip"
+        }
+    }
 }
 
 /// What a generation produced; written as `testchain.json`.
@@ -179,9 +235,9 @@ public enum TestChainGenerator {
     public static func checkOutput(_ out: String) throws(TestChainError) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) else { return }
-        if !isDirectory.boolValue { throw TestChainError("--out \(out) exists and is not a directory") }
+        if !isDirectory.boolValue { throw .outputNotADirectory(path: out) }
         let contents = (try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []
-        if !contents.isEmpty { throw TestChainError("--out \(out) is not empty; refusing to overwrite it") }
+        if !contents.isEmpty { throw .outputNotEmpty(path: out) }
     }
 
     public static func generate(_ options: TestChainOptions, out: String,
@@ -231,7 +287,7 @@ public enum TestChainGenerator {
         // (only with the scenario: a plain chain involves no machine).
         let namesFirstBlock = NamesMachine.firstBlock(network: network.rawValue)
         if options.scenario != nil && options.startHeight > namesFirstBlock {
-            throw TestChainError("the names scenario plays out from the machine's first block \(namesFirstBlock) on; the start height \(options.startHeight) is above it")
+            throw TestChainError.scenarioBelowStartHeight(firstBlock: namesFirstBlock, startHeight: options.startHeight)
         }
         var scenario = options.scenario.map { _ in NamesScenario(firstActor: options.users, users: users, firstBlock: namesFirstBlock) }
         let engineDirectory = ProcessInfo.processInfo.environment["VC_DEBUG_ENGINE_STATE"] ?? FileManager.default.temporaryDirectory.appendingPathComponent("vc-testchain-\(UUID().uuidString)").path
@@ -318,7 +374,7 @@ public enum TestChainGenerator {
         }
         for ready in shuffler.finish() { try node.receive(ready) }
         guard node.tip == mainChain[mainChain.count - 1] else {
-            throw TestChainError("internal error: the modelled node ended on \(node.tip), not the generated tip")
+            throw TestChainError.modelDiverged(modelTip: "\(node.tip)")
         }
         store.close()
 

@@ -5,9 +5,42 @@ import ChainIndex
 import Dispatch
 import Foundation
 
-public struct EngineError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+/// Why the engine refuses a state or stops a replay. The state is left at a block boundary.
+public enum EngineError: Error, CustomStringConvertible, Sendable {
+    /// The state directory holds another machine's state, a newer version's, another network's,
+    /// or one from another first block.
+    case foreignState(directory: String, found: StateStore.Meta, expected: StateStore.Meta)
+    /// The stored consensus hashes have a gap (damage).
+    case consensusHistoryBroken(directory: String, firstBlock: Int, foundHeight: Int, position: Int)
+    /// Our tip is not on the directory's best chain (a reorganisation or missing blocks: the
+    /// importer handles both; the engine alone does not).
+    case tipNotOnBestChain(directory: String, tipHash: String, height: Int)
+    case noBlocks(directory: String)
+    /// A pruned directory starts after the block the state needs next.
+    case blocksStartTooLate(directory: String, baseHeight: Int, needed: Int)
+    /// Our consensus hash differs from a trusted one (`expectedConsensusHashes`).
+    case unexpectedConsensusHash(height: Int, ours: String, expected: String)
+    /// `process(block:height:undo:)` was given a block out of order.
+    case blockOutOfOrder(given: Int, expected: Int)
+
+    public var description: String {
+        switch self {
+        case let .foreignState(directory, meta, expected):
+            "\(directory) holds state of \(meta.machine) v\(meta.version) on \(meta.network) from block \(meta.firstBlock), not of \(expected.machine) v\(expected.version) (or older) on \(expected.network) from block \(expected.firstBlock)"
+        case let .consensusHistoryBroken(directory, firstBlock, height, position):
+            "\(directory): consensus hashes are not contiguous from block \(firstBlock) (found height \(height) at position \(position))"
+        case let .tipNotOnBestChain(directory, tipHash, height):
+            "the best chain in \(directory) does not contain our tip \(tipHash) at height \(height) (a reorganisation, or blocks missing); the state is kept unchanged"
+        case let .noBlocks(directory):
+            "no blocks in \(directory)"
+        case let .blocksStartTooLate(directory, baseHeight, needed):
+            "\(directory) starts at height \(baseHeight) (pruned), but the state needs block \(needed) onwards"
+        case let .unexpectedConsensusHash(height, ours, expected):
+            "consensus hash \(ours) at height \(height) differs from the expected \(expected): this state's history is not the trusted one; the state is kept at the block before"
+        case let .blockOutOfOrder(given, expected):
+            "block at height \(given) given, the state expects \(expected)"
+        }
+    }
 }
 
 public struct ImportProgress: Sendable {
@@ -68,7 +101,7 @@ public final class Engine<Machine: StateMachine> {
             // An older version of the same machine is upgraded by its new migrations below.
             guard meta.machine == expected.machine, meta.network == expected.network, meta.firstBlock == expected.firstBlock,
                   meta.version <= expected.version else {
-                throw EngineError("\(stateDirectory) holds state of \(meta.machine) v\(meta.version) on \(meta.network) from block \(meta.firstBlock), not of \(expected.machine) v\(expected.version) (or older) on \(expected.network) from block \(expected.firstBlock)")
+                throw EngineError.foreignState(directory: stateDirectory, found: meta, expected: expected)
             }
         } else {
             try store.setMeta(expected)
@@ -77,7 +110,7 @@ public final class Engine<Machine: StateMachine> {
         if let meta = storedMeta, meta.version < expected.version { try store.setMeta(expected) }
         let stored = try store.consensusHashes()
         for (i, row) in stored.enumerated() where row.height != machine.firstBlock + i {
-            throw EngineError("\(stateDirectory): consensus hashes are not contiguous from block \(machine.firstBlock) (found height \(row.height) at position \(i))")
+            throw EngineError.consensusHistoryBroken(directory: stateDirectory, firstBlock: machine.firstBlock, foundHeight: row.height, position: i)
         }
         consensus = ConsensusChain(firstBlock: machine.firstBlock, hashes: stored.map(\.consensusHash))
     }
@@ -94,16 +127,16 @@ public final class Engine<Machine: StateMachine> {
         let storedTip = try store.tip()
         if let tip = storedTip {
             guard let hash = Hash256(displayHex: tip.blockHash), index.bestChainContains(hash, atHeight: tip.height) else {
-                throw EngineError("the best chain in \(directory.path) does not contain our tip \(tip.blockHash) at height \(tip.height) (a reorganisation, or blocks missing); the state is kept unchanged")
+                throw EngineError.tipNotOnBestChain(directory: directory.path, tipHash: tip.blockHash, height: tip.height)
             }
         }
-        guard let chainTip = index.tipHeight else { throw EngineError("no blocks in \(directory.path)") }
+        guard let chainTip = index.tipHeight else { throw EngineError.noBlocks(directory: directory.path) }
         let last = min(until ?? chainTip, chainTip)
         summary.tipHash = storedTip?.blockHash
         summary.consensusHash = consensus.lastHash
         guard next <= last else { return summary }
         guard index.baseHeight <= next else {
-            throw EngineError("\(directory.path) starts at height \(index.baseHeight) (pruned), but the state needs block \(next) onwards")
+            throw EngineError.blocksStartTooLate(directory: directory.path, baseHeight: index.baseHeight, needed: next)
         }
         let positions = (next...last).map { index.position(atHeight: $0)! }
         let reader = try CandidateReader(directory: directory, index: index, positions: positions,
@@ -237,7 +270,7 @@ public final class Engine<Machine: StateMachine> {
                 }
                 let hashes = consensus.append(records: records.map(\.record))
                 if let expected = expectedConsensusHashes[height], expected != hashes.consensusHash {
-                    throw EngineError("consensus hash \(hashes.consensusHash) at height \(height) differs from the expected \(expected): this state's history is not the trusted one; the state is kept at the block before")
+                    throw EngineError.unexpectedConsensusHash(height: height, ours: hashes.consensusHash, expected: expected)
                 }
                 try store.appendBlock(StateStore.BlockRow(height: height, blockHash: hash, opsHash: hashes.opsHash, consensusHash: hashes.consensusHash,
                                                           accepted: outcome.accepted, rejected: outcome.rejected),
@@ -263,7 +296,7 @@ public final class Engine<Machine: StateMachine> {
     /// `run` would: for generators and tools that build blocks in memory.
     @discardableResult
     public func process(block bytes: [UInt8], height: Int, undo: [UInt8]) throws -> (accepted: Int, rejected: Int, dropped: Int) {
-        guard height == consensus.nextHeight else { throw EngineError("block at height \(height) given, the state expects \(consensus.nextHeight)") }
+        guard height == consensus.nextHeight else { throw EngineError.blockOutOfOrder(given: height, expected: consensus.nextHeight) }
         let candidates = try bytes.withUnsafeBytes { raw throws -> [Candidate] in
             let view = try BlockView.parse(raw)
             let spent = try undo.withUnsafeBytes { try UndoFormat.decodeBlockUndo($0) }

@@ -5,6 +5,7 @@ import BlockReader
 import ChainIndex
 import Foundation
 import Importer
+import Measuring
 import Reference
 
 struct BenchCommand: ParsableCommand {
@@ -65,7 +66,7 @@ struct BenchCommand: ParsableCommand {
             throw ExitCode(2)
         }
         do { directory = try source.openDirectory() } catch {
-            Self.printError("\(error)")
+            Self.printError(commandLineMessage(for: error))
             throw ExitCode(1)
         }
         let cores = source.threads ?? ProcessInfo.processInfo.activeProcessorCount
@@ -81,7 +82,7 @@ struct BenchCommand: ParsableCommand {
             let start = now()
             do { index = try ChainIndex(directory: directory, baseHeight: source.baseHeight) } catch {
                 progress.finish()
-                Self.printError("\(error)")
+                Self.printError(commandLineMessage(for: error))
                 throw ExitCode(1)
             }
             headerSeconds = min(headerSeconds, now() - start)
@@ -140,7 +141,7 @@ struct BenchCommand: ParsableCommand {
             }
         } catch {
             progress.finish()
-            Self.printError("\(error)")
+            Self.printError(commandLineMessage(for: error))
             throw ExitCode(1)
         }
         progress.update("bench: SHA-256 baseline", force: true)

@@ -49,7 +49,7 @@ struct BlocksCommand: ParsableCommand {
             try out.finish()
         } catch {
             try? out.flush()
-            Self.printError("\(error)")
+            Self.printError(commandLineMessage(for: error))
             throw ExitCode(1)
         }
     }

@@ -48,7 +48,7 @@ struct ChainSourceOptions: ParsableArguments {
             reportIndexFindings(index)
             return (directory, index)
         } catch {
-            command.printError("\(error)")
+            command.printError(commandLineMessage(for: error))
             throw ExitCode(1)
         }
     }

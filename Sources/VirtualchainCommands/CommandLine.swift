@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChainIndex
 import Foundation
 
 /// What a program built on this command line is called and what it offers; set once by
@@ -123,5 +124,23 @@ public final class ProgressLine {
     public func finish() {
         guard enabled else { return }
         FileHandle.standardError.write(Data("\r\u{1b}[K".utf8))
+    }
+}
+
+/// An error's message for the command line: the library's words, plus the option that fixes it
+/// where there is one (the library does not know our flags).
+func commandLineMessage(for error: Error) -> String {
+    switch error {
+    case let error as ChainIndexError:
+        switch error {
+        case .baseHeightNeeded, .baseHeightDisagrees, .baseHeightOutOfRange, .genesisPresent:
+            return "\(error) [--base-height]"
+        case .foreignNetwork:
+            return "\(error) [--network]"
+        default:
+            return "\(error)"
+        }
+    default:
+        return "\(error)"
     }
 }

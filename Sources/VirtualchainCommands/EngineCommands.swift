@@ -167,7 +167,7 @@ struct ReplayOptions: ParsableArguments {
             throw error
         } catch {
             progress.finish()
-            command.printError("\(error)")
+            command.printError(commandLineMessage(for: error))
             throw ExitCode(1)
         }
         return last
@@ -177,7 +177,7 @@ struct ReplayOptions: ParsableArguments {
         do {
             return try registration.makeImporter(source.resolvedNetwork, stateDirectory, importerOptions)
         } catch {
-            command.printError("\(error)")
+            command.printError(commandLineMessage(for: error))
             throw ExitCode(1)
         }
     }
@@ -247,9 +247,7 @@ struct RebuildCommand: ParsableCommand {
         let registration = try options.registration
         do {
             _ = try registration.rebuild(options.source.resolvedNetwork, options.state, options.importerOptions) { importer in
-                guard let report = try options.runImport(importer, stop: StopSignal(), command: Self.self) else {
-                    throw ImporterError("the blocks directory could not be read")
-                }
+                guard let report = try options.runImport(importer, stop: StopSignal(), command: Self.self) else { throw ExitCode(1) }
                 return report
             }
         } catch let error as OutputError {
@@ -257,7 +255,7 @@ struct RebuildCommand: ParsableCommand {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            Self.printError("\(error)")
+            Self.printError(commandLineMessage(for: error))
             throw ExitCode(1)
         }
     }
@@ -270,7 +268,7 @@ func openState(_ path: String, command: ParsableCommand.Type) throws -> StateSto
         throw ExitCode(1)
     }
     do { return try StateStore(directory: path) } catch {
-        command.printError("\(error)")
+        command.printError(commandLineMessage(for: error))
         throw ExitCode(1)
     }
 }
@@ -351,7 +349,7 @@ struct CheckpointsCommand: ParsableCommand {
         let store = CheckpointStore(stateDirectory: state)
         let entries: [CheckpointStore.Entry]
         do { entries = try store.verifyAll() } catch {
-            Self.printError("\(error)")
+            Self.printError(commandLineMessage(for: error))
             throw ExitCode(1)
         }
         for entry in entries {

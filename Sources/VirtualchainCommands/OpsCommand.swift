@@ -55,7 +55,7 @@ struct OpsCommand: ParsableCommand {
             try out.finish()
         } catch {
             try? out.flush()
-            Self.printError("\(error)")
+            Self.printError(commandLineMessage(for: error))
             throw ExitCode(1)
         }
     }

@@ -48,7 +48,7 @@ struct ProveCommand: ParsableCommand {
             }
             emit(try proof.json())
         } catch {
-            Self.printError("\(error)")
+            Self.printError(commandLineMessage(for: error))
             throw ExitCode(1)
         }
     }

@@ -90,8 +90,8 @@ struct TestchainCommand: ParsableCommand {
         if let opMix {
             do { options.opMix = try OpMix(parsing: opMix) } catch { throw UsageError("\(error)") }
         }
-        do { try options.validate() } catch { throw UsageError(error.description) }
-        do { try TestChainGenerator.checkOutput(out) } catch { throw UsageError(error.description) }
+        do { try options.validate() } catch { throw UsageError(Self.message(for: error)) }
+        do { try TestChainGenerator.checkOutput(out) } catch { throw UsageError(Self.message(for: error)) }
         return options
     }
 
@@ -120,5 +120,28 @@ struct TestchainCommand: ParsableCommand {
             \(String(format: "%.1f", mib)) MiB in \(String(format: "%.1f", seconds)) s (\(String(format: "%.0f", mib / max(seconds, 1e-9))) MiB/s)
             """)
         }
+    }
+
+    /// The generator's message plus the flag that sets what it is about.
+    static func message(for error: TestChainError) -> String {
+        let flag: String? = switch error {
+        case let .outOfRange(setting, _, _):
+            switch setting {
+            case .blocks: "--blocks"
+            case .staleBranches: "--stale"
+            case .shuffleWindow: "--shuffle-window"
+            case .blockWeight: "--block-weight"
+            case .users: nil
+            case .startHeight: "--start-height"
+            }
+        case .tooShortForBranches: "--blocks with --stale or --reorg"
+        case .sizeBelowOneBlock: "--size"
+        case .filesTooSmallForBlocks: "--max-file-size"
+        case .scenarioMagicInOpMix: "--op-mix"
+        case .scenarioBelowStartHeight: "--start-height"
+        case .outputNotADirectory, .outputNotEmpty: "--out"
+        case .modelDiverged: nil
+        }
+        return flag.map { "\(error) [\($0)]" } ?? error.description
     }
 }

@@ -2,6 +2,7 @@ import Benchmark
 import BitcoinWire
 import BlockFiles
 import BlockReader
+import Measuring
 import ChainIndex
 import Foundation
 import TestChain

@@ -1,5 +1,5 @@
 import BitcoinWire
-import CCrypto
+
 import Foundation
 
 /// The hardware baseline every throughput figure is reported against: OpenSSL SHA-256 over the
