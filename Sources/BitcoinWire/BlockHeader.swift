@@ -3,13 +3,13 @@ public struct BlockHeader: Hashable, Sendable {
     public static let size = 80
 
     public var version: Int32
-    public var previousBlockHash: Hash256
+    public var previousBlockHash: BlockHash
     public var merkleRoot: Hash256
     public var time: UInt32
     public var bits: UInt32
     public var nonce: UInt32
 
-    public init(version: Int32, previousBlockHash: Hash256, merkleRoot: Hash256, time: UInt32, bits: UInt32, nonce: UInt32) {
+    public init(version: Int32, previousBlockHash: BlockHash, merkleRoot: Hash256, time: UInt32, bits: UInt32, nonce: UInt32) {
         self.version = version
         self.previousBlockHash = previousBlockHash
         self.merkleRoot = merkleRoot
@@ -18,10 +18,10 @@ public struct BlockHeader: Hashable, Sendable {
         self.nonce = nonce
     }
 
-    /// Decodes the 80 bytes at `cursor`.
+    /// Decodes the 80 bytes at `cursor` (the one way headers are decoded).
     public init(from cursor: inout ByteCursor) throws(WireError) {
         version = try cursor.readLE(Int32.self)
-        previousBlockHash = try cursor.readHash()
+        previousBlockHash = try cursor.readHash(as: BlockHash.self)
         merkleRoot = try cursor.readHash()
         time = try cursor.readLE(UInt32.self)
         bits = try cursor.readLE(UInt32.self)
@@ -44,10 +44,10 @@ public struct BlockHeader: Hashable, Sendable {
     }
 
     /// Block hash: dSHA256 of the 80 serialized bytes.
-    public var hash: Hash256 { Hashes.dsha256(serialized) }
+    public var hash: BlockHash { BlockHash(Hashes.dsha256(serialized)) }
 
     /// Hash of the 80 header bytes at `pointer`, without decoding them.
-    @inlinable public static func hash(of pointer: UnsafeRawPointer) -> Hash256 {
-        Hashes.dsha256(UnsafeRawBufferPointer(start: pointer, count: 80))
+    @inlinable public static func hash(of pointer: UnsafeRawPointer) -> BlockHash {
+        BlockHash(Hashes.dsha256(UnsafeRawBufferPointer(start: pointer, count: 80)))
     }
 }

@@ -31,9 +31,9 @@ public struct BlockView {
         return BlockView(bytes: bytes, header: header, transactions: transactions)
     }
 
-    public var hash: Hash256 { BlockHeader.hash(of: bytes.baseAddress!) }
+    public var hash: BlockHash { BlockHeader.hash(of: bytes.baseAddress!) }
 
-    public func txids() -> [Hash256] { transactions.map { $0.txid() } }
+    public func txids() -> [Txid] { transactions.map { $0.txid() } }
 
     /// Offset of transaction `index` within the block.
     public func offset(ofTransaction index: Int) -> Int {
@@ -47,7 +47,7 @@ public struct BlockView {
     /// valid commitment applies (before segwit, or no commitment output) no transaction may carry
     /// witness data, as in Core's `ContextualCheckBlock`; with `.contextFree` the contextual checks
     /// are all skipped.
-    public func verify(txids precomputed: [Hash256]? = nil, rules: BlockRules) throws(WireError) {
+    public func verify(txids precomputed: [Txid]? = nil, rules: BlockRules) throws(WireError) {
         let txids = precomputed ?? self.txids()
         let (root, mutated) = Merkle.root(txids)
         if mutated { throw WireError(.invalid("duplicate transactions in merkle tree (CVE-2012-2459)"), at: 36) }
@@ -71,7 +71,7 @@ public struct BlockView {
             var wtxids = [Hash256.zero]
             wtxids.reserveCapacity(transactions.count)
             // Without witness data a transaction's wtxid is its txid: hashed once, not twice.
-            for (i, tx) in transactions.enumerated().dropFirst() { wtxids.append(tx.hasWitness ? tx.wtxid() : txids[i]) }
+            for (i, tx) in transactions.enumerated().dropFirst() { wtxids.append(tx.hasWitness ? tx.wtxid().rawHash : txids[i].rawHash) }
             var witnessRoot = Merkle.root(wtxids).root
             let expected = withUnsafeBytes(of: &witnessRoot) { rootBytes in Hashes.dsha256(parts: rootBytes, witness[0][0]) }
             if !expected.withUnsafeBytes({ $0.elementsEqual(commitment) }) {

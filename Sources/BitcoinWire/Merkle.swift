@@ -1,5 +1,10 @@
 /// Bitcoin's merkle tree over transaction hashes (the last node of an odd row is paired with itself).
 public enum Merkle {
+    /// The merkle root of transaction ids (or any leaves of one meaning).
+    public static func root<Leaf: HashNewtype>(_ leaves: [Leaf]) -> (root: Hash256, mutated: Bool) {
+        root(leaves.map(\.rawHash))
+    }
+
     /// The merkle root of `leaves`; also reports whether two identical siblings were hashed together
     /// anywhere (CVE-2012-2459: such a tree has a twin with a duplicated transaction list).
     public static func root(_ leaves: [Hash256]) -> (root: Hash256, mutated: Bool) {
@@ -24,6 +29,11 @@ public enum Merkle {
 }
 
 extension Merkle {
+    /// The merkle branch of leaf `index` among leaves of one meaning (txids, say).
+    public static func branch<Leaf: HashNewtype>(_ leaves: [Leaf], index: Int) -> [Hash256] {
+        branch(leaves.map(\.rawHash), index: index)
+    }
+
     /// The siblings on the path from leaf `index` to the root, leaves first (an odd level's last
     /// node is paired with itself, as Bitcoin's tree does).
     public static func branch(_ leaves: [Hash256], index: Int) -> [Hash256] {

@@ -1,9 +1,9 @@
 /// A reference to a transaction output.
 public struct OutPoint: Hashable, Sendable {
-    public var txid: Hash256
+    public var txid: Txid
     public var index: UInt32
 
-    public init(txid: Hash256, index: UInt32) {
+    public init(txid: Txid, index: UInt32) {
         self.txid = txid
         self.index = index
     }
@@ -87,55 +87,25 @@ public struct Transaction: Hashable, Sendable {
         return writer.bytes
     }
 
-    public var txid: Hash256 { Hashes.dsha256(serialized(witness: false)) }
-    public var wtxid: Hash256 { Hashes.dsha256(serialized(witness: true)) }
+    public var txid: Txid { Txid(Hashes.dsha256(serialized(witness: false))) }
+    public var wtxid: Wtxid { Wtxid(Hashes.dsha256(serialized(witness: true))) }
 
-    /// Decodes one transaction (legacy or BIP144 segwit form) with Core's rules for the
-    /// marker/flag byte; every count is checked against the bytes remaining before allocating.
+    /// Decodes one transaction (legacy or BIP144 segwit form). There is one decoder:
+    /// `TransactionView.parse` (Core's rules for the marker and flag, the superfluous-witness
+    /// rule, counts checked against the bytes left, the money range); this copies what it found.
     public init(from cursor: inout ByteCursor) throws(WireError) {
-        version = try cursor.readLE(Int32.self)
-        var inputCount = try cursor.readCount(of: "input", minItemSize: Limits.minInputSize)
-        var flags: UInt8 = 0
-        if inputCount == 0 {
-            // Either an empty input list or the segwit marker; Core reads the flag byte next.
-            let flagOffset = cursor.position
-            flags = try cursor.readUInt8()
-            if flags == 0 { throw WireError(.invalid("transaction with no inputs"), at: flagOffset) }
-            if flags != 1 { throw WireError(.invalid("unknown transaction flag \(flags)"), at: flagOffset) }
-            inputCount = try cursor.readCount(of: "input", minItemSize: Limits.minInputSize)
+        self.init(try TransactionView.parse(from: &cursor))
+    }
+
+    /// An owned copy of a parsed transaction.
+    public init(_ view: TransactionView) {
+        let witnesses = view.witnesses()
+        version = view.version
+        inputs = view.inputs().enumerated().map { i, input in
+            TxIn(previousOutput: OutPoint(txid: input.previousTxid, index: input.previousIndex), scriptSig: Array(input.scriptSig),
+                 sequence: input.sequence, witness: i < witnesses.count ? witnesses[i].map { Array($0) } : [])
         }
-        var inputs = [TxIn]()
-        inputs.reserveCapacity(inputCount)
-        for _ in 0..<inputCount {
-            let txid = try cursor.readHash()
-            let index = try cursor.readLE(UInt32.self)
-            let script = Array(try cursor.readVarBytes())
-            let sequence = try cursor.readLE(UInt32.self)
-            inputs.append(TxIn(previousOutput: OutPoint(txid: txid, index: index), scriptSig: script, sequence: sequence))
-        }
-        let outputCount = try cursor.readCount(of: "output", minItemSize: Limits.minOutputSize)
-        var outputs = [TxOut]()
-        outputs.reserveCapacity(outputCount)
-        for _ in 0..<outputCount {
-            let value = try cursor.readLE(Int64.self)
-            outputs.append(TxOut(value: value, scriptPubKey: Array(try cursor.readVarBytes())))
-        }
-        if flags & 1 != 0 {
-            let witnessStart = cursor.position
-            var any = false
-            for i in 0..<inputs.count {
-                let itemCount = try cursor.readCount(of: "witness item", minItemSize: 1)
-                var items = [[UInt8]]()
-                items.reserveCapacity(itemCount)
-                for _ in 0..<itemCount { items.append(Array(try cursor.readVarBytes())) }
-                inputs[i].witness = items
-                any = any || !items.isEmpty
-            }
-            // Core rejects a segwit-flagged transaction whose witnesses are all empty.
-            if !any { throw WireError(.invalid("superfluous witness record"), at: witnessStart) }
-        }
-        lockTime = try cursor.readLE(UInt32.self)
-        self.inputs = inputs
-        self.outputs = outputs
+        outputs = view.outputs().map { TxOut(value: $0.value, scriptPubKey: Array($0.scriptPubKey)) }
+        lockTime = view.lockTime
     }
 }

@@ -110,11 +110,11 @@ public struct TransactionView {
     }
 
     /// dSHA256 of the serialization without witness data.
-    @inlinable public func txid() -> Hash256 {
-        guard hasWitness else { return Hashes.dsha256(bytes) }
-        return Hashes.dsha256(parts: UnsafeRawBufferPointer(rebasing: bytes[0..<4]),
-                              UnsafeRawBufferPointer(rebasing: bytes[inputsStart..<outputsEnd]),
-                              UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - 4)...]))
+    @inlinable public func txid() -> Txid {
+        guard hasWitness else { return Txid(Hashes.dsha256(bytes)) }
+        return Txid(Hashes.dsha256(parts: UnsafeRawBufferPointer(rebasing: bytes[0..<4]),
+                                   UnsafeRawBufferPointer(rebasing: bytes[inputsStart..<outputsEnd]),
+                                   UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - 4)...])))
     }
 
     /// The serialization without witness data (what the txid hashes).
@@ -124,14 +124,14 @@ public struct TransactionView {
     }
 
     /// dSHA256 of the full serialization (equals the txid without witness data).
-    @inlinable public func wtxid() -> Hash256 { Hashes.dsha256(bytes) }
+    @inlinable public func wtxid() -> Wtxid { Wtxid(Hashes.dsha256(bytes)) }
 
     /// Size without witness data (what the txid covers).
     public var baseSize: Int { hasWitness ? 4 + (outputsEnd - inputsStart) + 4 : bytes.count }
     public var weight: Int { baseSize * (Limits.witnessScaleFactor - 1) + bytes.count }
 
     public struct Input {
-        public var previousTxid: Hash256
+        public var previousTxid: Txid
         public var previousIndex: UInt32
         public var scriptSig: UnsafeRawBufferPointer
         public var sequence: UInt32
@@ -151,7 +151,7 @@ public struct TransactionView {
         do {
             _ = try cursor.readCompactSize()
             for _ in 0..<inputCount {
-                let txid = try cursor.readHash()
+                let txid = try cursor.readHash(as: Txid.self)
                 let index = try cursor.readLE(UInt32.self)
                 let script = try cursor.readVarBytes()
                 let sequence = try cursor.readLE(UInt32.self)

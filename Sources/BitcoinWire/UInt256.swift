@@ -162,9 +162,9 @@ public enum ProofOfWork {
     }
 
     /// Whether `hash` meets the target in `bits` (Core's `CheckProofOfWork` without the network's limit).
-    public static func check(hash: Hash256, bits: UInt32) -> Bool {
+    public static func check(hash: BlockHash, bits: UInt32) -> Bool {
         guard let target = target(bits: bits) else { return false }
-        return !(target < UInt256(hash))
+        return !(target < UInt256(hash.rawHash))
     }
 
     /// Work of a header with these `nBits` (zero for an invalid target).

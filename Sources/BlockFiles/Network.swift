@@ -44,7 +44,7 @@ public enum Network: String, CaseIterable, Sendable {
     /// The genesis block, built the way `CreateGenesisBlock` in Core's chainparams does.
     public var genesisBlock: GenesisBlock { GenesisBlock(network: self) }
 
-    public var genesisHash: Hash256 { genesisBlock.header.hash }
+    public var genesisHash: BlockHash { genesisBlock.header.hash }
 
     /// Finds a network by its name (also accepts "main", "test", "testnet").
     public init?(name: String) {
@@ -91,7 +91,7 @@ public struct GenesisBlock: Sendable {
             inputs: [TxIn(previousOutput: .null, scriptSig: scriptSig)],
             outputs: [TxOut(value: 50 * 100_000_000, scriptPubKey: Script.p2pk(outputKey))]
         )
-        header = BlockHeader(version: 1, previousBlockHash: .zero, merkleRoot: coinbase.txid, time: time, bits: bits, nonce: nonce)
+        header = BlockHeader(version: 1, previousBlockHash: .zero, merkleRoot: coinbase.txid.rawHash, time: time, bits: bits, nonce: nonce)
     }
 
     /// The serialized block (header, one-transaction count, coinbase).

@@ -122,7 +122,7 @@ public final class UndoFiles: @unchecked Sendable {
     /// then lost a reorganisation has the same parent, so the caller must also check the record
     /// fits the block (what a transaction is, is not this reader's business). A record that
     /// does not decode is damage: `accept`'s `WireError` comes back naming file and offset.
-    public func findRecord<T>(blockFile file: Int, previousBlockHash: Hash256, transactionCount: Int,
+    public func findRecord<T>(blockFile file: Int, previousBlockHash: BlockHash, transactionCount: Int,
                               accept: (UnsafeRawBufferPointer) throws(WireError) -> T?) throws(BlockFileError) -> T? {
         guard let (mapped, entries) = try index(file) else { return nil }
         var buffer: [UInt8] = []

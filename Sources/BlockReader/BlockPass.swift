@@ -8,7 +8,7 @@ import Foundation
 /// reused de-obfuscation buffer or a view of a mapping released later).
 public struct ParsedBlock {
     public let height: Int?
-    public let hash: Hash256
+    public let hash: BlockHash
     public let location: RecordLocation
     public let view: BlockView
     /// Path of the blk file, for error messages.
@@ -18,9 +18,9 @@ public struct ParsedBlock {
 /// A block the pass cannot hand on, with the blk file and offset where it goes wrong.
 public enum BlockPassError: Error, CustomStringConvertible, Sendable {
     /// The block does not parse, or fails a check Core makes at its height.
-    case invalidBlock(path: String, offset: Int, block: Hash256, reason: String)
+    case invalidBlock(path: String, offset: Int, block: BlockHash, reason: String)
     /// The file changed since the header pass (pruned, restored): the block is no longer there.
-    case fileChanged(path: String, offset: Int, block: Hash256, fileEnd: Int, blockEnd: Int)
+    case fileChanged(path: String, offset: Int, block: BlockHash, fileEnd: Int, blockEnd: Int)
 
     public var path: String {
         switch self {

@@ -28,8 +28,8 @@ public enum Senders: Hashable, Sendable {
 public struct Candidate: Sendable {
     /// Height of the block holding the transaction.
     public var height: Int
-    public var blockHash: Hash256
-    public var txid: Hash256
+    public var blockHash: BlockHash
+    public var txid: Txid
     /// Position of the transaction in its block (0 is the coinbase).
     public var vtxindex: Int
     /// The byte after the magic.
@@ -48,7 +48,7 @@ public struct Candidate: Sendable {
     /// Sum of spent values minus sum of output values; nil when senders are unresolved.
     public var fee: Int64?
 
-    public init(height: Int, blockHash: Hash256, txid: Hash256, vtxindex: Int, opcode: UInt8, payload: [UInt8],
+    public init(height: Int, blockHash: BlockHash, txid: Txid, vtxindex: Int, opcode: UInt8, payload: [UInt8],
                 inputs: [TxIn] = [], outputs: [TxOut], senders: Senders, fee: Int64?) {
         self.height = height
         self.blockHash = blockHash
@@ -67,7 +67,7 @@ public struct Candidate: Sendable {
 /// `Money`'s range, or a transaction spending less than it pays.
 public struct CandidateValueError: Error, CustomStringConvertible, Sendable {
     public var vtxindex: Int
-    public var txid: Hash256
+    public var txid: Txid
     /// Offset of the transaction within its block.
     public var blockOffset: Int
     public var message: String
@@ -80,19 +80,14 @@ public enum CandidateExtraction {
     /// The block's candidate transactions, with senders and fees where `spent` (the block's undo
     /// data) or `fallback` (previous outputs found by the extra pass) resolves them. Every sum is
     /// checked against Core's money range (`CheckTxInputs`), so no value can overflow.
-    public static func candidates(in view: BlockView, height: Int, hash: Hash256, filter: OperationFilter,
+    public static func candidates(in view: BlockView, height: Int, hash: BlockHash, filter: OperationFilter,
                                   spent: [[SpentCoin]]?, fallback: [OutPoint: TxOut]) throws(CandidateValueError) -> [Candidate] {
         var candidates: [Candidate] = []
         for (vtxindex, tx) in view.transactions.enumerated() {
             guard let op = filter.operation(in: tx) else { continue }
-            let outputs = tx.outputs().map { TxOut(value: $0.value, scriptPubKey: Array($0.scriptPubKey)) }
-            let witnesses = tx.witnesses()
-            let inputs = tx.inputs().enumerated().map { i, input in
-                TxIn(previousOutput: OutPoint(txid: input.previousTxid, index: input.previousIndex), scriptSig: Array(input.scriptSig),
-                     sequence: input.sequence, witness: i < witnesses.count ? witnesses[i].map { Array($0) } : [])
-            }
+            let owned = Transaction(tx)
             candidates.append(Candidate(height: height, blockHash: hash, txid: tx.txid(), vtxindex: vtxindex, opcode: op.opcode,
-                                        payload: Array(op.payload), inputs: inputs, outputs: outputs, senders: .unresolved, fee: nil))
+                                        payload: Array(op.payload), inputs: owned.inputs, outputs: owned.outputs, senders: .unresolved, fee: nil))
         }
         guard !candidates.isEmpty else { return [] }
         for i in candidates.indices {

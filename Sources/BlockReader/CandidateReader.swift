@@ -7,7 +7,7 @@ import Foundation
 public struct CandidateReaderError: Error, CustomStringConvertible, Sendable {
     public var path: String
     public var offset: Int
-    public var block: Hash256
+    public var block: BlockHash
     public var height: Int
     public var underlying: CandidateValueError
     public var description: String {

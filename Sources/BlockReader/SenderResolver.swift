@@ -7,7 +7,7 @@ import Foundation
 /// the block, after storing the block. Not damage; a later look finds it.
 public struct UndoNotYetWritten: Error, CustomStringConvertible, Sendable {
     public var path: String
-    public var block: Hash256
+    public var block: BlockHash
     public var height: Int
     public var description: String {
         "\(path): the undo record of block \(block) at height \(height) is not written yet (this is the rev file bitcoind is appending to); the state is kept at the block before"
@@ -18,7 +18,7 @@ public struct UndoNotYetWritten: Error, CustomStringConvertible, Sendable {
 public enum SenderResolutionError: Error, CustomStringConvertible, Sendable {
     /// Core writes undo data for every block it connects: none fitting a best-chain block means
     /// damage, and guessing senders would let a state diverge.
-    case noUndoRecordFits(path: String, block: Hash256, height: Int)
+    case noUndoRecordFits(path: String, block: BlockHash, height: Int)
 
     public var description: String {
         switch self {
@@ -115,8 +115,8 @@ public final class SenderResolver: Sendable {
         let wanted = Set(needed.map(\.txid))
         let chain = Array(index.bestChain.prefix(highest - index.baseHeight + 1))
         var found: [OutPoint: TxOut] = [:]
-        try pass.run(records: chain, transform: { block -> [(Hash256, [TxOut])] in
-            var hits: [(Hash256, [TxOut])] = []
+        try pass.run(records: chain, transform: { block -> [(Txid, [TxOut])] in
+            var hits: [(Txid, [TxOut])] = []
             for tx in block.view.transactions {
                 let txid = tx.txid()
                 if wanted.contains(txid) {

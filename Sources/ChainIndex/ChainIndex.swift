@@ -4,8 +4,8 @@ import Foundation
 
 /// One well-formed block record found by the header pass.
 public struct HeaderRecord: Sendable {
-    public var hash: Hash256
-    public var previous: Hash256
+    public var hash: BlockHash
+    public var previous: BlockHash
     public var bits: UInt32
     public var location: RecordLocation
 }
@@ -29,9 +29,9 @@ public enum BlockStatus: Hashable, Sendable {
 /// The model is btcd's `blockNode`: hash and parent link, the location of the record in the blk
 /// files, height and cumulative work, and a status.
 public struct BlockEntry: Sendable {
-    public let hash: Hash256
+    public let hash: BlockHash
     /// The previous block's hash (the header's `hashPrevBlock`).
-    public let parent: Hash256
+    public let parent: BlockHash
     /// The header's compact target.
     public let bits: UInt32
     public let location: RecordLocation
@@ -80,7 +80,7 @@ public struct ChainIndex: Sendable {
     /// Records repeating a block stored earlier.
     public private(set) var duplicateCount = 0
     /// Position of each block's first record, by hash.
-    private var positionByHash: [Hash256: Int] = [:]
+    private var positionByHash: [BlockHash: Int] = [:]
 
     /// Whether `directory` holds exactly the blk files this index was built from, unchanged (a
     /// follow poll with nothing new need not look further).
@@ -104,10 +104,10 @@ public struct ChainIndex: Sendable {
     public func entry(atHeight height: Int) -> BlockEntry? { position(atHeight: height).map { entries[$0] } }
 
     /// Position of the first record of block `hash`, if the directory holds it.
-    public func position(of hash: Hash256) -> Int? { positionByHash[hash] }
+    public func position(of hash: BlockHash) -> Int? { positionByHash[hash] }
 
     /// The first record of block `hash`, if the directory holds it.
-    public func entry(for hash: Hash256) -> BlockEntry? { positionByHash[hash].map { entries[$0] } }
+    public func entry(for hash: BlockHash) -> BlockEntry? { positionByHash[hash].map { entries[$0] } }
 
     /// Whether the record at `position` is off the best chain: stale, unconnected, or a duplicate
     /// of such a block (a duplicate of a best-chain block is not stale).
@@ -122,7 +122,7 @@ public struct ChainIndex: Sendable {
     /// The newest block two connected blocks share (btcd's `chainView.FindFork`): their common
     /// ancestor, found by following parent links; nil if either is unknown or unconnected, or
     /// they hang from different roots.
-    public func forkPoint(between a: Hash256, and b: Hash256) -> BlockEntry? {
+    public func forkPoint(between a: BlockHash, and b: BlockHash) -> BlockEntry? {
         guard var x = entry(for: a), var y = entry(for: b), x.height != nil, y.height != nil else { return nil }
         func parent(of entry: BlockEntry) -> BlockEntry? {
             guard let height = entry.height, height > baseHeight else { return nil }
@@ -242,11 +242,12 @@ public struct ChainIndex: Sendable {
                 }
             }
             scanner.read(offset: location.payloadOffset, length: BlockHeader.size, into: &headerBuffer)
-            let (hash, previous, bits) = headerBuffer.withUnsafeBytes { raw in
-                (BlockHeader.hash(of: raw.baseAddress!),
-                 Hash256(loading: raw.baseAddress! + 4),
-                 UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 72, as: UInt32.self)))
-            }
+            // The record holds at least the 80 header bytes (the scanner checked its size).
+            guard let (hash, header) = headerBuffer.withUnsafeBytes({ raw -> (BlockHash, BlockHeader)? in
+                var cursor = ByteCursor(raw)
+                return (try? BlockHeader(from: &cursor)).map { (BlockHeader.hash(of: raw.baseAddress!), $0) }
+            }) else { continue }
+            let previous = header.previousBlockHash, bits = header.bits
             guard ProofOfWork.check(hash: hash, bits: bits) else {
                 problems.append(RecordProblem(path: mapped.path, offset: location.offset,
                                               message: "block \(hash) fails its own proof of work (nBits \(String(bits, radix: 16))); skipped"))
@@ -423,7 +424,7 @@ public struct ChainIndex: Sendable {
     }
 
     /// Whether the best chain has block `hash` at `height`.
-    public func bestChainContains(_ hash: Hash256, atHeight height: Int) -> Bool {
+    public func bestChainContains(_ hash: BlockHash, atHeight height: Int) -> Bool {
         entry(atHeight: height)?.hash == hash
     }
 

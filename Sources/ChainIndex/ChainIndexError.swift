@@ -8,15 +8,15 @@ public enum ChainIndexError: Error, CustomStringConvertible, Sendable {
     /// The records found are all of another network.
     case foreignNetwork(path: String, found: Network, expected: Network)
     /// The first available block predates BIP34, so its height must be given (the base height).
-    case baseHeightNeeded(path: String, offset: Int, block: Hash256, network: Network, seenNumber: Int?)
+    case baseHeightNeeded(path: String, offset: Int, block: BlockHash, network: Network, seenNumber: Int?)
     /// The base height given contradicts the BIP34 height the first block must carry.
-    case baseHeightDisagrees(path: String, offset: Int, block: Hash256, carried: Int?, given: Int, network: Network)
+    case baseHeightDisagrees(path: String, offset: Int, block: BlockHash, carried: Int?, given: Int, network: Network)
     /// The base height given is outside `0...ChainIndex.maxBaseHeight`.
     case baseHeightOutOfRange(path: String, offset: Int, given: Int)
     /// A base height other than 0 was given for a directory holding the genesis block.
     case genesisPresent(path: String, offset: Int, given: Int)
     /// The first available block, read for its height, does not parse.
-    case firstBlockUnparsable(path: String, offset: Int, block: Hash256, error: WireError)
+    case firstBlockUnparsable(path: String, offset: Int, block: BlockHash, error: WireError)
 
     public var path: String {
         switch self {

@@ -99,7 +99,7 @@ public struct HeaderIndexStore: Sendable {
                     var records: [HeaderRecord] = []
                     records.reserveCapacity(recordCount)
                     for _ in 0..<recordCount {
-                        let hash = try cursor.readHash(), previous = try cursor.readHash()
+                        let hash = try cursor.readHash(as: BlockHash.self), previous = try cursor.readHash(as: BlockHash.self)
                         let bits = try cursor.readLE(UInt32.self)
                         let offset = Int(try cursor.readLE(UInt64.self)), size = Int(try cursor.readLE(UInt32.self))
                         records.append(HeaderRecord(hash: hash, previous: previous, bits: bits, location: RecordLocation(file: number, offset: offset, size: size)))

@@ -120,7 +120,7 @@ public final class Importer<Machine: StateMachine> {
             // a competing branch with more work replaces ours. Where our tip block is still there
             // (now stale), compare work; where it is gone, the new branch must at least be longer.
             let moreWork: Bool
-            if let ours = Hash256(displayHex: tip.blockHash).flatMap(index.entry(for:)), ours.height != nil {
+            if let ours = BlockHash(displayHex: tip.blockHash).flatMap(index.entry(for:)), ours.height != nil {
                 moreWork = index.bestWork > ours.cumulativeWork
             } else {
                 moreWork = (index.tipHeight ?? -1) > tip.height
@@ -166,7 +166,7 @@ public final class Importer<Machine: StateMachine> {
         if let tip = try current.store.tip(), writer.lastHeight != tip.height,
            try !checkpoints.paths().contains(checkpoints.directory + "/" + CheckpointStore.fileName(height: tip.height)) {
             try writer.checkpoint(state: current.store) { size in
-                self.header(engine: current, height: tip.height, hash: Hash256(displayHex: tip.blockHash)!, size: size)
+                self.header(engine: current, height: tip.height, hash: BlockHash(displayHex: tip.blockHash)!, size: size)
             }
         }
         let stats = try writer.finish()
@@ -179,7 +179,7 @@ public final class Importer<Machine: StateMachine> {
         return ImportReport(summary: summary, notes: notes, restoredFrom: restored, reorganisation: reorg, checkpoints: stats)
     }
 
-    private func header(engine: Engine<Machine>, height: Int, hash: Hash256, size: Int) -> CheckpointHeader {
+    private func header(engine: Engine<Machine>, height: Int, hash: BlockHash, size: Int) -> CheckpointHeader {
         CheckpointHeader(machine: Machine.identity, machineVersion: Machine.version, network: network.rawValue, firstBlock: machine.firstBlock,
                          height: height, blockHash: hash.displayHex, consensusHash: engine.consensus.hash(atHeight: height) ?? "",
                          payloadSHA256: "", payloadBytes: size)
@@ -211,14 +211,14 @@ public final class Importer<Machine: StateMachine> {
     }
 
     static func onBestChain(height: Int, hash: String, index: ChainIndex) -> Bool {
-        Hash256(displayHex: hash).map { index.bestChainContains($0, atHeight: height) } ?? false
+        BlockHash(displayHex: hash).map { index.bestChainContains($0, atHeight: height) } ?? false
     }
 
     /// The highest height where our stored block is on the directory's best chain: where our tip
     /// is still in the tree, the fork point of the two tips; where it is gone, found by walking
     /// our stored blocks down.
     static func forkHeight(store: StateStore, index: ChainIndex) throws -> Int? {
-        if let tip = try store.tip(), let ours = Hash256(displayHex: tip.blockHash), let best = index.tip,
+        if let tip = try store.tip(), let ours = BlockHash(displayHex: tip.blockHash), let best = index.tip,
            let fork = index.forkPoint(between: ours, and: best.hash), let height = fork.height,
            try store.block(atHeight: height)?.blockHash == fork.hash.displayHex {
             return height

@@ -54,17 +54,21 @@ public enum ProofVerifier {
     }
 
     static func verifyBitcoin(_ bitcoin: Proof.Bitcoin, txid: String?, record: String, magic: [UInt8]?) throws(ProofError) {
-        guard let header = [UInt8](hex: bitcoin.blockHeader), header.count == BlockHeader.size else {
+        guard let headerBytes = [UInt8](hex: bitcoin.blockHeader), headerBytes.count == BlockHeader.size,
+              let header = headerBytes.withUnsafeBytes({ raw -> BlockHeader? in
+                  var cursor = ByteCursor(raw)
+                  return try? BlockHeader(from: &cursor)
+              }) else {
             throw ProofError(step: 5, "block_header is not 80 bytes of hex")
         }
         guard let tx = [UInt8](hex: bitcoin.tx), !tx.isEmpty else { throw ProofError(step: 5, "tx is not hex") }
-        guard let txid, let claimed = Hash256(displayHex: txid) else { throw ProofError(step: 5, "a Bitcoin part needs the record's txid") }
-        let hash = Hashes.dsha256(tx)
+        guard let txid, let claimed = Txid(displayHex: txid) else { throw ProofError(step: 5, "a Bitcoin part needs the record's txid") }
+        let hash = Txid(Hashes.dsha256(tx))
         guard hash == claimed else { throw ProofError(step: 5, "the transaction hashes to \(hash), not the txid \(txid)") }
         guard bitcoin.txIndex >= 0, bitcoin.merkleBranch.count <= 64, bitcoin.txIndex >> bitcoin.merkleBranch.count == 0 else {
             throw ProofError(step: 5, "tx_index \(bitcoin.txIndex) does not fit a branch of \(bitcoin.merkleBranch.count) levels")
         }
-        var node = hash
+        var node = hash.rawHash
         for (level, sibling) in bitcoin.merkleBranch.enumerated() {
             guard let bytes = [UInt8](hex: sibling), bytes.count == 32 else { throw ProofError(step: 5, "merkle_branch[\(level)] is not 32 bytes of hex") }
             let other = Hash256(bytes: bytes)
@@ -72,10 +76,10 @@ public enum ProofVerifier {
             if bitcoin.txIndex >> level & 1 == 1 { swap(&a, &b) }
             node = withUnsafeBytes(of: &a) { x in withUnsafeBytes(of: &b) { y in Hashes.dsha256(parts: x, y) } }
         }
-        let merkleRoot = header.withUnsafeBytes { Hash256(loading: $0.baseAddress! + 36) }
+        let merkleRoot = header.merkleRoot
         guard node == merkleRoot else { throw ProofError(step: 5, "the merkle branch gives root \(node), the header holds \(merkleRoot)") }
-        let blockHash = header.withUnsafeBytes { BlockHeader.hash(of: $0.baseAddress!) }
-        let bits = header.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 72, as: UInt32.self)) }
+        let blockHash = headerBytes.withUnsafeBytes { BlockHeader.hash(of: $0.baseAddress!) }
+        let bits = header.bits
         guard ProofOfWork.check(hash: blockHash, bits: bits) else { throw ProofError(step: 5, "the header \(blockHash) fails its own proof of work") }
         // The transaction's last nulldata output carries the magic and the record's opcode.
         guard let magic else { throw ProofError(step: 5, "the machine's magic is unknown: cannot check the transaction's operation") }

@@ -3,7 +3,7 @@ import BlockFiles
 
 /// A finished block: its bytes, its undo record body (`CBlockUndo`), and what the manifest counts.
 struct AssembledBlock {
-    var hash: Hash256
+    var hash: BlockHash
     var header: BlockHeader
     var height: Int
     var bytes: [UInt8]
@@ -12,8 +12,8 @@ struct AssembledBlock {
     /// Operations per magic (index into `OpMix.magics`) by the rule of spec section 2.
     var opCounts: [Int]
     /// txids of the caller-chosen transactions, in the order given.
-    var specialTxids: [Hash256] = []
-    var coinbaseTxid: Hash256 = .zero
+    var specialTxids: [Txid] = []
+    var coinbaseTxid: Txid = .zero
     /// Output index of the first extra coinbase output.
     var coinbaseExtraStart = 0
 }
@@ -75,20 +75,20 @@ struct BlockAssembler {
         return Int(Double(mix.blockWeight) * (0.4 + 0.6 * rng.unit()))
     }
 
-    mutating func assemble(height: Int, previous: Hash256, time: UInt32, targetWeight: Int,
+    mutating func assemble(height: Int, previous: BlockHash, time: UInt32, targetWeight: Int,
                            wallet: inout Wallet, rng: inout SeededRandom,
                            specials: [TransactionSpec] = [], coinbaseExtras: [TxOut] = []) -> AssembledBlock {
         wallet.mature(upTo: height)
         rules = network.consensus.rules(atHeight: height)
         txData.removeAll()
         undoBody.removeAll()
-        var txids: [Hash256] = [.zero]     // slot 0: the coinbase, filled in below
-        var wtxids: [Hash256] = [.zero]    // the coinbase's wtxid is zero in the witness tree
+        var txids: [Txid] = [.zero]     // slot 0: the coinbase, filled in below
+        var wtxids: [Wtxid] = [.zero]    // the coinbase's wtxid is zero in the witness tree
         var opCounts = [Int](repeating: 0, count: mix.opMix.magics.count)
         var weight = 80 * 4 + 4 * 3 + Self.coinbaseReserve
         var sigOps = Self.sigOpReserve
         var fees: Int64 = 0
-        var specialTxids: [Hash256] = []
+        var specialTxids: [Txid] = []
         for spec in specials {
             let built = appendTransaction(coins: spec.coins, outputs: spec.outputs, version: 2, rng: &rng)
             weight += built.weight
@@ -136,7 +136,7 @@ struct BlockAssembler {
     }
 
     /// Real proof of work against the header's own (regtest-easy) target.
-    static func mine(_ header: inout BlockHeader) -> Hash256 {
+    static func mine(_ header: inout BlockHeader) -> BlockHash {
         while true {
             let hash = header.hash
             if ProofOfWork.check(hash: hash, bits: header.bits) { return hash }
@@ -146,8 +146,8 @@ struct BlockAssembler {
 
     // MARK: - Coinbase
 
-    private mutating func buildCoinbase(height: Int, time: UInt32, reward: Int64, extras: [TxOut], wtxids: [Hash256], wallet: inout Wallet,
-                                        rng: inout SeededRandom, opCounts: inout [Int]) -> (txid: Hash256, bytes: [UInt8], extraStart: Int) {
+    private mutating func buildCoinbase(height: Int, time: UInt32, reward: Int64, extras: [TxOut], wtxids: [Wtxid], wallet: inout Wallet,
+                                        rng: inout SeededRandom, opCounts: inout [Int]) -> (txid: Txid, bytes: [UInt8], extraStart: Int) {
         // Early coinbases pay many users so the first spendable blocks have coins to work with.
         let payees = wallet.spendable.count < 200 ? 25 : rng.int(1...3)
         var outputs: [TxOut] = []
@@ -191,8 +191,8 @@ struct BlockAssembler {
     // MARK: - Transactions
 
     struct BuiltTransaction {
-        var txid: Hash256
-        var wtxid: Hash256
+        var txid: Txid
+        var wtxid: Wtxid
         var weight: Int
         var sigOpCost: Int
         var fee: Int64
@@ -342,7 +342,7 @@ struct BlockAssembler {
     /// Serializes a transaction spending `coins` into the block and its undo data into the block's
     /// undo record.
     private mutating func appendTransaction(coins: [Coin], outputs: [TxOut], version: Int32,
-                                            rng: inout SeededRandom) -> (txid: Hash256, wtxid: Hash256, weight: Int, sigOpCost: Int) {
+                                            rng: inout SeededRandom) -> (txid: Txid, wtxid: Wtxid, weight: Int, sigOpCost: Int) {
         // Before segwit a witness program is anyone-can-spend: spent with no witness at all.
         let hasWitness = rules.segwit && coins.contains { users[Int($0.user)].spendsWithWitness }
         body.removeAll()
@@ -396,7 +396,7 @@ struct BlockAssembler {
             UndoFormat.writeCoin(TxOut(value: coin.value, scriptPubKey: users[Int(coin.user)].scriptPubKey),
                                  height: Int(coin.height), isCoinbase: coin.isCoinbase, to: &undoBody)
         }
-        return (txid, wtxid, weight, sigOps)
+        return (Txid(txid), Wtxid(wtxid), weight, sigOps)
     }
 
     private func plannedScript(_ output: PlannedOutput) -> [UInt8] {

@@ -107,7 +107,7 @@ public final class BlockStoreWriter {
     /// Stores a block's undo data (Core's `WriteBlockUndo`) in the rev file numbered like the block's
     /// file: `magic ‖ LE32 size ‖ undo ‖ dSHA256(previous block hash ‖ undo)`.
     @discardableResult
-    public func writeUndo(_ undo: [UInt8], previousBlockHash: Hash256, blockFile: Int, height: Int) throws -> RecordPosition {
+    public func writeUndo(_ undo: [UInt8], previousBlockHash: BlockHash, blockFile: Int, height: Int) throws -> RecordPosition {
         let addSize = undo.count + Self.undoOverhead
         let offset = files[blockFile].undoBytes
         files[blockFile].undoBytes += addSize

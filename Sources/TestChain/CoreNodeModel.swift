@@ -9,8 +9,8 @@ import BlockFiles
 /// All generated blocks have the same difficulty, so "most work" is "greatest height" here.
 final class CoreNodeModel {
     final class Entry {
-        let hash: Hash256
-        let previous: Hash256
+        let hash: BlockHash
+        let previous: BlockHash
         let height: Int
         var undo: [UInt8]?
         var file = -1
@@ -18,9 +18,9 @@ final class CoreNodeModel {
         var sequenceId = -1
         var undoWritten = false
         var everConnected = false
-        var children: [Hash256] = []   // waiting for this block's data, in arrival order
+        var children: [BlockHash] = []   // waiting for this block's data, in arrival order
 
-        init(hash: Hash256, previous: Hash256, height: Int) {
+        init(hash: BlockHash, previous: BlockHash, height: Int) {
             self.hash = hash
             self.previous = previous
             self.height = height
@@ -28,20 +28,20 @@ final class CoreNodeModel {
     }
 
     let store: BlockStoreWriter
-    private(set) var entries: [Hash256: Entry] = [:]
-    private(set) var activeChain: [Hash256] = []
-    private var bestCandidate: Hash256
+    private(set) var entries: [BlockHash: Entry] = [:]
+    private(set) var activeChain: [BlockHash] = []
+    private var bestCandidate: BlockHash
     private var nextSequenceId = 0
     private(set) var recordsWritten = 0
     private(set) var undoRecordsWritten = 0
-    private(set) var reorganizations: [(forkHeight: Int, disconnected: [Hash256])] = []
+    private(set) var reorganizations: [(forkHeight: Int, disconnected: [BlockHash])] = []
 
     /// Height of `activeChain[0]`: 0 from genesis, or the height of the absent parent of a pruned
     /// node's first stored block.
     let rootHeight: Int
 
     /// A node that stored the chain from `genesis` on.
-    convenience init(store: BlockStoreWriter, genesis: [UInt8], genesisHash: Hash256) throws {
+    convenience init(store: BlockStoreWriter, genesis: [UInt8], genesisHash: BlockHash) throws {
         try self.init(store: store, rootHash: genesisHash, rootHeight: 0)
         let position = try genesis.withUnsafeBytes { try store.writeBlock($0, height: 0) }
         recordsWritten += 1
@@ -50,7 +50,7 @@ final class CoreNodeModel {
 
     /// A node whose files start after block `rootHash` at `rootHeight` (pruned): that block is
     /// connected, but its data is not in the directory.
-    init(store: BlockStoreWriter, rootHash: Hash256, rootHeight: Int) throws {
+    init(store: BlockStoreWriter, rootHash: BlockHash, rootHeight: Int) throws {
         self.store = store
         self.rootHeight = rootHeight
         let entry = Entry(hash: rootHash, previous: .zero, height: rootHeight)
@@ -64,7 +64,7 @@ final class CoreNodeModel {
         activeChain = [rootHash]
     }
 
-    var tip: Hash256 { activeChain[activeChain.count - 1] }
+    var tip: BlockHash { activeChain[activeChain.count - 1] }
 
     /// A header becomes known (headers-first sync: before any block that builds on it arrives).
     func announce(_ block: AssembledBlock) {
@@ -138,7 +138,7 @@ final class CoreNodeModel {
     }
 
     /// Blocks that were connected at some point but are not on the final active chain.
-    var disconnectedBlocks: [Hash256] {
+    var disconnectedBlocks: [BlockHash] {
         let active = Set(activeChain)
         return entries.values.filter { $0.everConnected && !active.contains($0.hash) }
             .sorted { ($0.height, $0.sequenceId) < ($1.height, $1.sequenceId) }.map(\.hash)

@@ -165,15 +165,15 @@ public enum TestChainError: Error, CustomStringConvertible, Sendable {
 /// What a generation produced; written as `testchain.json`.
 public struct TestChainSummary: Sendable {
     public var options: TestChainOptions
-    public var genesis: Hash256
-    public var tipHash: Hash256
+    public var genesis: BlockHash
+    public var tipHash: BlockHash
     public var tipHeight: Int
     /// Height of `mainChain[0]`: 0, or the start height of a pruned-like directory.
     public var firstHeight: Int
     /// Main-chain blocks in the directory, in height order (genesis first, where it is there).
-    public var mainChain: [Hash256]
-    public var staleBlocks: [Hash256]
-    public var reorg: (forkHeight: Int, disconnected: [Hash256])?
+    public var mainChain: [BlockHash]
+    public var staleBlocks: [BlockHash]
+    public var reorg: (forkHeight: Int, disconnected: [BlockHash])?
     public var records: Int
     public var undoRecords: Int
     public var transactions: Int
@@ -275,7 +275,7 @@ public enum TestChainGenerator {
         // directory, the absent parent of the first block written (a hash of its own stream).
         let rootHeight = max(0, options.startHeight - 1)
         var rootRandom = SeededRandom(seed: "root:" + options.seed)
-        let rootHash = options.startHeight == 0 ? genesisHash : Hash256(bytes: rootRandom.bytes(32))
+        let rootHash = options.startHeight == 0 ? genesisHash : BlockHash(Hash256(bytes: rootRandom.bytes(32)))
         let node = options.startHeight == 0
             ? try CoreNodeModel(store: store, genesis: genesisBytes, genesisHash: genesisHash)
             : try CoreNodeModel(store: store, rootHash: rootHash, rootHeight: rootHeight)
@@ -298,8 +298,8 @@ public enum TestChainGenerator {
         var plan = ForkPlan(options: options, random: &planRandom)
         var pendingBefore: [Int: [AssembledBlock]] = [:]   // reorg branch: arrives before the main block of its height
         var pendingAfter: [Int: [AssembledBlock]] = [:]    // stale branches: arrive after it
-        var staleBlocks: [Hash256] = []
-        var reorgBranch: (forkHeight: Int, blocks: [Hash256])?
+        var staleBlocks: [BlockHash] = []
+        var reorgBranch: (forkHeight: Int, blocks: [BlockHash])?
 
         // Indexed by step: mainChain[step] is the main block at height rootHeight + step.
         var mainChain = [rootHash]
@@ -403,7 +403,7 @@ public enum TestChainGenerator {
     /// A side branch of `length` blocks on top of main block `forkHeight`, with a few transactions
     /// spending a private copy of the wallet's coins (so the main chain's coins are untouched).
     private static func sideBranch(from forkHeight: Int, length: Int, timeOffset: UInt32, wallet: Wallet,
-                                   assembler: inout BlockAssembler, forkHash: Hash256, baseTime: UInt32,
+                                   assembler: inout BlockAssembler, forkHash: BlockHash, baseTime: UInt32,
                                    rng: inout SeededRandom,
                                    specials: (Int) -> [TransactionSpec] = { _ in [] },
                                    didAssemble: (AssembledBlock) -> Void = { _ in }) -> [AssembledBlock] {

@@ -45,7 +45,7 @@ struct SimulatedUser {
 
 /// An unspent output the generator may spend.
 struct Coin {
-    var txid: Hash256
+    var txid: Txid
     var vout: UInt32
     var user: Int32
     var isCoinbase: Bool

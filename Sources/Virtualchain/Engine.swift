@@ -119,14 +119,14 @@ public final class Engine<Machine: StateMachine> {
     public func run(directory: BlocksDirectory, index: ChainIndex, until: Int? = nil,
                     passOptions: BlockPassOptions = BlockPassOptions(),
                     progress: ((ImportProgress) -> Void)? = nil,
-                    afterBlock: ((_ height: Int, _ hash: Hash256) throws -> Void)? = nil,
+                    afterBlock: ((_ height: Int, _ hash: BlockHash) throws -> Void)? = nil,
                     shouldStop: (() -> Bool)? = nil, waitForUndo: Bool = false) throws -> ImportSummary {
         var summary = ImportSummary(machine: Machine.identity)
         let started = Date()
         let next = consensus.nextHeight
         let storedTip = try store.tip()
         if let tip = storedTip {
-            guard let hash = Hash256(displayHex: tip.blockHash), index.bestChainContains(hash, atHeight: tip.height) else {
+            guard let hash = BlockHash(displayHex: tip.blockHash), index.bestChainContains(hash, atHeight: tip.height) else {
                 throw EngineError.tipNotOnBestChain(directory: directory.path, tipHash: tip.blockHash, height: tip.height)
             }
         }
@@ -225,7 +225,7 @@ public final class Engine<Machine: StateMachine> {
     /// The consensus chain grows in place (no copy per block: copying it made the import
     /// quadratic in the chain's length); if the block fails, the hash appended for it is taken
     /// back.
-    func commitBlock(height: Int, hash: Hash256, candidates: [Candidate]) throws -> (accepted: Int, rejected: Int, dropped: Int) {
+    func commitBlock(height: Int, hash: BlockHash, candidates: [Candidate]) throws -> (accepted: Int, rejected: Int, dropped: Int) {
         var outcome = (accepted: 0, rejected: 0, dropped: 0)
         let database = store.database
         if batch == nil {
@@ -235,7 +235,7 @@ public final class Engine<Machine: StateMachine> {
         let hashesBefore = consensus.digests.count
         do {
             try database.savepoint("block") {
-                var records: [(record: ConsensusRecord, vtxindex: Int?, txid: Hash256?)] = []
+                var records: [(record: ConsensusRecord, vtxindex: Int?, txid: Txid?)] = []
                 var counts: [String: Int] = [:]
                 do {
                     // The context shares the chain's storage; it ends with this scope, before the

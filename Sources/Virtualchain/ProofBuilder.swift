@@ -72,7 +72,7 @@ public enum ProofBuilder {
     /// Header, transaction (without witness), its index and merkle branch, from the block files.
     static func bitcoinPart(blockHash: String, height: Int, vtxindex: Int, txid: String,
                             blocks: (directory: BlocksDirectory, index: ChainIndex)) throws -> Proof.Bitcoin {
-        guard let hash = Hash256(displayHex: blockHash), let recordIndex = blocks.index.position(of: hash) else {
+        guard let hash = BlockHash(displayHex: blockHash), let recordIndex = blocks.index.position(of: hash) else {
             throw ProofBuilderError("block \(blockHash) at height \(height) is not in \(blocks.directory.path)")
         }
         let bytes = try blocks.directory.blockBytes(at: blocks.index.entries[recordIndex].location)

@@ -24,7 +24,7 @@ public struct Rejection: Error, Hashable, Sendable, CustomStringConvertible {
 /// the replay thread; do not keep it.
 public struct BlockContext {
     public let height: Int
-    public let blockHash: Hash256
+    public let blockHash: BlockHash
     /// The machine's state: read it anywhere, change it in `commit` and `endOfBlock` (and in
     /// `scanBlock` if the machine must); all of a block's changes are committed together with its
     /// consensus hash, and an operation's only if it is accepted.

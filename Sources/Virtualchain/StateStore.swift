@@ -141,7 +141,7 @@ public final class StateStore {
     /// A block's row in `vc_blocks`.
     public struct BlockRow: Sendable {
         public var height: Int
-        public var blockHash: Hash256
+        public var blockHash: BlockHash
         public var opsHash: String
         public var consensusHash: String
         public var accepted: Int
@@ -152,7 +152,7 @@ public final class StateStore {
     /// the block adds by itself).
     public struct RecordRow: Sendable {
         public var vtxindex: Int?
-        public var txid: Hash256?
+        public var txid: Txid?
         public var opcode: String
         public var serialized: [UInt8]
     }

@@ -113,7 +113,7 @@ struct BenchCommand: ParsableCommand {
                     }
                 } else {
                     var sink: UInt64 = 0
-                    for tx in block.view.transactions { sink &+= tx.txid().a }
+                    for tx in block.view.transactions { sink &+= tx.txid().rawHash.a }
                     operations = Int(sink & 1)
                 }
                 return (block.view.transactions.count, operations)

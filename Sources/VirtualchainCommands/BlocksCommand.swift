@@ -28,8 +28,8 @@ struct BlocksCommand: ParsableCommand {
 
     struct Row: Sendable {
         var transactions: Int
-        var txids: [Hash256]
-        var wtxids: [Hash256]
+        var txids: [Txid]
+        var wtxids: [Wtxid]
     }
 
     func run() throws {

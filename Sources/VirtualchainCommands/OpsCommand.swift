@@ -20,7 +20,7 @@ struct OpsCommand: ParsableCommand {
     var all = false
 
     struct Operation: Sendable {
-        var txid: Hash256
+        var txid: Txid
         var vtxindex: Int
         var opcode: UInt8
         var payload: [UInt8]

@@ -7,7 +7,7 @@ import TestSupport
     @Test func segwitRoundTripAndIds() throws {
         let tx = Transaction(
             version: 2,
-            inputs: [TxIn(previousOutput: OutPoint(txid: Hashes.sha256([1]), index: 3), scriptSig: [], sequence: 0xffff_fffd,
+            inputs: [TxIn(previousOutput: OutPoint(txid: Txid(Hashes.sha256([1])), index: 3), scriptSig: [], sequence: 0xffff_fffd,
                           witness: [[0x01, 0x02], [0x51]])],
             outputs: [TxOut(value: 1234, scriptPubKey: Script.p2wpkh([UInt8](repeating: 7, count: 20)))])
         let bytes = tx.serialized()
@@ -19,9 +19,9 @@ import TestSupport
             return tx
         }
         #expect(decoded == tx)
-        #expect(decoded.txid == Hashes.dsha256(tx.serialized(witness: false)))
-        #expect(decoded.wtxid == Hashes.dsha256(bytes))
-        #expect(decoded.txid != decoded.wtxid)
+        #expect(decoded.txid.rawHash == Hashes.dsha256(tx.serialized(witness: false)))
+        #expect(decoded.wtxid.rawHash == Hashes.dsha256(bytes))
+        #expect(decoded.txid.rawHash != decoded.wtxid.rawHash)
     }
 
     @Test func superfluousWitnessRecordIsRejected() throws {

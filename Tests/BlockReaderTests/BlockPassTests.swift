@@ -36,7 +36,7 @@ final class Counter: @unchecked Sendable {
         let index = try ChainIndex(directory: directory)
         let counter = Counter()
         let window = 3
-        var delivered: [Hash256] = []
+        var delivered: [BlockHash] = []
         let pass = BlockPass(directory: directory, index: index, options: BlockPassOptions(threads: 2, window: window))
         try pass.run(records: index.bestChain, transform: { block in
             counter.start()

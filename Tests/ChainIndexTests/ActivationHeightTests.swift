@@ -218,7 +218,7 @@ func verifying(_ bytes: [UInt8], _ rules: BlockRules) -> String? {
             let coinbase = Transaction(version: 1, inputs: [TxIn(previousOutput: .null, scriptSig: scriptSig)],
                                        outputs: [TxOut(value: 0, scriptPubKey: [Opcode.opReturn])])
             var writer = ByteWriter(capacity: 200)
-            BlockHeader(version: 4, previousBlockHash: .zero, merkleRoot: coinbase.txid, time: 0, bits: 0x207fffff, nonce: 0).encode(to: &writer)
+            BlockHeader(version: 4, previousBlockHash: .zero, merkleRoot: coinbase.txid.rawHash, time: 0, bits: 0x207fffff, nonce: 0).encode(to: &writer)
             writer.writeCompactSize(1)
             coinbase.encode(to: &writer)
             return try writer.bytes.withUnsafeBytes { try BlockView.parse($0).coinbaseHeight }

@@ -168,7 +168,7 @@ final class DamageFixture {
         repeat {
             nonce &+= 1
             withUnsafeBytes(of: nonce.littleEndian) { bytes.replaceSubrange(nonceOffset..<(nonceOffset + 4), with: $0) }
-        } while ProofOfWork.check(hash: Hashes.dsha256(Array(bytes[record.payloadOffset..<(record.payloadOffset + 80)])), bits: 0x207f_ffff)
+        } while ProofOfWork.check(hash: BlockHash(Hashes.dsha256(Array(bytes[record.payloadOffset..<(record.payloadOffset + 80)]))), bits: 0x207f_ffff)
         try f.write(0, bytes)
         let index = try f.index()
         #expect(index.problems.contains { $0.offset == record.offset && $0.message.contains("fails its own proof of work") })

@@ -38,13 +38,13 @@ final class BlocksFixture {
 
 struct ReadResult {
     var index: ChainIndex
-    var rows: [(recordIndex: Int, txids: [Hash256], wtxids: [Hash256], merkle: Hash256)]
+    var rows: [(recordIndex: Int, txids: [Txid], wtxids: [Wtxid], merkle: Hash256)]
 }
 
 /// Header pass plus block pass (verification on) over `records` (default: the best chain).
 func read(_ directory: BlocksDirectory, all: Bool = false, threads: Int = 2, window: Int = 8) throws -> ReadResult {
     let index = try ChainIndex(directory: directory)
-    var rows: [(Int, [Hash256], [Hash256], Hash256)] = []
+    var rows: [(Int, [Txid], [Wtxid], Hash256)] = []
     let pass = BlockPass(directory: directory, index: index, options: BlockPassOptions(verify: true, threads: threads, window: window))
     try pass.run(records: all ? Array(index.entries.indices) : index.bestChain, transform: { block in
         (block.view.transactions.map { $0.txid() }, block.view.transactions.map { $0.wtxid() }, block.view.header.merkleRoot)

@@ -35,16 +35,16 @@ import TestSupport
 
     /// What must not differ between an incremental and a full header pass.
     struct Outcome: Equatable {
-        var best: [Hash256]
+        var best: [BlockHash]
         var baseHeight: Int
-        var heights: [Hash256: Int]
+        var heights: [BlockHash: Int]
         var work: UInt256
         var records: Set<RecordLocation>
         var problems: [String]
         init(_ index: ChainIndex) {
             best = index.bestChain.map { index.entries[$0].hash }
             baseHeight = index.baseHeight
-            var heights: [Hash256: Int] = [:]
+            var heights: [BlockHash: Int] = [:]
             for (i, record) in index.entries.enumerated() { if let h = index.entries[i].height { heights[record.hash] = h } }
             self.heights = heights
             work = index.bestWork

@@ -13,7 +13,7 @@ import TestSupport
 
     /// Replaces `live` with the prefix through `hash`, file by file with atomic renames, as if
     /// bitcoind had appended those blocks.
-    func grow(_ live: URL, through hash: Hash256) throws {
+    func grow(_ live: URL, through hash: BlockHash) throws {
         let staging = live.deletingLastPathComponent().appendingPathComponent("staging-\(UUID().uuidString)")
         try chain.prefix(through: hash, into: staging)
         for name in try FileManager.default.contentsOfDirectory(atPath: staging.path) {

@@ -40,7 +40,7 @@ final class CheckpointChain: @unchecked Sendable {
 
     /// A copy of the blocks directory holding only what had arrived up to and including `hash`'s
     /// record (later files dropped, its file cut after it; rev files and xor.dat kept).
-    func prefix(through hash: Hash256, into directory: URL) throws {
+    func prefix(through hash: BlockHash, into directory: URL) throws {
         let fm = FileManager.default
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
         let index = try ChainIndex(directory: BlocksDirectory(path: blocks.path, network: .regtest))

@@ -29,11 +29,11 @@ import TestSupport
                 var outputs = [TxOut(value: 0, scriptPubKey: Script.nullData(Array("id".utf8) + [op.opcode.asciiValue!] + op.payload))]
                 if let recipient = op.recipient { outputs.append(TxOut(value: 5_000, scriptPubKey: recipient)) }
                 if op.burn > 0 { outputs.append(TxOut(value: op.burn, scriptPubKey: NamesMachine.burnScript)) }
-                return Candidate(height: height, blockHash: Hashes.sha256([UInt8(truncatingIfNeeded: height)]), txid: Hashes.sha256([UInt8(i)]),
+                return Candidate(height: height, blockHash: BlockHash(Hashes.sha256([UInt8(truncatingIfNeeded: height)])), txid: Txid(Hashes.sha256([UInt8(i)])),
                                  vtxindex: i + 1, opcode: op.opcode.asciiValue!, payload: op.payload, outputs: outputs,
                                  senders: op.sender.map { .resolved([Sender(scriptPubKey: $0, value: 1_000_000)]) } ?? .unresolved, fee: nil)
             }
-            _ = try engine.commitBlock(height: height, hash: Hashes.sha256([UInt8(truncatingIfNeeded: height)]), candidates: candidates)
+            _ = try engine.commitBlock(height: height, hash: BlockHash(Hashes.sha256([UInt8(truncatingIfNeeded: height)])), candidates: candidates)
             height += 1
             let after = Dictionary(uniqueKeysWithValues: try engine.store.counts().map { ($0.kind, $0.count) })
             return after.keys.sorted().flatMap { key in Array(repeating: key, count: after[key]! - (before[key] ?? 0)) }

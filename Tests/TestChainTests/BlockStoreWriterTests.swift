@@ -32,7 +32,7 @@ import TestSupport
         defer { try? FileManager.default.removeItem(at: dir) }
         let key = XorKey(bytes: [9, 8, 7, 6, 5, 4, 3, 2])!
         let writer = try BlockStoreWriter(directory: dir.path, network: .regtest, xorKey: key)
-        let previous = Hashes.sha256([1, 2, 3])
+        let previous = BlockHash(Hashes.sha256([1, 2, 3]))
         let undo: [UInt8] = [0x01, 0x01, 0x02, 0x00, 0x09, 0x00] + [UInt8](repeating: 0x33, count: 20)
         _ = try [UInt8](repeating: 1, count: 100).withUnsafeBytes { try writer.writeBlock($0, height: 1) }
         try writer.writeUndo(undo, previousBlockHash: previous, blockFile: 0, height: 1)

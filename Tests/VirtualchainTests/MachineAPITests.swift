@@ -17,7 +17,7 @@ struct Ledger: StateMachine {
     var migrations = ["CREATE TABLE scans (height INTEGER PRIMARY KEY, operations INTEGER NOT NULL)",
                       "CREATE TABLE inputs (txid TEXT, previous TEXT, script BLOB)"]
 
-    struct Operation { var records: Int; var txid: Hash256; var inputs: [TxIn] }
+    struct Operation { var records: Int; var txid: Txid; var inputs: [TxIn] }
 
     func parse(_ candidate: Candidate) -> Operation? {
         candidate.payload.first.map { Operation(records: Int($0), txid: candidate.txid, inputs: candidate.inputs) }
@@ -58,7 +58,7 @@ struct LedgerV2: StateMachine {
 @Suite struct MachineAPITests {
     func ledgerBlock(payloads: [UInt8]) -> (block: [UInt8], undo: [UInt8]) {
         let transactions = payloads.enumerated().map { i, records in
-            Transaction(version: 2, inputs: [TxIn(previousOutput: OutPoint(txid: Hash256(bytes: [UInt8](repeating: UInt8(i + 1), count: 32)), index: 3),
+            Transaction(version: 2, inputs: [TxIn(previousOutput: OutPoint(txid: Txid(Hash256(bytes: [UInt8](repeating: UInt8(i + 1), count: 32))), index: 3),
                                                   scriptSig: [0x51, UInt8(i)])],
                         outputs: [TxOut(value: 0, scriptPubKey: Script.nullData(Array("id".utf8) + [UInt8(ascii: "L"), records])),
                                   TxOut(value: 1_000, scriptPubKey: [0x51])])

@@ -26,7 +26,7 @@ func regtestBlock(_ transactions: [Transaction]) -> [UInt8] {
 
 /// A transaction carrying a names operation (`id` + preorder opcode) that pays `values`.
 func candidateTransaction(paying values: [Int64], inputs: Int = 1) -> Transaction {
-    let spends = (0..<inputs).map { TxIn(previousOutput: OutPoint(txid: Hash256(bytes: [UInt8](repeating: UInt8($0 + 7), count: 32)), index: 0), scriptSig: [0x51]) }
+    let spends = (0..<inputs).map { TxIn(previousOutput: OutPoint(txid: Txid(Hash256(bytes: [UInt8](repeating: UInt8($0 + 7), count: 32))), index: 0), scriptSig: [0x51]) }
     let payload = Array("id".utf8) + [UInt8(ascii: "?")] + [UInt8](repeating: 0xab, count: 40)
     return Transaction(version: 2, inputs: spends,
                        outputs: [TxOut(value: 0, scriptPubKey: Script.nullData(payload))]

@@ -34,7 +34,7 @@ struct SecondThoughts: StateMachine {
         let root = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
         func operation(_ payload: [UInt8], _ seed: UInt8) -> Transaction {
-            Transaction(version: 2, inputs: [TxIn(previousOutput: OutPoint(txid: Hash256(bytes: [UInt8](repeating: seed, count: 32)), index: 0), scriptSig: [0x51])],
+            Transaction(version: 2, inputs: [TxIn(previousOutput: OutPoint(txid: Txid(Hash256(bytes: [UInt8](repeating: seed, count: 32))), index: 0), scriptSig: [0x51])],
                         outputs: [TxOut(value: 0, scriptPubKey: Script.nullData(Array("id".utf8) + [UInt8(ascii: "?")] + payload)),
                                   TxOut(value: 1_000, scriptPubKey: [0x51])])
         }

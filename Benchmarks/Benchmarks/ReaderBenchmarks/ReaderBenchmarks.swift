@@ -55,7 +55,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("parse", configuration: configuration) { benchmark in
         blackHole(Dataset.shared.pass(threads: 1) { block in
             var sink = 0
-            for tx in block.view.transactions { sink &+= Int(truncatingIfNeeded: tx.txid().a) }
+            for tx in block.view.transactions { sink &+= Int(truncatingIfNeeded: tx.txid().rawHash.a) }
             return sink
         })
     }
