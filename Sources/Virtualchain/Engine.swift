@@ -78,10 +78,12 @@ public struct ImportSummary: Sendable {
 ///
 /// An engine is used from one thread at a time (the replay thread: the one calling `run` or
 /// `process`); it runs the block pass's workers itself. `init` throws ``EngineError`` for a state
-/// of another machine, version, network or first block, and SQLite errors; `run` throws
-/// ``EngineError`` (damaged undo data, values outside the money range, a state whose tip left
-/// the chain), ``UndoNotYetWritten``, `BlockPassError` (a block that does not parse or verify,
-/// naming file and offset), and whatever the machine throws other than ``Rejection``. After an
+/// of another machine, newer version, network or first block, and SQLite errors; `run` throws
+/// ``EngineError`` (a state whose tip left the chain, an unexpected consensus hash), the reader's
+/// errors (module `BlockReader`: `BlockPassError` for a block that does not parse or verify,
+/// `SenderResolutionError` for damaged undo data, `UndoNotYetWritten`, `CandidateReaderError` for
+/// values outside the money range, each naming file and offset), and whatever the machine throws
+/// other than ``Rejection``. After an
 /// error the state ends at a block boundary, the block before the failure.
 public final class Engine<Machine: StateMachine> {
     public let machine: Machine
