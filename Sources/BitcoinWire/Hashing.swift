@@ -57,10 +57,43 @@ public struct Hash256: Hashable, Comparable, Sendable, CustomStringConvertible {
 public enum Hashes {
     /// SHA-256 of `buffer`.
     @inlinable public static func sha256(_ buffer: UnsafeRawBufferPointer) -> Hash256 {
+        if buffer.count <= smallMessageLimit { return sha256Small(buffer) }
         var ctx = SHA256_CTX()
         SHA256_Init(&ctx)
         SHA256_Update(&ctx, buffer.baseAddress, buffer.count)
         return finish(&ctx)
+    }
+
+    /// Longest message hashed by compressing its padded blocks directly: two 64-byte blocks less
+    /// the padding's 9 bytes. Merkle nodes (64 bytes), second rounds (32) and headers (80) all
+    /// fit; for them OpenSSL's Update/Final bookkeeping cost as much as the compressions.
+    public static let smallMessageLimit = 119
+
+    /// SHA-256 of a message of at most `smallMessageLimit` bytes: pads it as FIPS 180-4 says and
+    /// runs the compression function (OpenSSL's, with the CPU's SHA extensions) on each block.
+    @inlinable static func sha256Small(_ buffer: UnsafeRawBufferPointer) -> Hash256 {
+        let length = buffer.count
+        let blocks = length <= 55 ? 1 : 2
+        var ctx = SHA256_CTX()
+        SHA256_Init(&ctx)
+        return withUnsafeTemporaryAllocation(byteCount: 128, alignment: 16) { raw -> Hash256 in
+            let base = raw.baseAddress!
+            let end = blocks * 64
+            if length > 0 { base.copyMemory(from: buffer.baseAddress!, byteCount: length) }
+            base.storeBytes(of: 0x80, toByteOffset: length, as: UInt8.self)
+            (base + length + 1).initializeMemory(as: UInt8.self, repeating: 0, count: end - 8 - length - 1)
+            base.storeBytes(of: UInt64(length * 8).bigEndian, toByteOffset: end - 8, as: UInt64.self)
+            for i in 0..<blocks { SHA256_Transform(&ctx, (base + 64 * i).assumingMemoryBound(to: UInt8.self)) }
+            var out = Hash256.zero
+            Swift.withUnsafeBytes(of: ctx.h) { state in
+                Swift.withUnsafeMutableBytes(of: &out) { digest in
+                    for i in 0..<8 {
+                        digest.storeBytes(of: state.load(fromByteOffset: 4 * i, as: UInt32.self).bigEndian, toByteOffset: 4 * i, as: UInt32.self)
+                    }
+                }
+            }
+            return out
+        }
     }
 
     @inlinable public static func sha256<C: ByteContainer>(_ bytes: C) -> Hash256 {

@@ -30,6 +30,28 @@ extension UndoFormat {
         }
     }
 
+    /// Reads past one spent coin without decoding its script; returns its amount (at most 21
+    /// million BTC, else an error). For checking a record against a block without allocating.
+    public static func skipCoin(from cursor: inout ByteCursor) throws(WireError) -> Int64 {
+        let start = cursor.position
+        let code = try cursor.readVarInt()
+        if code >> 1 > 0 { _ = try cursor.readVarInt() }  // the old format's transaction version
+        let amount = decompressAmount(try cursor.readVarInt())
+        guard amount <= 21_000_000 * 100_000_000 else { throw WireError(.invalid("spent amount \(amount) above 21 million BTC"), at: start) }
+        let scriptStart = cursor.position
+        let size = try cursor.readVarInt()
+        let length: UInt64 = switch size {
+        case 0, 1: 20
+        case 2, 3, 4, 5: 32
+        default: size - specialScriptCount
+        }
+        guard length <= UInt64(cursor.remaining) else {
+            throw WireError(.truncated(needed: Int(clamping: length), available: cursor.remaining), at: scriptStart)
+        }
+        try cursor.skip(Int(length))
+        return Int64(amount)
+    }
+
     /// One spent coin as `TxInUndoFormatter` reads it.
     public static func readCoin(from cursor: inout ByteCursor) throws(WireError) -> SpentCoin {
         let start = cursor.position
@@ -122,16 +144,23 @@ public final class UndoFiles: @unchecked Sendable {
     /// then lost a reorganisation has the same parent, so the caller must also check the record
     /// fits the block (what a transaction is, is not this reader's business). A record that
     /// does not decode is damage: `accept`'s `WireError` comes back naming file and offset.
-    public func findRecord<T>(blockFile file: Int, previousBlockHash: BlockHash, transactionCount: Int,
+    ///
+    /// `expectedPosition` is where the record should be among the file's records (Core appends
+    /// them in the order it connects blocks, so a best-chain block's rank by height among its
+    /// file's best-chain blocks, give or take the stale blocks connected in between): the search
+    /// starts there and widens both ways, so a record is usually found at the first checksum.
+    /// Without it the search starts just before the last record found in that file.
+    public func findRecord<T>(blockFile file: Int, previousBlockHash: BlockHash, transactionCount: Int, expectedPosition: Int? = nil,
                               accept: (UnsafeRawBufferPointer) throws(WireError) -> T?) throws(BlockFileError) -> T? {
-        guard let (mapped, entries) = try index(file) else { return nil }
+        guard let (mapped, entries) = try index(file), !entries.isEmpty else { return nil }
         var buffer: [UInt8] = []
-        // Core appends undo records as it connects blocks, so a chain read in height order finds
-        // each record just after the previous one's: start the search there (then wrap around),
-        // which makes finding a record O(1) instead of O(records in the file).
-        let start = searchHint(file, count: entries.count)
-        for step in 0..<entries.count {
-            let position = (start + step) % entries.count
+        let count = entries.count
+        let start = expectedPosition.map { max(0, min(count - 1, $0)) } ?? searchHint(file, count: count)
+        for step in 0..<count {
+            // 0, +1, -1, +2, -2, ... around the start with an expected position (n consecutive
+            // offsets: every record once); forwards from the start (wrapping) otherwise.
+            let offset = expectedPosition == nil ? step : (step % 2 == 1 ? (step + 1) / 2 : -(step / 2))
+            let position = ((start + offset) % count + count) % count
             let entry = entries[position]
             guard entry.transactions == transactionCount - 1 else { continue }
             directory.xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: mapped.bytes[(entry.offset + 8)..<(entry.offset + 8 + entry.size + 32)]),

@@ -7,6 +7,8 @@ import Foundation
 /// A block as a worker sees it: valid only inside the transform closure (its bytes may be a
 /// reused de-obfuscation buffer or a view of a mapping released later).
 public struct ParsedBlock {
+    /// The block's entry in the chain index (its position in `ChainIndex.entries`).
+    public let position: Int
     public let height: Int?
     public let hash: BlockHash
     public let location: RecordLocation
@@ -129,9 +131,14 @@ public final class BlockPass: @unchecked Sendable {
             state.cancel()
             group.wait()
         }
-        for position in 0..<records.count {
-            let value = try state.take(position).get()
-            try consume(records[position], value)
+        // Results come over in runs of consecutive ready blocks: one lock round trip per run, not
+        // per block.
+        var position = 0
+        while position < records.count {
+            for result in state.takeReady(from: position) {
+                try consume(records[position], try result.get())
+                position += 1
+            }
         }
     }
 
@@ -168,7 +175,7 @@ public final class BlockPass: @unchecked Sendable {
                 // Each contextual check only where Core makes it: at this height on this network.
                 try view.verify(rules: height.map { directory.network.consensus.rules(atHeight: $0) } ?? .contextFree)
             }
-            return try transform(ParsedBlock(height: height, hash: record.hash, location: location, view: view, path: path))
+            return try transform(ParsedBlock(position: recordIndex, height: height, hash: record.hash, location: location, view: view, path: path))
         } catch let error as WireError {
             throw BlockPassError.invalidBlock(path: path, offset: location.payloadOffset + error.offset, block: record.hash,
                                               reason: Self.describe(error))
@@ -192,7 +199,9 @@ public final class BlockPass: @unchecked Sendable {
 /// results until the consumer takes them in order.
 final class PassState<T>: @unchecked Sendable {
     private let condition = NSCondition()
-    private var results: [Int: Result<T, Error>] = [:]
+    /// Results not yet taken, by position modulo the window (positions handed out lie within
+    /// `consumed..<consumed + window`, so slots never collide).
+    private var results: [Result<T, Error>?]
     private var nextClaim = 0
     private var consumed = 0
     private var cancelled = false
@@ -208,6 +217,7 @@ final class PassState<T>: @unchecked Sendable {
          batchEnd: @escaping (_ start: Int, _ limit: Int) -> Int = { start, _ in start + 1 }) {
         self.count = count
         self.window = window
+        results = Array(repeating: nil, count: window)
         self.prefixBytes = prefixBytes
         self.maxBytesAhead = maxBytesAhead
         self.batchEnd = batchEnd
@@ -253,21 +263,29 @@ final class PassState<T>: @unchecked Sendable {
 
     func deliver(_ positions: Range<Int>, _ batch: [Result<T, Error>]) {
         condition.lock()
-        for (position, result) in zip(positions, batch) { results[position] = result }
+        for (position, result) in zip(positions, batch) { results[position % window] = result }
         condition.broadcast()
         condition.unlock()
     }
 
-    func take(_ position: Int) -> Result<T, Error> {
+    /// The results from `position` on that are ready, in order (at least one: waits for it).
+    func takeReady(from position: Int) -> [Result<T, Error>] {
         condition.lock()
         defer { condition.unlock() }
-        while results[position] == nil { condition.wait() }
-        let result = results.removeValue(forKey: position)!
+        while results[position % window] == nil { condition.wait() }
+        var taken: [Result<T, Error>] = []
+        var next = position
+        while next < count, let result = results[next % window] {
+            taken.append(result)
+            results[next % window] = nil
+            next += 1
+        }
         let wasExhausted = bytesExhausted
-        consumed = position + 1
-        // Wake workers only when the window has room for another batch, or bytes were freed.
-        if nextClaim - consumed == resumeBelow - 1 || (wasExhausted && !bytesExhausted) { condition.broadcast() }
-        return result
+        let before = nextClaim - consumed
+        consumed = next
+        // Wake workers only when the window regained room for another batch, or bytes were freed.
+        if (before >= resumeBelow && nextClaim - consumed < resumeBelow) || (wasExhausted && !bytesExhausted) { condition.broadcast() }
+        return taken
     }
 
     func cancel() {

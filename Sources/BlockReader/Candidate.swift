@@ -63,6 +63,23 @@ public struct Candidate: Sendable {
     }
 }
 
+/// The coins some of a block's transactions spent, by vtxindex (from the block's undo record):
+/// those of its candidates, or all of them.
+public struct SpentCoins: Sendable {
+    private var coins: [Int: [SpentCoin]]
+
+    public init(byTransaction coins: [Int: [SpentCoin]]) { self.coins = coins }
+
+    /// Every non-coinbase transaction's coins in block order, as `UndoFormat.decodeBlockUndo`
+    /// gives them.
+    public init(all: [[SpentCoin]]) {
+        coins = Dictionary(uniqueKeysWithValues: all.enumerated().map { ($0.offset + 1, $0.element) })
+    }
+
+    /// The coins transaction `vtxindex` spent, one per input, if known.
+    public subscript(vtxindex: Int) -> [SpentCoin]? { coins[vtxindex] }
+}
+
 /// A candidate transaction whose values Core would never accept: an amount or a sum outside
 /// `Money`'s range, or a transaction spending less than it pays.
 public struct CandidateValueError: Error, CustomStringConvertible, Sendable {
@@ -81,7 +98,7 @@ public enum CandidateExtraction {
     /// data) or `fallback` (previous outputs found by the extra pass) resolves them. Every sum is
     /// checked against Core's money range (`CheckTxInputs`), so no value can overflow.
     public static func candidates(in view: BlockView, height: Int, hash: BlockHash, filter: OperationFilter,
-                                  spent: [[SpentCoin]]?, fallback: [OutPoint: TxOut]) throws(CandidateValueError) -> [Candidate] {
+                                  spent: SpentCoins?, fallback: [OutPoint: TxOut]) throws(CandidateValueError) -> [Candidate] {
         var candidates: [Candidate] = []
         for (vtxindex, tx) in view.transactions.enumerated() {
             guard let op = filter.operation(in: tx) else { continue }
@@ -104,8 +121,8 @@ public enum CandidateExtraction {
                 continue
             }
             var senders: [Sender]?
-            if let spent, vtxindex - 1 < spent.count {
-                senders = spent[vtxindex - 1].map { Sender(scriptPubKey: $0.output.scriptPubKey, value: $0.output.value) }
+            if let coins = spent?[vtxindex] {
+                senders = coins.map { Sender(scriptPubKey: $0.output.scriptPubKey, value: $0.output.value) }
             } else if !fallback.isEmpty {
                 let found = candidates[i].inputs.compactMap { fallback[$0.previousOutput] }
                 if found.count == candidates[i].inputs.count { senders = found.map { Sender(scriptPubKey: $0.scriptPubKey, value: $0.value) } }

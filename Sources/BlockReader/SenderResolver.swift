@@ -41,6 +41,11 @@ public final class SenderResolver: Sendable {
     public let filesWithoutUndo: Set<Int>
     /// Previous outputs found by the fallback pass (empty when every file has undo data).
     public let previousOutputs: [OutPoint: TxOut]
+    /// Which transactions are candidates (only their spent coins are decoded).
+    let filter: OperationFilter
+    /// For each best-chain entry of the files replayed, the position its undo record should have
+    /// in its rev file (-1 elsewhere): its rank by height among the file's best-chain blocks.
+    let expectedUndoPosition: [Int32]
 
     /// Whether some senders come from the fallback pass rather than undo files.
     public var usesFallbackPass: Bool { !filesWithoutUndo.isEmpty }
@@ -51,25 +56,36 @@ public final class SenderResolver: Sendable {
     public init(directory: BlocksDirectory, index: ChainIndex, positions: [Int], filter: OperationFilter,
                 passOptions: BlockPassOptions) throws {
         self.directory = directory
+        self.filter = filter
         let undo = UndoFiles(directory: directory)
         self.undo = undo
-        filesWithoutUndo = Set(positions.map { index.entries[$0].location.file }).filter { !undo.hasUndoFile($0) }
+        let files = Set(positions.map { index.entries[$0].location.file })
+        filesWithoutUndo = files.filter { !undo.hasUndoFile($0) }
+        expectedUndoPosition = Self.undoRanks(index: index, files: files.subtracting(filesWithoutUndo))
         previousOutputs = filesWithoutUndo.isEmpty ? [:]
             : try Self.collectPreviousOutputs(directory: directory, index: index, positions: positions, filesWithoutUndo: filesWithoutUndo,
                                               filter: filter, passOptions: passOptions)
     }
 
-    /// The spent coins of every non-coinbase transaction of `block` from its undo record; nil
-    /// for a block in a file without undo data (its senders come from `previousOutputs`).
-    /// Throws ``UndoNotYetWritten`` where bitcoind has not written the record yet, and
+    /// The coins the candidate transactions of `block` spent, from its undo record; nil for a
+    /// block in a file without undo data (its senders come from `previousOutputs`). Throws
+    /// ``UndoNotYetWritten`` where bitcoind has not written the record yet, and
     /// ``SenderResolutionError`` where no record fits.
-    public func spentCoins(for block: ParsedBlock) throws -> [[SpentCoin]]? {
+    ///
+    /// Only the candidates' coins are decoded; the rest of the record is walked without
+    /// allocating, to check that it fits the block (see ``fits(_:_:)``).
+    public func spentCoins(for block: ParsedBlock) throws -> SpentCoins? {
         guard !filesWithoutUndo.contains(block.location.file) else { return nil }
         let view = block.view
+        var wanted: [Int] = []
+        for (vtxindex, tx) in view.transactions.enumerated() where vtxindex > 0 && filter.operation(in: tx) != nil {
+            wanted.append(vtxindex)
+        }
+        let expected = Int(expectedUndoPosition[block.position])
         let found = try undo.findRecord(blockFile: block.location.file, previousBlockHash: view.header.previousBlockHash,
-                                        transactionCount: view.transactions.count) { data throws(WireError) -> [[SpentCoin]]? in
-            let coins = try UndoFormat.decodeBlockUndo(data)
-            return Self.fits(coins, view) ? coins : nil
+                                        transactionCount: view.transactions.count, expectedPosition: expected >= 0 ? expected : nil) {
+            data throws(WireError) -> SpentCoins? in
+            try Self.decode(data, ifItFits: view, keeping: wanted)
         }
         if let found { return found }
         let path = directory.undoFilePath(block.location.file)
@@ -77,6 +93,85 @@ public final class SenderResolver: Sendable {
             throw UndoNotYetWritten(path: path, block: block.hash, height: block.height ?? -1)
         }
         throw SenderResolutionError.noUndoRecordFits(path: path, block: block.hash, height: block.height ?? -1)
+    }
+
+    /// The coins every non-coinbase transaction of `block` spent (all of its undo record,
+    /// decoded), or nil for a file without undo data: for tools and cross-checks; the replay
+    /// decodes only its candidates' coins.
+    public func allSpentCoins(for block: ParsedBlock) throws -> [[SpentCoin]]? {
+        guard !filesWithoutUndo.contains(block.location.file) else { return nil }
+        let view = block.view
+        let expected = Int(expectedUndoPosition[block.position])
+        return try undo.findRecord(blockFile: block.location.file, previousBlockHash: view.header.previousBlockHash,
+                                   transactionCount: view.transactions.count, expectedPosition: expected >= 0 ? expected : nil) {
+            data throws(WireError) -> [[SpentCoin]]? in
+            let coins = try UndoFormat.decodeBlockUndo(data)
+            return Self.fits(coins, view) ? coins : nil
+        }
+    }
+
+    /// The coins of transactions `wanted` (vtxindexes, ascending) from a `CBlockUndo`, if the
+    /// record fits `block` (as ``fits(_:_:)`` says); nil if it does not. Coins of other
+    /// transactions are read past without decoding their scripts.
+    public static func decode(_ data: UnsafeRawBufferPointer, ifItFits block: BlockView, keeping wanted: [Int]) throws(WireError) -> SpentCoins? {
+        var cursor = ByteCursor(data)
+        let transactions = try cursor.readCount(of: "transaction undo", minItemSize: 1)
+        guard transactions == block.transactions.count - 1 else { return nil }
+        var kept: [Int: [SpentCoin]] = [:]
+        var next = 0  // index into `wanted`
+        for vtxindex in stride(from: 1, through: transactions, by: 1) {
+            let tx = block.transactions[vtxindex]
+            let count = try cursor.readCount(of: "spent coin", minItemSize: 3)
+            guard count == tx.inputCount else { return nil }
+            var total: Int64 = 0
+            if next < wanted.count && wanted[next] == vtxindex {
+                next += 1
+                var coins: [SpentCoin] = []
+                coins.reserveCapacity(count)
+                for _ in 0..<count {
+                    let coin = try UndoFormat.readCoin(from: &cursor)
+                    guard let sum = Money.add(total, coin.output.value) else { return nil }
+                    total = sum
+                    coins.append(coin)
+                }
+                kept[vtxindex] = coins
+            } else {
+                for _ in 0..<count {
+                    guard let sum = Money.add(total, try UndoFormat.skipCoin(from: &cursor)) else { return nil }
+                    total = sum
+                }
+            }
+            // Core's CheckTxInputs: no transaction spends less than it pays.
+            guard total >= tx.outputValue else { return nil }
+        }
+        if !cursor.isAtEnd { throw WireError(.invalid("\(cursor.remaining) trailing bytes after the undo data"), at: cursor.position) }
+        return SpentCoins(byTransaction: kept)
+    }
+
+    /// For the best-chain blocks of `files`, their rank by height among the best-chain blocks
+    /// of the same blk file: where Core, which appends undo records as it connects blocks, put
+    /// their records. Entries of one file are contiguous in the index (file order), so this
+    /// costs the files' entries, not the chain's.
+    static func undoRanks(index: ChainIndex, files: Set<Int>) -> [Int32] {
+        var ranks = [Int32](repeating: -1, count: index.entries.count)
+        let entries = index.entries
+        for file in files {
+            // First entry of `file` (entries are ordered by file number).
+            var low = 0, high = entries.count
+            while low < high {
+                let middle = (low + high) / 2
+                if entries[middle].location.file < file { low = middle + 1 } else { high = middle }
+            }
+            var best: [(height: Int, position: Int)] = []
+            var position = low
+            while position < entries.count && entries[position].location.file == file {
+                if entries[position].status == .best, let height = entries[position].height { best.append((height, position)) }
+                position += 1
+            }
+            best.sort { $0.height < $1.height }
+            for (rank, item) in best.enumerated() { ranks[item.position] = Int32(clamping: rank) }
+        }
+        return ranks
     }
 
     /// Whether an undo record's coins can be `block`'s: one spent coin per input of every

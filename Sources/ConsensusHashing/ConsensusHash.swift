@@ -106,15 +106,36 @@ extension ConsensusHash {
             }
             for digest in previous { row[n] = digest.withUnsafeBytes { leaf($0) }; n += 1 }
             row[n] = Swift.withUnsafeBytes(of: opsHash) { leaf($0) }; n += 1
-            // Sorted as the hex strings sort: bytewise, a prefix before what it prefixes.
+            // Sorted as the hex strings sort: bytewise, a prefix before what it prefixes. Leaves
+            // are 16 bytes (consensus hashes) or 32 (the ops hash), so bytewise order is the order
+            // of their big-endian 8-byte words (a call to memcmp per comparison cost more than
+            // the comparison).
             func less(_ a: Leaf, _ b: Leaf) -> Bool {
-                Swift.withUnsafeBytes(of: a.bytes) { x in
-                    Swift.withUnsafeBytes(of: b.bytes) { y in
-                        let common = min(a.count, b.count)
-                        let order = memcmp(x.baseAddress!, y.baseAddress!, common)
-                        return order != 0 ? order < 0 : a.count < b.count
+                let common = min(a.count, b.count)
+                if common % 8 != 0 {
+                    return Swift.withUnsafeBytes(of: a.bytes) { x in
+                        Swift.withUnsafeBytes(of: b.bytes) { y in
+                            let order = memcmp(x.baseAddress!, y.baseAddress!, common)
+                            return order != 0 ? order < 0 : a.count < b.count
+                        }
                     }
                 }
+                func word(_ hash: Hash256, _ i: Int) -> UInt64 {
+                    // The words as stored; read as big-endian numbers they order like the bytes.
+                    switch i {
+                    case 0: UInt64(bigEndian: hash.a)
+                    case 1: UInt64(bigEndian: hash.b)
+                    case 2: UInt64(bigEndian: hash.c)
+                    default: UInt64(bigEndian: hash.d)
+                    }
+                }
+                var i = 0
+                while i < common / 8 {
+                    let p = word(a.bytes, i), q = word(b.bytes, i)
+                    if p != q { return p < q }
+                    i += 1
+                }
+                return a.count < b.count
             }
             // Insertion sort: a few dozen leaves at most, and no closure-driven generic sort.
             for i in 1..<max(1, n) {

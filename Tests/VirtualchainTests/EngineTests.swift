@@ -215,7 +215,7 @@ func export(_ state: URL) throws -> String {
         let resolver = try SenderResolver(directory: directory, index: index, positions: Array(index.bestChain.dropFirst()), filter: OperationFilter(magic: Array("id".utf8)), passOptions: BlockPassOptions())
         var transactions = 0, inputs = 0
         try BlockPass(directory: directory, index: index).run(records: Array(index.bestChain.dropFirst()), transform: { block -> (String, [[SpentCoin]]?, [Int64]) in
-            (block.hash.displayHex, try resolver.spentCoins(for: block),
+            (block.hash.displayHex, try resolver.allSpentCoins(for: block),
              block.view.transactions.dropFirst().map { $0.outputs().reduce(Int64(0)) { $0 + $1.value } })
         }, consume: { _, result in
             let (hash, spent, paid) = result

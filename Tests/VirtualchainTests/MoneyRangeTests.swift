@@ -68,7 +68,7 @@ func candidateTransaction(paying values: [Int64], inputs: Int = 1) -> Transactio
             let view = try BlockView.parse(raw)
             return try CandidateExtraction.candidates(in: view, height: 1, hash: view.hash,
                                                       filter: OperationFilter(magic: Array("id".utf8), opcodes: [UInt8(ascii: "?")]),
-                                                      spent: spent, fallback: [:])
+                                                      spent: spent.map { SpentCoins(all: $0) }, fallback: [:])
         }
     }
 
@@ -110,6 +110,23 @@ func candidateTransaction(paying values: [Int64], inputs: Int = 1) -> Transactio
             // Found by FuzzCandidates: a record with fewer transactions than the block.
             #expect(!SenderResolver.fits([], view))
             #expect(!SenderResolver.fits([[coin(600), coin(900)], [coin(1)]], view))
+            // The replay's decoder (candidates' coins only, the rest walked without allocating)
+            // agrees with the full decoder and `fits` on each record.
+            for coins in [[[coin(600), coin(900)]], [[coin(Money.maxMoney), coin(Money.maxMoney)]], [[coin(100), coin(100)]], [],
+                          [[coin(600), coin(900)], [coin(1)]], [[coin(600)]]] {
+                var writer = ByteWriter(capacity: 100)
+                writer.writeCompactSize(coins.count)
+                for spent in coins {
+                    writer.writeCompactSize(spent.count)
+                    for c in spent { UndoFormat.writeCoin(c.output, height: c.height, isCoinbase: c.isCoinbase, to: &writer) }
+                }
+                for wanted in [[], [1]] {
+                    let lazy = try writer.bytes.withUnsafeBytes { try SenderResolver.decode($0, ifItFits: view, keeping: wanted) }
+                    #expect((lazy != nil) == SenderResolver.fits(coins, view), "\(coins.map { $0.map(\.output.value) }) keeping \(wanted)")
+                    if let lazy, wanted == [1] { #expect(lazy[1] == coins[0]) }
+                    if let lazy, wanted.isEmpty { #expect(lazy[1] == nil) }
+                }
+            }
         }
     }
 

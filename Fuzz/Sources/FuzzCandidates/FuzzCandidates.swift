@@ -18,10 +18,15 @@ let target: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32 = { data, size 
     guard let first = view.transactions.lazy.compactMap(\.nullData).first(where: { $0.count >= 2 }) else { return 0 }
     let filter = OperationFilter(magic: [first[0]])  // every opcode
     let spent = try? UndoFormat.decodeBlockUndo(undoBytes)
-    var runs: [([[SpentCoin]]?, [OutPoint: TxOut])] = [(nil, [:])]
+    var runs: [(SpentCoins?, [OutPoint: TxOut])] = [(nil, [:])]
     if let spent {
-        _ = SenderResolver.fits(spent, view)
-        runs.append((spent, [:]))
+        // The replay's lazy decoder must agree with the full decoder and `fits`.
+        let fits = SenderResolver.fits(spent, view)
+        let every = Array(1..<max(1, view.transactions.count))
+        let lazy = try? SenderResolver.decode(undoBytes, ifItFits: view, keeping: every)
+        precondition((lazy != nil) == fits, "lazy undo decoding disagrees with fits")
+        if let lazy { for i in every { precondition(lazy[i] == spent[i - 1], "lazy undo decoding disagrees with the full decoder") } }
+        runs.append((SpentCoins(all: spent), [:]))
         // The same coins as the fallback pass would find them: by the outpoints the inputs name.
         var fallback: [OutPoint: TxOut] = [:]
         for (i, tx) in view.transactions.dropFirst().enumerated() where i < spent.count {
