@@ -122,8 +122,8 @@ public enum CheckpointFile {
     /// Largest payload we accept (a damaged size must not make us allocate absurd amounts).
     public static let maxPayloadBytes = 64 << 30
 
-    /// Encodes header and compressed payload into the bytes of a checkpoint file.
-    public static func encode(header: CheckpointHeader, payload: UnsafeRawBufferPointer) throws(CheckpointError) -> [UInt8] {
+    /// The skippable frame holding the header: magic, size, tag, JSON length, JSON, its SHA-256.
+    static func headerFrame(for header: CheckpointHeader) -> [UInt8] {
         let json = header.json
         var out = [UInt8]()
         let frameData = tag.count + 4 + json.count + 32
@@ -133,11 +133,23 @@ public enum CheckpointFile {
         withUnsafeBytes(of: UInt32(json.count).littleEndian) { out.append(contentsOf: $0) }
         out += json
         out += Hashes.sha256(json).bytes
+        return out
+    }
+
+    /// The payload frame's settings: content checksum on, content size set, 4 MiB blocks, fast.
+    static func payloadPreferences(payloadBytes: Int) -> LZ4F_preferences_t {
         var preferences = LZ4F_preferences_t()
         preferences.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled
         preferences.frameInfo.blockSizeID = LZ4F_max4MB
-        preferences.frameInfo.contentSize = UInt64(payload.count)
+        preferences.frameInfo.contentSize = UInt64(payloadBytes)
         preferences.compressionLevel = 1
+        return preferences
+    }
+
+    /// Encodes header and compressed payload into the bytes of a checkpoint file.
+    public static func encode(header: CheckpointHeader, payload: UnsafeRawBufferPointer) throws(CheckpointError) -> [UInt8] {
+        var out = headerFrame(for: header)
+        var preferences = payloadPreferences(payloadBytes: payload.count)
         let bound = LZ4F_compressFrameBound(payload.count, &preferences)
         let start = out.count
         out += [UInt8](repeating: 0, count: bound)

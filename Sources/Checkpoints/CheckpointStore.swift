@@ -135,6 +135,24 @@ public final class CheckpointStore: @unchecked Sendable {
         return path
     }
 
+    /// Streams a checkpoint whose payload is the first `payloadBytes` bytes of the file at
+    /// `payloadPath` (see `CheckpointFile.writeAtomically(header:payloadPath:...)`), then applies
+    /// retention. The header's payload size and SHA-256 are filled in.
+    @discardableResult
+    public func write(header: CheckpointHeader, payloadPath: String, payloadBytes: Int, retention: Retention, failAfter: Int? = nil,
+                      pauseMidwayMilliseconds: Int? = nil) throws(CheckpointError) -> String {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw CheckpointError.fileSystem("\(directory): cannot create: \(error)")
+        }
+        let path = directory + "/" + Self.fileName(height: header.height)
+        try CheckpointFile.writeAtomically(header: header, payloadPath: payloadPath, payloadBytes: payloadBytes, to: path,
+                                           failAfter: failAfter, pauseMidwayMilliseconds: pauseMidwayMilliseconds)
+        prune(retention)
+        return path
+    }
+
     /// Deletes checkpoints retention does not keep. Only files whose header reads are candidates
     /// for deletion; damaged files are left for the user to inspect.
     public func prune(_ retention: Retention) {

@@ -35,11 +35,52 @@ final class CheckpointWriter: @unchecked Sendable {
         self.pauseMilliseconds = pauseMilliseconds
     }
 
-    /// Snapshots the state now and writes it in the background.
+    /// The state whose database file a write in flight is reading (its snapshot ends, on the
+    /// replay thread, once that write is done).
+    private var snapshotInUse: StateStore?
+
+    /// Waits for the write in flight and ends its file snapshot. On the replay thread; before
+    /// the state is closed.
+    func waitForWrite() throws {
+        group.wait()
+        if let state = snapshotInUse {
+            snapshotInUse = nil
+            try state.endFileSnapshot()
+        }
+    }
+
+    /// Snapshots the state now and writes it in the background: streamed from the database file
+    /// itself (memory stays bounded; the stall is a checkpoint of SQLite's log), or, where the
+    /// file cannot be frozen, from an image in memory.
     func checkpoint(state: StateStore, header: (Int) -> CheckpointHeader) throws {
         let start = DispatchTime.now().uptimeNanoseconds
-        group.wait()  // one write in flight at most
+        try waitForWrite()  // one write in flight at most
         try throwIfFailed()
+        if let snapshot = try state.beginFileSnapshot() {
+            snapshotInUse = state
+            let stall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            stallSeconds += stall
+            lock.lock()
+            lastStart = start
+            lastStall = stall
+            lastWrite = 0
+            lock.unlock()
+            let base = header(snapshot.bytes)
+            lastHeight = base.height
+            queue.async(group: group) { [self] in
+                let began = DispatchTime.now().uptimeNanoseconds
+                do throws(CheckpointError) {
+                    let path = try store.write(header: base, payloadPath: snapshot.path, payloadBytes: snapshot.bytes, retention: retention,
+                                               failAfter: failAfter, pauseMidwayMilliseconds: pauseMilliseconds)
+                    finished(began: began, payloadBytes: snapshot.bytes, path: path)
+                } catch {
+                    lock.lock()
+                    failure = error
+                    lock.unlock()
+                }
+            }
+            return
+        }
         let image = try state.snapshotImage()
         let stall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         stallSeconds += stall
@@ -57,21 +98,26 @@ final class CheckpointWriter: @unchecked Sendable {
             do throws(CheckpointError) {
                 let path = try store.write(header: partial, payload: image, retention: retention, failAfter: failAfter,
                                            pauseMidwayMilliseconds: pauseMilliseconds)
-                let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
-                lock.lock()
-                written += 1
-                payloadBytes += image.count
-                fileBytes += size
-                let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
-                writeSeconds += seconds
-                lastWrite = seconds
-                lock.unlock()
+                finished(began: began, payloadBytes: image.count, path: path)
             } catch {
                 lock.lock()
                 failure = error
                 lock.unlock()
             }
         }
+    }
+
+    /// Counts a checkpoint written in the background.
+    private func finished(began: UInt64, payloadBytes bytes: Int, path: String) {
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
+        lock.lock()
+        written += 1
+        payloadBytes += bytes
+        fileBytes += size
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
+        writeSeconds += seconds
+        lastWrite = seconds
+        lock.unlock()
     }
 
     /// Whether a checkpoint now keeps checkpoints within `share` of the time: the previous one's
@@ -95,7 +141,7 @@ final class CheckpointWriter: @unchecked Sendable {
 
     /// Waits for the write in flight; reports its failure, if any.
     func finish() throws -> CheckpointStats {
-        group.wait()
+        try waitForWrite()
         try throwIfFailed()
         lock.lock()
         defer { lock.unlock() }

@@ -152,6 +152,12 @@ public final class Importer<Machine: StateMachine> {
             until = min(until ?? Int.max, tip - options.confirmations + 1)
         }
         let current = engine!
+        // A checkpoint in flight reads the database file: the state stays open (closing it
+        // checkpoints SQLite's log into that file) until the write is done, whatever happens.
+        defer {
+            try? writer.waitForWrite()
+            withExtendedLifetime(current) {}
+        }
         current.expectedConsensusHashes = options.expectedConsensusHashes
         let summary = try current.run(directory: directory, index: index, until: until, passOptions: options.passOptions,
                                       progress: progress, afterBlock: { height, hash in

@@ -44,6 +44,39 @@ public final class StateStore {
     /// replay thread between batches, so it holds committed blocks only.
     public func snapshotImage() throws -> [UInt8] { try database.serializedImage() }
 
+    /// The database file as a consistent image of the committed state, for a checkpoint to stream
+    /// from without copying the database into memory.
+    public struct FileSnapshot: Sendable {
+        public let path: String
+        public let bytes: Int
+    }
+
+    /// Makes the database file itself an image of the committed state and keeps it so until
+    /// ``endFileSnapshot()``: the write-ahead log is checkpointed into the file and truncated,
+    /// and automatic checkpoints stop, so commits meanwhile stay in the log and the file does not
+    /// change. Call between batches (no open transaction), and end the snapshot before closing
+    /// the store (closing checkpoints the log). nil where the log could not be checkpointed
+    /// completely (another process reading the state holds it): take ``snapshotImage()`` then.
+    public func beginFileSnapshot() throws -> FileSnapshot? {
+        try database.execute("PRAGMA wal_autocheckpoint=0")
+        let result = try database.run("PRAGMA wal_checkpoint(TRUNCATE)").first
+        let path = directory + "/" + Self.fileName
+        guard let result, result.first?.int == 0, result.count == 3, result[1].int == result[2].int,
+              let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue else {
+            try endFileSnapshot()
+            return nil
+        }
+        return FileSnapshot(path: path, bytes: size)
+    }
+
+    /// Lets SQLite checkpoint its log into the database file again (the default threshold).
+    public func endFileSnapshot() throws {
+        try database.execute("PRAGMA wal_autocheckpoint=\(Self.walAutocheckpointPages)")
+    }
+
+    /// SQLite's default: the log is checkpointed once it holds this many pages.
+    static let walAutocheckpointPages = 1_000
+
     /// Closes the database; the store must not be used afterwards.
     public func close() { database.close() }
 

@@ -79,6 +79,37 @@ import TestSupport
         }
     }
 
+    /// A checkpoint streamed from a file (chunk by chunk, several chunks) reads back as the same
+    /// payload with the same header as one encoded in memory; only the first `payloadBytes` of
+    /// the file count; a failed stream leaves the old file and no temporary.
+    @Test func streamedFromAFileReadsBackLikeOneEncodedInMemory() throws {
+        let (header, payload, _) = try sample()
+        let big = payload + payload + payload + payload + [UInt8](repeating: 7, count: CheckpointFile.streamChunkBytes)
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = dir.appendingPathComponent("state.sqlite")
+        try Data(big + [1, 2, 3]).write(to: source)  // trailing bytes beyond payloadBytes are not read
+        let path = dir.appendingPathComponent("c.vc.lz4").path
+        var partial = header
+        partial.payloadSHA256 = ""
+        try CheckpointFile.writeAtomically(header: partial, payloadPath: source.path, payloadBytes: big.count, to: path)
+        let (decodedHeader, decodedPayload) = try decode([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))))
+        #expect(decodedPayload == big)
+        #expect(decodedHeader.payloadBytes == big.count)
+        #expect(decodedHeader.payloadSHA256 == Hex.encode(Hashes.sha256(big).bytes))
+        #expect(try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["lz4", "-t", path]).status == 0)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(throws: CheckpointError.self) {
+            try CheckpointFile.writeAtomically(header: partial, payloadPath: source.path, payloadBytes: big.count, to: path, failAfter: 50_000)
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)) == ["c.vc.lz4", "state.sqlite"])
+        // A payload file shorter than announced is an error, not a short checkpoint.
+        #expect(throws: CheckpointError.self) {
+            try CheckpointFile.writeAtomically(header: partial, payloadPath: source.path, payloadBytes: big.count + 10, to: path)
+        }
+    }
+
     @Test func failedWriteLeavesTheOldFileAndNoTemporary() throws {
         let dir = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
