@@ -137,6 +137,22 @@ public final class MappedFile: @unchecked Sendable {
         if let base = bytes.baseAddress { madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_SEQUENTIAL) }
     }
 
+    /// Lets go of the pages holding `range` (bytes of the file): they leave this process's
+    /// resident memory and stay in the page cache; touching them again maps them back from it
+    /// (the mapping is read-only and file-backed, so another thread reading a neighbouring record
+    /// in a shared page only takes a minor fault). A pass that is done with some blocks calls
+    /// this so resident memory stays at the blocks in flight, not at the files mapped.
+    public func releasePages(_ range: Range<Int>) {
+        guard owned, let base = bytes.baseAddress else { return }
+        let page = Self.pageSize
+        let start = max(0, range.lowerBound) / page * page
+        let end = min(bytes.count, (range.upperBound + page - 1) / page * page)
+        guard start < end else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
+
+    static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
     deinit {
         if owned, let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
     }

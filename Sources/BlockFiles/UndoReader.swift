@@ -104,6 +104,10 @@ public final class UndoFiles: @unchecked Sendable {
     /// the newest blk file).
     public func isNewest(_ number: Int) -> Bool { number == directory.blockFiles.last }
 
+    /// Linux maps up to this much around a faulting page of a file mapping (`fault_around_bytes`,
+    /// 64 KiB by default): releasing a record's pages releases this window around them too.
+    static let faultAroundBytes = 64 * 1024
+
     /// Where the last match in each rev file was: the next block's record usually follows it.
     private var lastMatch: [Int: Int] = [:]
     /// How far before the last match a search starts: workers finish neighbouring blocks out of
@@ -165,6 +169,10 @@ public final class UndoFiles: @unchecked Sendable {
             guard entry.transactions == transactionCount - 1 else { continue }
             directory.xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: mapped.bytes[(entry.offset + 8)..<(entry.offset + 8 + entry.size + 32)]),
                                           fileOffset: entry.offset + 8, into: &buffer)
+            // The record is copied: its pages can leave resident memory (rev files stay mapped),
+            // and so can the neighbours the kernel's fault-around mapped in with them.
+            let window = Self.faultAroundBytes
+            mapped.releasePages((entry.offset / window * window)..<((entry.offset + 8 + entry.size + 32 + window - 1) / window * window))
             let matches = buffer.withUnsafeBytes { raw -> Bool in
                 var previous = previousBlockHash
                 let checksum = withUnsafeBytes(of: &previous) { Hashes.dsha256(parts: $0, UnsafeRawBufferPointer(rebasing: raw[0..<entry.size])) }
@@ -222,6 +230,9 @@ public final class UndoFiles: @unchecked Sendable {
         if let problem = scanner.problems.first {
             throw BlockFileError(path: path, offset: problem.offset, "not an undo record: \(problem.message)")
         }
+        // Indexing touched every page; only the records sought are needed, each when it is.
+        mapped.releasePages(0..<mapped.bytes.count)
+        mapped.adviseRandom()
         records[number] = (mapped, entries)
         if scanner.incompleteTail != nil { incompleteTails.insert(number) }
         return (mapped, entries)

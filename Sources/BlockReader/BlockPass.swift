@@ -124,6 +124,8 @@ public final class BlockPass: @unchecked Sendable {
                         files.finished(index.entries[recordIndex].location.file)
                     }
                     state.deliver(batch, results)
+                    // Done with these blocks' bytes: out of resident memory (still cached).
+                    files.release(batch.map { index.entries[records[$0]].location })
                 }
             }
         }
@@ -307,6 +309,19 @@ final class MappingCache: @unchecked Sendable {
     init(directory: BlocksDirectory, records: [RecordLocation]) {
         self.directory = directory
         for location in records { pending[location.file, default: 0] += 1 }
+    }
+
+    /// Releases the pages of `locations` (blocks a worker is done with) in the files still mapped.
+    func release(_ locations: [RecordLocation]) {
+        var byFile: [Int: Range<Int>] = [:]
+        for location in locations {
+            let range = location.offset..<(location.payloadOffset + location.size)
+            byFile[location.file] = byFile[location.file].map { min($0.lowerBound, range.lowerBound)..<max($0.upperBound, range.upperBound) } ?? range
+        }
+        lock.lock()
+        let mapped = byFile.compactMap { file, range in mappings[file].map { ($0, range) } }
+        lock.unlock()
+        for (file, range) in mapped { file.releasePages(range) }
     }
 
     func mapping(_ file: Int) throws -> MappedFile {

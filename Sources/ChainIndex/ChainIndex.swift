@@ -200,10 +200,13 @@ public struct ChainIndex: Sendable {
         if let headerIndex, changed {
             do { try headerIndex.save(scanned, directory: directory) } catch { throw .file(error) }
         }
+        // The per-file scans are in `records` now: let them go before the tree is built.
+        scanned = [:]
+        cached = nil
         if records.isEmpty, let foreign {
             throw .foreignNetwork(path: foreign.path, found: foreign.network, expected: directory.network)
         }
-        try chooseBestChain(records, directory: directory, givenBaseHeight: givenBaseHeight)
+        try chooseBestChain(&records, directory: directory, givenBaseHeight: givenBaseHeight)
     }
 
     /// Scans `mapped` from the start, or from where `earlier` stopped (keeping its records); also
@@ -298,15 +301,18 @@ public struct ChainIndex: Sendable {
     /// and far from overflowing heights computed from it.
     public static let maxBaseHeight = 100_000_000
 
-    private mutating func chooseBestChain(_ records: [HeaderRecord], directory: BlocksDirectory, givenBaseHeight: Int?) throws(ChainIndexError) {
+    /// Builds the tree from `records`, which it empties (the entries take their place: at a
+    /// mainnet's length, holding both would cost a hundred megabytes more).
+    private mutating func chooseBestChain(_ records: inout [HeaderRecord], directory: BlocksDirectory, givenBaseHeight: Int?) throws(ChainIndexError) {
         entries = records.map(BlockEntry.init)
-        positionByHash.reserveCapacity(records.count)
-        for (i, record) in records.enumerated() {
-            if let original = positionByHash[record.hash] {
+        records = []
+        positionByHash.reserveCapacity(entries.count)
+        for i in entries.indices {
+            if let original = positionByHash[entries[i].hash] {
                 entries[i].status = .duplicate(of: original)
                 duplicateCount += 1
             } else {
-                positionByHash[record.hash] = i
+                positionByHash[entries[i].hash] = i
             }
         }
         func isFirstRecord(_ i: Int) -> Bool {
@@ -316,11 +322,11 @@ public struct ChainIndex: Sendable {
         // The tree as flat arrays (one hash lookup per block, no per-block allocation): each
         // block's parent record, and its children in record order (compressed: the children of
         // `p` are childList[childStart[p]..<childStart[p + 1]]).
-        let n = records.count
+        let n = entries.count
         var parent = [Int](repeating: -1, count: n)
         var childStart = [Int](repeating: 0, count: n + 1)
         for i in 0..<n where isFirstRecord(i) {
-            if let p = positionByHash[records[i].previous] {
+            if let p = positionByHash[entries[i].parent] {
                 parent[i] = p
                 childStart[p + 1] += 1
             }
@@ -361,7 +367,7 @@ public struct ChainIndex: Sendable {
         var cumulative = [UInt256](repeating: .zero, count: n)
         for root in roots {
             visited[root] = true
-            cumulative[root] = work(records[root].bits)
+            cumulative[root] = work(entries[root].bits)
             var queue = [root]
             var head = 0
             while head < queue.count {
@@ -372,21 +378,21 @@ public struct ChainIndex: Sendable {
                 }
                 for child in children(i) where !visited[child] {
                     visited[child] = true
-                    cumulative[child] = cumulative[i] &+ work(records[child].bits)
+                    cumulative[child] = cumulative[i] &+ work(entries[child].bits)
                     queue.append(child)
                 }
             }
         }
-        if records[bestRoot].hash == genesis {
+        if entries[bestRoot].hash == genesis {
             if let givenBaseHeight, givenBaseHeight != 0 {
-                let root = records[bestRoot].location
+                let root = entries[bestRoot].location
                 throw .genesisPresent(path: directory.blockFilePath(root.file), offset: root.offset, given: givenBaseHeight)
             }
             baseHeight = 0
         } else {
-            baseHeight = try Self.firstBlockHeight(of: records[bestRoot], directory: directory, given: givenBaseHeight)
+            baseHeight = try Self.firstBlockHeight(of: entries[bestRoot], directory: directory, given: givenBaseHeight)
             let source = givenBaseHeight == nil ? "from its BIP34 coinbase" : "as given"
-            notes.append("the genesis block is not in \(directory.path) (pruned?): chain starts at block \(records[bestRoot].hash), height \(baseHeight) \(source)")
+            notes.append("the genesis block is not in \(directory.path) (pruned?): chain starts at block \(entries[bestRoot].hash), height \(baseHeight) \(source)")
         }
         // Heights and work for everything under the chosen root (stale until the best chain is
         // marked); other roots' blocks stay unconnected.

@@ -9,7 +9,7 @@ extension ChainIndex {
     /// Before BIP34 a coinbase's first push was arbitrary (an extra nonce, a time), so a number read
     /// there is a height only if it is at least the network's BIP34 height and the header has the
     /// version Core requires at that height ("bad-version"); anything else asks for the height.
-    static func firstBlockHeight(of record: HeaderRecord, directory: BlocksDirectory, given: Int?) throws(ChainIndexError) -> Int {
+    static func firstBlockHeight(of record: BlockEntry, directory: BlocksDirectory, given: Int?) throws(ChainIndexError) -> Int {
         let path = directory.blockFilePath(record.location.file)
         let parameters = directory.network.consensus
         if let given, !(0...Self.maxBaseHeight).contains(given) {

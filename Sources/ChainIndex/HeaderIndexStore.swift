@@ -123,9 +123,35 @@ public struct HeaderIndexStore: Sendable {
         }
     }
 
-    /// Writes the index atomically (temporary file, fsync, rename).
+    /// Bytes of the index buffered before they are hashed and written: memory stays this size
+    /// whatever the chain's length (a mainnet index is about 80 MB).
+    static let flushBytes = 1 << 20
+
+    /// Writes the index atomically (temporary file, fsync, rename), a buffer at a time.
     public func save(_ files: [Int: ScannedFile], directory: BlocksDirectory) throws(BlockFileError) {
-        var writer = ByteWriter(capacity: 64 + files.values.reduce(0) { $0 + 64 + $1.records.count * Self.recordBytes })
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw BlockFileError(path: temporary, "cannot create the header index: \(String(cString: strerror(errno)))") }
+        var ok = false
+        defer {
+            close(fd)
+            if !ok { unlink(temporary) }
+        }
+        var hasher = SHA256Hasher()
+        var writer = ByteWriter(capacity: Self.flushBytes + 4096)
+        func put(_ bytes: [UInt8]) throws(BlockFileError) {
+            var done = 0
+            while done < bytes.count {
+                let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+                guard n > 0 else { throw BlockFileError(path: temporary, "cannot write the header index: \(String(cString: strerror(errno)))") }
+                done += n
+            }
+        }
+        func flush() throws(BlockFileError) {
+            hasher.update(writer.bytes)
+            try put(writer.bytes)
+            writer.removeAll()
+        }
         writer.write(Self.tag)
         writer.writeLE(Self.formatVersion)
         writer.writeLE(directory.network.magicValue)
@@ -147,6 +173,7 @@ public struct HeaderIndexStore: Sendable {
                 writer.writeLE(record.bits)
                 writer.writeLE(UInt64(record.location.offset))
                 writer.writeLE(UInt32(record.location.size))
+                if writer.count >= Self.flushBytes { try flush() }
             }
             writer.writeCompactSize(file.problems.count)
             for problem in file.problems {
@@ -154,19 +181,10 @@ public struct HeaderIndexStore: Sendable {
                 writer.writeVarBytes(Array(problem.message.utf8.prefix(Self.maxProblemMessage)))
             }
         }
-        var bytes = writer.bytes
-        bytes += Hashes.sha256(bytes).bytes
-        let temporary = path + ".tmp"
-        do {
-            try Data(bytes).write(to: URL(fileURLWithPath: temporary))
-            let fd = open(temporary, O_RDONLY)
-            if fd >= 0 { fsync(fd); close(fd) }
-            if rename(temporary, path) != 0 { throw BlockFileError(path: path, "cannot replace: \(String(cString: strerror(errno)))") }
-        } catch let error as BlockFileError {
-            throw error
-        } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw BlockFileError(path: path, "cannot write the header index: \(error.localizedDescription)")
-        }
+        try flush()
+        try put(hasher.finalize().bytes)
+        guard fsync(fd) == 0 else { throw BlockFileError(path: temporary, "cannot write the header index: fsync: \(String(cString: strerror(errno)))") }
+        guard rename(temporary, path) == 0 else { throw BlockFileError(path: path, "cannot replace: \(String(cString: strerror(errno)))") }
+        ok = true
     }
 }

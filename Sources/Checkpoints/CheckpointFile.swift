@@ -119,6 +119,8 @@ public enum CheckpointFile {
     static let tag = Array("VCCK".utf8)
     /// Largest header we accept (a damaged length field must not make us allocate gigabytes).
     static let maxHeaderBytes = 64 * 1024
+    /// The longest header frame: magic, size, tag, JSON length, the JSON at most, its SHA-256.
+    static let headerFrameLimit = 12 + 4 + maxHeaderBytes + 32
     /// Largest payload we accept (a damaged size must not make us allocate absurd amounts).
     public static let maxPayloadBytes = 64 << 30
 

@@ -67,6 +67,7 @@ public final class CheckpointStore: @unchecked Sendable {
     /// A file that exists but cannot be read (permissions, too many open files) is not damage:
     /// its entry says so in `inaccessible`.
     public func inspect(_ path: String, payload: Bool) -> (entry: Entry, payload: [UInt8]?) {
+        if !payload { return (inspectHeader(path), nil) }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -84,6 +85,35 @@ public final class CheckpointStore: @unchecked Sendable {
                 return (Entry(path: path, bytes: bytes.count, header: header, problem: nil), content)
             } catch {
                 return (Entry(path: path, bytes: bytes.count, header: nil, problem: error.description), nil)
+            }
+        }
+    }
+
+    /// A checkpoint's header, reading only the file's first bytes (listing and retention look at
+    /// every checkpoint; reading whole files for that cost their size in memory each time).
+    func inspectHeader(_ path: String) -> Entry {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            var entry = Entry(path: path, bytes: 0, header: nil, problem: "cannot be read (\(String(cString: strerror(errno))))")
+            entry.inaccessible = entry.problem
+            return entry
+        }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()).map(Int.init) ?? 0
+        let prefix: [UInt8]
+        do {
+            try handle.seek(toOffset: 0)
+            prefix = [UInt8](try handle.read(upToCount: CheckpointFile.headerFrameLimit) ?? Data())
+        } catch {
+            var entry = Entry(path: path, bytes: size, header: nil, problem: "cannot be read (\(Self.reason(error)))")
+            entry.inaccessible = entry.problem
+            return entry
+        }
+        return prefix.withUnsafeBytes { raw in
+            do throws(CheckpointError) {
+                let (header, _) = try CheckpointFile.readHeader(raw)
+                return Entry(path: path, bytes: size, header: header, problem: nil)
+            } catch {
+                return Entry(path: path, bytes: size, header: nil, problem: error.description)
             }
         }
     }

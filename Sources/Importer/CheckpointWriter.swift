@@ -39,6 +39,9 @@ final class CheckpointWriter: @unchecked Sendable {
     /// replay thread, once that write is done).
     private var snapshotInUse: StateStore?
 
+    /// Set by the background write when it is done with the database file.
+    private var snapshotReleased = false
+
     /// Waits for the write in flight and ends its file snapshot. On the replay thread; before
     /// the state is closed.
     func waitForWrite() throws {
@@ -47,6 +50,16 @@ final class CheckpointWriter: @unchecked Sendable {
             snapshotInUse = nil
             try state.endFileSnapshot()
         }
+    }
+
+    /// Ends the file snapshot as soon as its write is done (called on the replay thread after
+    /// every block): while it lasts SQLite's log only grows, so it must not outlive the write.
+    func releaseSnapshotIfWritten() throws {
+        guard snapshotInUse != nil else { return }
+        lock.lock()
+        let released = snapshotReleased
+        lock.unlock()
+        if released { try waitForWrite() }
     }
 
     /// Snapshots the state now and writes it in the background: streamed from the database file
@@ -58,6 +71,9 @@ final class CheckpointWriter: @unchecked Sendable {
         try throwIfFailed()
         if let snapshot = try state.beginFileSnapshot() {
             snapshotInUse = state
+            lock.lock()
+            snapshotReleased = false
+            lock.unlock()
             let stall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             stallSeconds += stall
             lock.lock()
@@ -78,6 +94,9 @@ final class CheckpointWriter: @unchecked Sendable {
                     failure = error
                     lock.unlock()
                 }
+                lock.lock()
+                snapshotReleased = true
+                lock.unlock()
             }
             return
         }

@@ -161,6 +161,7 @@ public final class Importer<Machine: StateMachine> {
         current.expectedConsensusHashes = options.expectedConsensusHashes
         let summary = try current.run(directory: directory, index: index, until: until, passOptions: options.passOptions,
                                       progress: progress, afterBlock: { height, hash in
+            try writer.releaseSnapshotIfWritten()
             if (height - firstBlock + 1) % every == 0 && writer.isDue(share: self.options.checkpointShare) {
                 try current.commitPendingBlocks()  // a checkpoint holds committed blocks only
                 try writer.checkpoint(state: current.store) { size in self.header(engine: current, height: height, hash: hash, size: size) }
