@@ -39,9 +39,9 @@ public struct Hash256: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 
     /// Hex in display order (byte-reversed), as `bitcoin-cli` and explorers print it.
-    public var displayHex: String { Hex.encode(bytes.reversed()) }
+    public var displayHex: String { withUnsafeBytes { Hex.encode($0, reversed: true) } }
     /// Hex in internal (serialization) order.
-    public var internalHex: String { Hex.encode(bytes) }
+    public var internalHex: String { withUnsafeBytes { Hex.encode($0) } }
     public var description: String { displayHex }
 
     /// Orders by the 256-bit little-endian number the hash represents (the PoW comparison order).

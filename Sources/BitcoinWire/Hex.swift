@@ -2,6 +2,22 @@
 public enum Hex {
     private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
+    /// Lowercase hex of `bytes`, written straight into the string's storage (hashes are encoded
+    /// several times per block when a state stores them).
+    public static func encode(_ bytes: UnsafeRawBufferPointer, reversed: Bool = false) -> String {
+        String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            let count = bytes.count
+            for i in 0..<count {
+                let byte = bytes[reversed ? count - 1 - i : i]
+                out[2 * i] = digits[Int(byte >> 4)]
+                out[2 * i + 1] = digits[Int(byte & 0x0f)]
+            }
+            return count * 2
+        }
+    }
+
+    public static func encode(_ bytes: [UInt8]) -> String { bytes.withUnsafeBytes { encode($0) } }
+
     public static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
         var out = [UInt8]()
         out.reserveCapacity(bytes.underestimatedCount * 2)
