@@ -311,17 +311,30 @@ final class MappingCache: @unchecked Sendable {
         for location in records { pending[location.file, default: 0] += 1 }
     }
 
-    /// Releases the pages of `locations` (blocks a worker is done with) in the files still mapped.
+    /// Spans of block bytes done with, per file, not yet released.
+    private var done: [Int: Range<Int>] = [:]
+    /// Released at once: each release is a system call and a TLB shootdown on every core running
+    /// a worker, so it waits until this much is done (resident memory stays within a few times
+    /// this per file being read).
+    static let releaseBytes = 8 << 20
+
+    /// Records that the blocks at `locations` are done with; once a file's done span reaches
+    /// `releaseBytes`, its pages leave resident memory (see `MappedFile.releasePages`).
     func release(_ locations: [RecordLocation]) {
-        var byFile: [Int: Range<Int>] = [:]
+        var due: [(MappedFile, Range<Int>)] = []
+        lock.lock()
         for location in locations {
             let range = location.offset..<(location.payloadOffset + location.size)
-            byFile[location.file] = byFile[location.file].map { min($0.lowerBound, range.lowerBound)..<max($0.upperBound, range.upperBound) } ?? range
+            let span = done[location.file].map { min($0.lowerBound, range.lowerBound)..<max($0.upperBound, range.upperBound) } ?? range
+            if span.count >= Self.releaseBytes, let mapped = mappings[location.file] {
+                due.append((mapped, span))
+                done[location.file] = nil
+            } else {
+                done[location.file] = span
+            }
         }
-        lock.lock()
-        let mapped = byFile.compactMap { file, range in mappings[file].map { ($0, range) } }
         lock.unlock()
-        for (file, range) in mapped { file.releasePages(range) }
+        for (file, range) in due { file.releasePages(range) }
     }
 
     func mapping(_ file: Int) throws -> MappedFile {
@@ -338,6 +351,9 @@ final class MappingCache: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         pending[file, default: 0] -= 1
-        if pending[file] == 0 { mappings[file] = nil }
+        if pending[file] == 0 {
+            mappings[file] = nil
+            done[file] = nil
+        }
     }
 }
