@@ -36,7 +36,7 @@ import TestSupport
         #expect(try StateStore.describe(databaseAt: copy.path).tip?.height == 1)
         try engine.store.endFileSnapshot()
         #expect(try engine.store.tip()?.height == 40)
-        try database.transaction { try database.run("INSERT INTO filler VALUES (?)", [.blob([1])]) }
+        _ = try database.transaction { try database.run("INSERT INTO filler VALUES (?)", [.blob([1])]) }
         #expect(try Data(contentsOf: URL(fileURLWithPath: snapshot.path)) != frozen)
     }
 }
