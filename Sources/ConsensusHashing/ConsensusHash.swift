@@ -144,22 +144,35 @@ extension ConsensusHash {
                 while j > 0 && less(item, row[j - 1]) { row[j] = row[j - 1]; j -= 1 }
                 row[j] = item
             }
-            // Leaves enter the tree byte-reversed (the original hashed hex-decoded, reversed strings).
+            // Leaves enter the tree byte-reversed (the original hashed hex-decoded, reversed
+            // strings): for whole words, the words in reverse order, each byte-swapped.
             func reverse(_ leaf: inout Leaf) {
-                let count = leaf.count
-                Swift.withUnsafeMutableBytes(of: &leaf.bytes) { raw in
-                    var a = 0, b = count - 1
-                    while a < b { raw.swapAt(a, b); a += 1; b -= 1 }
+                let h = leaf.bytes
+                switch leaf.count {
+                case 16: leaf.bytes = Hash256(a: h.b.byteSwapped, b: h.a.byteSwapped, c: 0, d: 0)
+                case 32: leaf.bytes = Hash256(a: h.d.byteSwapped, b: h.c.byteSwapped, c: h.b.byteSwapped, d: h.a.byteSwapped)
+                default:
+                    let count = leaf.count
+                    Swift.withUnsafeMutableBytes(of: &leaf.bytes) { raw in
+                        var a = 0, b = count - 1
+                        while a < b { raw.swapAt(a, b); a += 1; b -= 1 }
+                    }
                 }
             }
             for i in 0..<n { reverse(&row[i]) }
+            // Each node: dSHA256 of the two children's bytes side by side (at most 64 bytes, so
+            // both rounds are single compressions of padded blocks, see `Hashes.sha256`).
+            var pair = (Hash256.zero, Hash256.zero)
             while n > 1 {
                 if n % 2 == 1 { row[n] = row[n - 1]; n += 1 }
                 for j in 0..<(n / 2) {
-                    var hasher = SHA256Hasher()
-                    Swift.withUnsafeBytes(of: row[2 * j].bytes) { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<row[2 * j].count])) }
-                    Swift.withUnsafeBytes(of: row[2 * j + 1].bytes) { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<row[2 * j + 1].count])) }
-                    row[j] = Leaf(bytes: hasher.finalizeDouble(), count: 32)
+                    let left = row[2 * j], right = row[2 * j + 1]
+                    let digest = Swift.withUnsafeMutableBytes(of: &pair) { raw -> Hash256 in
+                        Swift.withUnsafeBytes(of: left.bytes) { raw.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: left.count) }
+                        Swift.withUnsafeBytes(of: right.bytes) { (raw.baseAddress! + left.count).copyMemory(from: $0.baseAddress!, byteCount: right.count) }
+                        return Hashes.dsha256(UnsafeRawBufferPointer(rebasing: raw[0..<(left.count + right.count)]))
+                    }
+                    row[j] = Leaf(bytes: digest, count: 32)
                 }
                 n /= 2
             }
