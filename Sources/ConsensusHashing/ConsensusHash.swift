@@ -168,8 +168,20 @@ extension ConsensusHash {
                 for j in 0..<(n / 2) {
                     let left = row[2 * j], right = row[2 * j + 1]
                     let digest = Swift.withUnsafeMutableBytes(of: &pair) { raw -> Hash256 in
-                        Swift.withUnsafeBytes(of: left.bytes) { raw.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: left.count) }
-                        Swift.withUnsafeBytes(of: right.bytes) { (raw.baseAddress! + left.count).copyMemory(from: $0.baseAddress!, byteCount: right.count) }
+                        // Whole words stored directly (a memmove call per child cost more).
+                        func put(_ leaf: Leaf, at offset: Int) {
+                            guard leaf.count % 8 == 0 else {
+                                Swift.withUnsafeBytes(of: leaf.bytes) { (raw.baseAddress! + offset).copyMemory(from: $0.baseAddress!, byteCount: leaf.count) }
+                                return
+                            }
+                            let h = leaf.bytes
+                            raw.storeBytes(of: h.a, toByteOffset: offset, as: UInt64.self)
+                            if leaf.count > 8 { raw.storeBytes(of: h.b, toByteOffset: offset + 8, as: UInt64.self) }
+                            if leaf.count > 16 { raw.storeBytes(of: h.c, toByteOffset: offset + 16, as: UInt64.self) }
+                            if leaf.count > 24 { raw.storeBytes(of: h.d, toByteOffset: offset + 24, as: UInt64.self) }
+                        }
+                        put(left, at: 0)
+                        put(right, at: left.count)
                         return Hashes.dsha256(UnsafeRawBufferPointer(rebasing: raw[0..<(left.count + right.count)]))
                     }
                     row[j] = Leaf(bytes: digest, count: 32)
