@@ -80,7 +80,7 @@ public struct ChainIndex: Sendable {
     /// Records repeating a block stored earlier.
     public private(set) var duplicateCount = 0
     /// Position of each block's first record, by hash.
-    private var positionByHash: [BlockHash: Int] = [:]
+    private var positionByHash = HashPositionTable()
 
     /// Whether `directory` holds exactly the blk files this index was built from, unchanged (a
     /// follow poll with nothing new need not look further).
@@ -104,10 +104,10 @@ public struct ChainIndex: Sendable {
     public func entry(atHeight height: Int) -> BlockEntry? { position(atHeight: height).map { entries[$0] } }
 
     /// Position of the first record of block `hash`, if the directory holds it.
-    public func position(of hash: BlockHash) -> Int? { positionByHash[hash] }
+    public func position(of hash: BlockHash) -> Int? { positionByHash.find(hash, in: entries) }
 
     /// The first record of block `hash`, if the directory holds it.
-    public func entry(for hash: BlockHash) -> BlockEntry? { positionByHash[hash].map { entries[$0] } }
+    public func entry(for hash: BlockHash) -> BlockEntry? { position(of: hash).map { entries[$0] } }
 
     /// Whether the record at `position` is off the best chain: stale, unconnected, or a duplicate
     /// of such a block (a duplicate of a best-chain block is not stale).
@@ -306,13 +306,11 @@ public struct ChainIndex: Sendable {
     private mutating func chooseBestChain(_ records: inout [HeaderRecord], directory: BlocksDirectory, givenBaseHeight: Int?) throws(ChainIndexError) {
         entries = records.map(BlockEntry.init)
         records = []
-        positionByHash.reserveCapacity(entries.count)
+        positionByHash = HashPositionTable(capacity: entries.count)
         for i in entries.indices {
-            if let original = positionByHash[entries[i].hash] {
+            if let original = positionByHash.insert(entries[i].hash, position: i, in: entries) {
                 entries[i].status = .duplicate(of: original)
                 duplicateCount += 1
-            } else {
-                positionByHash[entries[i].hash] = i
             }
         }
         func isFirstRecord(_ i: Int) -> Bool {
@@ -326,7 +324,7 @@ public struct ChainIndex: Sendable {
         var parent = [Int](repeating: -1, count: n)
         var childStart = [Int](repeating: 0, count: n + 1)
         for i in 0..<n where isFirstRecord(i) {
-            if let p = positionByHash[entries[i].parent] {
+            if let p = positionByHash.find(entries[i].parent, in: entries) {
                 parent[i] = p
                 childStart[p + 1] += 1
             }
@@ -344,7 +342,7 @@ public struct ChainIndex: Sendable {
         // parent is missing.
         var roots: [Int]
         let genesis = directory.network.genesisHash
-        if let g = positionByHash[genesis] {
+        if let g = positionByHash.find(genesis, in: entries) {
             roots = [g]
         } else {
             roots = (0..<n).filter { isFirstRecord($0) && parent[$0] < 0 }
