@@ -220,40 +220,15 @@ public enum CheckpointFile {
         return out
     }
 
-    /// Writes `bytes` to `path` atomically: temporary file, fsync, rename, fsync of the directory.
-    /// A failure leaves any existing file at `path` as it was and removes the temporary file.
+    /// Writes `bytes` to `path` atomically (see `AtomicFile`): temporary file, fsync, rename,
+    /// fsync of the directory. A failure leaves any existing file at `path` as it was and removes
+    /// the temporary file. Test hooks: `failAfter` bytes as on a full disk; a pause half-way.
     public static func writeAtomically(_ bytes: [UInt8], to path: String, failAfter: Int? = nil, pauseMidwayMilliseconds: Int? = nil) throws(CheckpointError) {
-        let directory = (path as NSString).deletingLastPathComponent
-        let temporary = directory + "/." + (path as NSString).lastPathComponent + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CheckpointError.fileSystem("\(temporary): cannot create: \(String(cString: strerror(errno)))") }
-        var ok = false
-        defer {
-            if !ok { unlink(temporary) }
-        }
-        let limit = failAfter ?? Int.max
-        let problem: String? = bytes.withUnsafeBytes { raw -> String? in
-            var written = 0
-            while written < raw.count {
-                if written >= limit { return "No space left on device (injected)" }
-                let chunk = min(raw.count - written, 1 << 20, max(limit - written, 1))
-                let n = write(fd, raw.baseAddress! + written, min(chunk, max(1, raw.count / 2)))
-                if n < 0 { return String(cString: strerror(errno)) }
-                written += n
-                if let pause = pauseMidwayMilliseconds, written >= raw.count / 2, written - n < raw.count / 2 {
-                    usleep(UInt32(pause) * 1000)  // test hook: a window to kill the writer mid-file
-                }
-            }
-            return fsync(fd) == 0 ? nil : "fsync: " + String(cString: strerror(errno))
-        }
-        close(fd)
-        if let problem { throw CheckpointError.fileSystem("\(temporary): write failed: \(problem)") }
-        guard rename(temporary, path) == 0 else { throw CheckpointError.fileSystem("\(path): cannot rename into place: \(String(cString: strerror(errno)))") }
-        ok = true
-        let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dirfd >= 0 {
-            fsync(dirfd)
-            close(dirfd)
-        }
+        let file = try AtomicFile(path: path, failAfter: failAfter)
+        let half = bytes.count / 2
+        try file.write(Array(bytes[0..<half]))
+        if let pause = pauseMidwayMilliseconds { usleep(UInt32(pause) * 1000) }  // a window to kill the writer mid-file
+        try file.write(Array(bytes[half...]))
+        try file.commit()
     }
 }

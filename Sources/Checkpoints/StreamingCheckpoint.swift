@@ -54,28 +54,9 @@ extension CheckpointFile {
         complete.payloadBytes = payloadBytes
         complete.payloadSHA256 = Hex.encode(hasher.finalize().bytes)
 
-        let directory = (path as NSString).deletingLastPathComponent
-        let temporary = directory + "/." + (path as NSString).lastPathComponent + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CheckpointError.fileSystem("\(temporary): cannot create: \(String(cString: strerror(errno)))") }
-        var ok = false
-        defer {
-            close(fd)
-            if !ok { unlink(temporary) }
-        }
-        let limit = failAfter ?? Int.max
-        var written = 0
+        let file = try AtomicFile(path: path, failAfter: failAfter)
+        func put(_ bytes: UnsafeRawBufferPointer) throws { try file.write(bytes) }
         var paused = false
-        func put(_ bytes: UnsafeRawBufferPointer) throws {
-            var done = 0
-            while done < bytes.count {
-                if written >= limit { throw CheckpointError.fileSystem("\(temporary): write failed: No space left on device (injected)") }
-                let n = write(fd, bytes.baseAddress! + done, Swift.min(bytes.count - done, Swift.max(1, limit - written)))
-                if n < 0 { throw CheckpointError.fileSystem("\(temporary): write failed: \(String(cString: strerror(errno)))") }
-                done += n
-                written += n
-            }
-        }
 
         let headerFrame = headerFrame(for: complete)
         try headerFrame.withUnsafeBytes { raw in try put(raw) }
@@ -105,13 +86,6 @@ extension CheckpointFile {
         }
         let ended = try check(output.withUnsafeMutableBytes { LZ4F_compressEnd(context, $0.baseAddress, capacity, nil) })
         try output.withUnsafeBytes { raw in try put(UnsafeRawBufferPointer(rebasing: raw[0..<ended])) }
-        guard fsync(fd) == 0 else { throw CheckpointError.fileSystem("\(temporary): write failed: fsync: \(String(cString: strerror(errno)))") }
-        guard rename(temporary, path) == 0 else { throw CheckpointError.fileSystem("\(path): cannot rename into place: \(String(cString: strerror(errno)))") }
-        ok = true
-        let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dirfd >= 0 {
-            fsync(dirfd)
-            close(dirfd)
-        }
+        try file.commit()
     }
 }

@@ -74,33 +74,25 @@ final class CheckpointWriter: @unchecked Sendable {
             lock.lock()
             snapshotReleased = false
             lock.unlock()
-            let stall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            stallSeconds += stall
-            lock.lock()
-            lastStart = start
-            lastStall = stall
-            lastWrite = 0
-            lock.unlock()
-            let base = header(snapshot.bytes)
-            lastHeight = base.height
-            queue.async(group: group) { [self] in
-                let began = DispatchTime.now().uptimeNanoseconds
-                do throws(CheckpointError) {
-                    let path = try store.write(header: base, payloadPath: snapshot.path, payloadBytes: snapshot.bytes, retention: retention,
-                                               failAfter: failAfter, pauseMidwayMilliseconds: pauseMilliseconds)
-                    finished(began: began, payloadBytes: snapshot.bytes, path: path)
-                } catch {
-                    lock.lock()
-                    failure = error
-                    lock.unlock()
-                }
-                lock.lock()
-                snapshotReleased = true
-                lock.unlock()
+            let base = snapshotTaken(startedAt: start, header: header(snapshot.bytes))
+            write(payloadBytes: snapshot.bytes) { [self] () throws(CheckpointError) -> String in
+                try store.write(header: base, payloadPath: snapshot.path, payloadBytes: snapshot.bytes, retention: retention,
+                                failAfter: failAfter, pauseMidwayMilliseconds: pauseMilliseconds)
             }
             return
         }
         let image = try state.snapshotImage()
+        let base = snapshotTaken(startedAt: start, header: header(image.count))
+        write(payloadBytes: image.count) { [self] () throws(CheckpointError) -> String in
+            var complete = base
+            complete.payloadSHA256 = Hex.encode(Hashes.sha256(image).bytes)
+            return try store.write(header: complete, payload: image, retention: retention, failAfter: failAfter,
+                                   pauseMidwayMilliseconds: pauseMilliseconds)
+        }
+    }
+
+    /// Accounts for the stall of a snapshot just taken; returns its checkpoint's header.
+    private func snapshotTaken(startedAt start: UInt64, header: CheckpointHeader) -> CheckpointHeader {
         let stall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         stallSeconds += stall
         lock.lock()
@@ -108,21 +100,25 @@ final class CheckpointWriter: @unchecked Sendable {
         lastStall = stall
         lastWrite = 0
         lock.unlock()
-        let base = header(image.count)
-        lastHeight = base.height
+        lastHeight = header.height
+        return header
+    }
+
+    /// Runs `work` (which writes the checkpoint and returns its path) on the background queue,
+    /// keeping its cost and any failure; then lets the replay thread end the file snapshot.
+    private func write(payloadBytes: Int, _ work: @escaping @Sendable () throws(CheckpointError) -> String) {
         queue.async(group: group) { [self] in
             let began = DispatchTime.now().uptimeNanoseconds
-            var partial = base
-            partial.payloadSHA256 = Hex.encode(Hashes.sha256(image).bytes)
             do throws(CheckpointError) {
-                let path = try store.write(header: partial, payload: image, retention: retention, failAfter: failAfter,
-                                           pauseMidwayMilliseconds: pauseMilliseconds)
-                finished(began: began, payloadBytes: image.count, path: path)
+                finished(began: began, payloadBytes: payloadBytes, path: try work())
             } catch {
                 lock.lock()
                 failure = error
                 lock.unlock()
             }
+            lock.lock()
+            snapshotReleased = true
+            lock.unlock()
         }
     }
 

@@ -32,7 +32,7 @@ public final class SQLiteDatabase {
             handle = nil
             throw SQLiteError(path: path, code: status, message: message)
         }
-        sqlite3_busy_timeout(handle, 5_000)
+        sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds)
         sqlite3_set_authorizer(handle, authorize, Unmanaged.passUnretained(authorizer).toOpaque())
         if !readOnly {
             // WAL: a crash leaves the database at the last committed block; readers never block.
@@ -43,6 +43,17 @@ public final class SQLiteDatabase {
     }
 
     deinit { close() }
+
+    /// How long a statement waits for another connection's lock before failing with BUSY.
+    static let busyTimeoutMilliseconds: Int32 = 5_000
+
+    /// Runs `body` without waiting on other connections' locks (BUSY at once): for work that
+    /// has a fallback and must not stall the replay.
+    func withoutBusyWait<T>(_ body: () throws -> T) rethrows -> T {
+        sqlite3_busy_timeout(handle, 0)
+        defer { sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds) }
+        return try body()
+    }
 
     public func close() {
         cache.removeAll()

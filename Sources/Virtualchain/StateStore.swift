@@ -59,7 +59,9 @@ public final class StateStore {
     /// completely (another process reading the state holds it): take ``snapshotImage()`` then.
     public func beginFileSnapshot() throws -> FileSnapshot? {
         try database.execute("PRAGMA wal_autocheckpoint=0")
-        let result = try database.run("PRAGMA wal_checkpoint(TRUNCATE)").first
+        // A reader elsewhere (a `status` command, a user's sqlite3 shell) would make SQLite wait
+        // for it: don't; the image in memory is the fallback.
+        let result = try database.withoutBusyWait { try database.run("PRAGMA wal_checkpoint(TRUNCATE)").first }
         let path = directory + "/" + Self.fileName
         guard let result, result.first?.int == 0, result.count == 3, result[1].int == result[2].int,
               let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue else {
