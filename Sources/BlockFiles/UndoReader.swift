@@ -108,24 +108,6 @@ public final class UndoFiles: @unchecked Sendable {
     /// 64 KiB by default): releasing a record's pages releases this window around them too.
     static let faultAroundBytes = 64 * 1024
 
-    /// Where the last match in each rev file was: the next block's record usually follows it.
-    private var lastMatch: [Int: Int] = [:]
-    /// How far before the last match a search starts: workers finish neighbouring blocks out of
-    /// order, so the record sought may sit a little before the last one found.
-    static let searchBacktrack = 16
-
-    private func searchHint(_ file: Int, count: Int) -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return max(0, min(count - 1, (lastMatch[file] ?? 0) - Self.searchBacktrack))
-    }
-
-    private func recordHint(_ file: Int, position: Int) {
-        lock.lock()
-        lastMatch[file] = position
-        lock.unlock()
-    }
-
     /// Whether rev file `number` is being written: the newest, ending in a record cut short. A
     /// block whose record is missing there is "not yet written"; anywhere else it is damage.
     public func isBeingWritten(_ number: Int) -> Bool {
@@ -152,18 +134,17 @@ public final class UndoFiles: @unchecked Sendable {
     /// `expectedPosition` is where the record should be among the file's records (Core appends
     /// them in the order it connects blocks, so a best-chain block's rank by height among its
     /// file's best-chain blocks, give or take the stale blocks connected in between): the search
-    /// starts there and widens both ways, so a record is usually found at the first checksum.
-    /// Without it the search starts just before the last record found in that file.
-    public func findRecord<T>(blockFile file: Int, previousBlockHash: BlockHash, transactionCount: Int, expectedPosition: Int? = nil,
+    /// starts there and widens both ways, so a record is usually found at the first checksum,
+    /// and every record is looked at once before the search gives up.
+    public func findRecord<T>(blockFile file: Int, previousBlockHash: BlockHash, transactionCount: Int, expectedPosition: Int,
                               accept: (UnsafeRawBufferPointer) throws(WireError) -> T?) throws(BlockFileError) -> T? {
         guard let (mapped, entries) = try index(file), !entries.isEmpty else { return nil }
         var buffer: [UInt8] = []
         let count = entries.count
-        let start = expectedPosition.map { max(0, min(count - 1, $0)) } ?? searchHint(file, count: count)
+        let start = max(0, min(count - 1, expectedPosition))
         for step in 0..<count {
-            // 0, +1, -1, +2, -2, ... around the start with an expected position (n consecutive
-            // offsets: every record once); forwards from the start (wrapping) otherwise.
-            let offset = expectedPosition == nil ? step : (step % 2 == 1 ? (step + 1) / 2 : -(step / 2))
+            // 0, +1, -1, +2, -2, ... around the start: n consecutive offsets, every record once.
+            let offset = step % 2 == 1 ? (step + 1) / 2 : -(step / 2)
             let position = ((start + offset) % count + count) % count
             let entry = entries[position]
             guard entry.transactions == transactionCount - 1 else { continue }
@@ -188,7 +169,6 @@ public final class UndoFiles: @unchecked Sendable {
             }
             switch accepted {
             case let .success(value?):
-                recordHint(file, position: position)
                 return value
             case .success(nil):
                 continue

@@ -7,8 +7,6 @@ import Foundation
 /// A block as a worker sees it: valid only inside the transform closure (its bytes may be a
 /// reused de-obfuscation buffer or a view of a mapping released later).
 public struct ParsedBlock {
-    /// The block's entry in the chain index (its position in `ChainIndex.entries`).
-    public let position: Int
     public let height: Int?
     public let hash: BlockHash
     public let location: RecordLocation
@@ -177,7 +175,7 @@ public final class BlockPass: @unchecked Sendable {
                 // Each contextual check only where Core makes it: at this height on this network.
                 try view.verify(rules: height.map { directory.network.consensus.rules(atHeight: $0) } ?? .contextFree)
             }
-            return try transform(ParsedBlock(position: recordIndex, height: height, hash: record.hash, location: location, view: view, path: path))
+            return try transform(ParsedBlock(height: height, hash: record.hash, location: location, view: view, path: path))
         } catch let error as WireError {
             throw BlockPassError.invalidBlock(path: path, offset: location.payloadOffset + error.offset, block: record.hash,
                                               reason: Self.describe(error))

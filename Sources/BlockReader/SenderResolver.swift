@@ -43,9 +43,11 @@ public final class SenderResolver: Sendable {
     public let previousOutputs: [OutPoint: TxOut]
     /// Which transactions are candidates (only their spent coins are decoded).
     let filter: OperationFilter
-    /// For each best-chain entry of the files replayed, the position its undo record should have
-    /// in its rev file (-1 elsewhere): its rank by height among the file's best-chain blocks.
+    /// For each height replayed (from `firstHeight`), the position its block's undo record should
+    /// have in its rev file: the block's rank by height among its file's best-chain blocks (-1
+    /// where unknown). Sized by the replay, not the chain: a follow poll pays for its new blocks.
     let expectedUndoPosition: [Int32]
+    let firstHeight: Int
 
     /// Whether some senders come from the fallback pass rather than undo files.
     public var usesFallbackPass: Bool { !filesWithoutUndo.isEmpty }
@@ -61,7 +63,10 @@ public final class SenderResolver: Sendable {
         self.undo = undo
         let files = Set(positions.map { index.entries[$0].location.file })
         filesWithoutUndo = files.filter { !undo.hasUndoFile($0) }
-        expectedUndoPosition = Self.undoRanks(index: index, files: files.subtracting(filesWithoutUndo))
+        let heights = positions.compactMap { index.entries[$0].height }
+        firstHeight = heights.min() ?? 0
+        expectedUndoPosition = Self.undoRanks(index: index, files: files.subtracting(filesWithoutUndo),
+                                              heights: firstHeight..<((heights.max() ?? -1) + 1))
         previousOutputs = filesWithoutUndo.isEmpty ? [:]
             : try Self.collectPreviousOutputs(directory: directory, index: index, positions: positions, filesWithoutUndo: filesWithoutUndo,
                                               filter: filter, passOptions: passOptions)
@@ -81,10 +86,7 @@ public final class SenderResolver: Sendable {
         for (vtxindex, tx) in view.transactions.enumerated() where vtxindex > 0 && filter.operation(in: tx) != nil {
             wanted.append(vtxindex)
         }
-        let expected = Int(expectedUndoPosition[block.position])
-        let found = try undo.findRecord(blockFile: block.location.file, previousBlockHash: view.header.previousBlockHash,
-                                        transactionCount: view.transactions.count, expectedPosition: expected >= 0 ? expected : nil) {
-            data throws(WireError) -> SpentCoins? in
+        let found = try findRecord(of: block) { data throws(WireError) -> SpentCoins? in
             try Self.decode(data, ifItFits: view, keeping: wanted)
         }
         if let found { return found }
@@ -101,13 +103,18 @@ public final class SenderResolver: Sendable {
     public func allSpentCoins(for block: ParsedBlock) throws -> [[SpentCoin]]? {
         guard !filesWithoutUndo.contains(block.location.file) else { return nil }
         let view = block.view
-        let expected = Int(expectedUndoPosition[block.position])
-        return try undo.findRecord(blockFile: block.location.file, previousBlockHash: view.header.previousBlockHash,
-                                   transactionCount: view.transactions.count, expectedPosition: expected >= 0 ? expected : nil) {
-            data throws(WireError) -> [[SpentCoin]]? in
+        return try findRecord(of: block) { data throws(WireError) -> [[SpentCoin]]? in
             let coins = try UndoFormat.decodeBlockUndo(data)
             return Self.fits(coins, view) ? coins : nil
         }
+    }
+
+    /// The undo record of `block` that `accept` takes, sought from where it should be.
+    private func findRecord<T>(of block: ParsedBlock, accept: (UnsafeRawBufferPointer) throws(WireError) -> T?) throws(BlockFileError) -> T? {
+        let slot = (block.height ?? -1) - firstHeight
+        let expected = expectedUndoPosition.indices.contains(slot) ? max(0, Int(expectedUndoPosition[slot])) : 0
+        return try undo.findRecord(blockFile: block.location.file, previousBlockHash: block.view.header.previousBlockHash,
+                                   transactionCount: block.view.transactions.count, expectedPosition: expected, accept: accept)
     }
 
     /// The coins of transactions `wanted` (vtxindexes, ascending) from a `CBlockUndo`, if the
@@ -148,12 +155,13 @@ public final class SenderResolver: Sendable {
         return SpentCoins(byTransaction: kept)
     }
 
-    /// For the best-chain blocks of `files`, their rank by height among the best-chain blocks
-    /// of the same blk file: where Core, which appends undo records as it connects blocks, put
-    /// their records. Entries of one file are contiguous in the index (file order), so this
-    /// costs the files' entries, not the chain's.
-    static func undoRanks(index: ChainIndex, files: Set<Int>) -> [Int32] {
-        var ranks = [Int32](repeating: -1, count: index.entries.count)
+    /// For the best-chain blocks of `files` at `heights`, their rank by height among the
+    /// best-chain blocks of the same blk file (indexed by height from `heights.lowerBound`):
+    /// where Core, which appends undo records as it connects blocks, put their records. Entries
+    /// of one file are contiguous in the index (file order), so this costs the files' entries,
+    /// not the chain's.
+    static func undoRanks(index: ChainIndex, files: Set<Int>, heights: Range<Int>) -> [Int32] {
+        var ranks = [Int32](repeating: -1, count: heights.count)
         let entries = index.entries
         for file in files {
             // First entry of `file` (entries are ordered by file number).
@@ -162,14 +170,16 @@ public final class SenderResolver: Sendable {
                 let middle = (low + high) / 2
                 if entries[middle].location.file < file { low = middle + 1 } else { high = middle }
             }
-            var best: [(height: Int, position: Int)] = []
+            var best: [Int] = []  // heights
             var position = low
             while position < entries.count && entries[position].location.file == file {
-                if entries[position].status == .best, let height = entries[position].height { best.append((height, position)) }
+                if entries[position].status == .best, let height = entries[position].height { best.append(height) }
                 position += 1
             }
-            best.sort { $0.height < $1.height }
-            for (rank, item) in best.enumerated() { ranks[item.position] = Int32(clamping: rank) }
+            best.sort()
+            for (rank, height) in best.enumerated() where heights.contains(height) {
+                ranks[height - heights.lowerBound] = Int32(clamping: rank)
+            }
         }
         return ranks
     }

@@ -146,23 +146,12 @@ public final class CheckpointStore: @unchecked Sendable {
     @discardableResult
     public func write(header: CheckpointHeader, payload: [UInt8], retention: Retention, failAfter: Int? = nil,
                       pauseMidwayMilliseconds: Int? = nil) throws(CheckpointError) -> String {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw CheckpointError.fileSystem("\(directory): cannot create: \(error)")
+        try place(height: header.height, retention: retention) { path throws(CheckpointError) in
+            let encoded = try payload.withUnsafeBytes { raw in
+                Result { () throws(CheckpointError) in try CheckpointFile.encode(header: header, payload: raw) }
+            }.get()
+            try CheckpointFile.writeAtomically(encoded, to: path, failAfter: failAfter, pauseMidwayMilliseconds: pauseMidwayMilliseconds)
         }
-        let encoded: [UInt8]
-        do {
-            encoded = try payload.withUnsafeBytes { raw in try CheckpointFile.encode(header: header, payload: raw) }
-        } catch let error as CheckpointError {
-            throw error
-        } catch {
-            throw CheckpointError.compressionFailed("\(error)")
-        }
-        let path = directory + "/" + Self.fileName(height: header.height)
-        try CheckpointFile.writeAtomically(encoded, to: path, failAfter: failAfter, pauseMidwayMilliseconds: pauseMidwayMilliseconds)
-        prune(retention)
-        return path
     }
 
     /// Streams a checkpoint whose payload is the first `payloadBytes` bytes of the file at
@@ -171,14 +160,22 @@ public final class CheckpointStore: @unchecked Sendable {
     @discardableResult
     public func write(header: CheckpointHeader, payloadPath: String, payloadBytes: Int, retention: Retention, failAfter: Int? = nil,
                       pauseMidwayMilliseconds: Int? = nil) throws(CheckpointError) -> String {
+        try place(height: header.height, retention: retention) { path throws(CheckpointError) in
+            try CheckpointFile.writeAtomically(header: header, payloadPath: payloadPath, payloadBytes: payloadBytes, to: path,
+                                               failAfter: failAfter, pauseMidwayMilliseconds: pauseMidwayMilliseconds)
+        }
+    }
+
+    /// Makes the directory, has `write` write the checkpoint of `height` at its path, then
+    /// applies retention; returns the path.
+    private func place(height: Int, retention: Retention, _ write: (String) throws(CheckpointError) -> Void) throws(CheckpointError) -> String {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
             throw CheckpointError.fileSystem("\(directory): cannot create: \(error)")
         }
-        let path = directory + "/" + Self.fileName(height: header.height)
-        try CheckpointFile.writeAtomically(header: header, payloadPath: payloadPath, payloadBytes: payloadBytes, to: path,
-                                           failAfter: failAfter, pauseMidwayMilliseconds: pauseMidwayMilliseconds)
+        let path = directory + "/" + Self.fileName(height: height)
+        try write(path)
         prune(retention)
         return path
     }

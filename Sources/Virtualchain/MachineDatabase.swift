@@ -120,19 +120,24 @@ public struct MachineDatabase {
 
     /// Every row of a query.
     public func fetchAll(_ sql: String, _ arguments: [any DatabaseValueConvertible] = []) throws -> [Row] {
+        try rows(sql, arguments, limit: .max)
+    }
+
+    /// The first row of a query, if any (the query is not stepped further).
+    public func fetchOne(_ sql: String, _ arguments: [any DatabaseValueConvertible] = []) throws -> Row? {
+        try rows(sql, arguments, limit: 1).first
+    }
+
+    private func rows(_ sql: String, _ arguments: [any DatabaseValueConvertible], limit: Int) throws -> [Row] {
         try database.restricted {
             let statement = try database.statement(Self.cachePrefix + sql)
             try statement.bind(arguments.map(\.databaseValue))
             let columns = statement.columnNames()
             var rows: [Row] = []
-            while try statement.step() { rows.append(Row(values: statement.row(), columns: columns)) }
+            while rows.count < limit, try statement.step() { rows.append(Row(values: statement.row(), columns: columns)) }
+            statement.reset()  // a query left part-way would hold its read snapshot
             return rows
         }
-    }
-
-    /// The first row of a query, if any.
-    public func fetchOne(_ sql: String, _ arguments: [any DatabaseValueConvertible] = []) throws -> Row? {
-        try fetchAll(sql, arguments).first
     }
 
     /// The first column of every row, as `T`.
