@@ -60,6 +60,11 @@ public struct BlockEntry: Sendable {
 /// network's genesis; the earlier record wins a tie, as Core prefers the block it saw first).
 /// Entries are addressed by their position in file order (`entries`), by hash, or by height on
 /// the best chain.
+///
+/// Built once by `init` (a full header pass, or one through a persistent ``HeaderIndexStore``),
+/// then kept current by ``update(directory:headerIndex:)``, which reads what was appended to
+/// the directory since and extends the tree in place: the cost of a look at a grown directory
+/// is that of the new records, not of the chain.
 public struct ChainIndex: Sendable {
     /// Every well-formed record in file order (duplicates included).
     public private(set) var entries: [BlockEntry] = []
@@ -67,26 +72,71 @@ public struct ChainIndex: Sendable {
     public private(set) var bestChain: [Int] = []
     /// Height of `bestChain[0]` (0 when the genesis block is present).
     public private(set) var baseHeight = 0
-    /// Framing and proof-of-work problems found (each record skipped, the scan went on).
-    public private(set) var problems: [RecordProblem] = []
-    /// Things a user should know (a pruned directory, an incomplete newest record).
-    public private(set) var notes: [String] = []
+    /// Framing and proof-of-work problems found (each record skipped, the scan went on), file
+    /// by file.
+    public var problems: [RecordProblem] { files.keys.sorted().flatMap { files[$0]!.scan.problems } }
+    /// Things a user should know (a pruned directory, an incomplete newest record, an index
+    /// that could not be used).
+    public var notes: [String] { [indexNote].compactMap { $0 } + tailNotes + [rootNote].compactMap { $0 } }
     /// Total bytes of the blk files scanned.
     public private(set) var fileBytes = 0
     /// Each blk file's identity when it was read (to tell whether the directory changed since).
-    public private(set) var fileIdentities: [Int: FileIdentity] = [:]
-    /// How the header pass went: files taken from the persistent index, resumed, scanned in full.
+    public var fileIdentities: [Int: FileIdentity] { files.mapValues(\.scan.identity) }
+    /// How the last look went: files taken as they were, resumed where the last scan stopped,
+    /// scanned in full, and the bytes read.
     public private(set) var headerPass = (reused: 0, resumed: 0, scanned: 0, bytesScanned: 0)
+    /// What the last look did to the tree.
+    public private(set) var lastChange = Change.built
     /// Records repeating a block stored earlier.
     public private(set) var duplicateCount = 0
+
+    /// What a look did to the tree.
+    public enum Change: Sendable, Equatable {
+        /// Built from every record (`init`, or an update that had to start over: a file
+        /// rewritten, shrunk or deleted, records added to a file before the newest).
+        case built
+        /// Nothing new.
+        case unchanged
+        /// New records placed in the tree in place (the usual follow poll).
+        case extended
+        /// New records that could not be placed in place (a new root of a pruned directory, a
+        /// duplicate of an unconnected block): the tree was built again from the entries in
+        /// memory, without reading the files again.
+        case rebuiltTree
+    }
+
     /// Position of each block's first record, by hash.
     private var positionByHash = HashPositionTable()
+    /// Per blk file: what the header pass knows of it, and where its records are in `entries`
+    /// (a file's records are consecutive: entries are in file order).
+    private var files: [Int: IndexedFile] = [:]
+    /// What the index was built for (an update of another directory starts over).
+    private let directoryPath: String
+    private let network: Network
+    private let xorKey: XorKey
+    private let genesis: BlockHash
+    private let givenBaseHeight: Int?
+    private var indexNote: String?
+    private var tailNotes: [String] = []
+    private var rootNote: String?
+    /// Length of the persistent index file as this index last left it (nil: not written yet).
+    private var indexFileLength: Int?
+    /// Unconnected first records by their parent's hash, to connect them when it arrives; in a
+    /// pruned directory, the root too (its parent arriving changes the root).
+    private var waitingForParent: [BlockHash: [Int]] = [:]
+    /// Unconnected blocks that have duplicate records (connecting one means updating those).
+    private var unconnectedWithDuplicates: Set<Int> = []
+
+    struct IndexedFile {
+        var scan: FileScanState
+        var entries: Range<Int>
+    }
 
     /// Whether `directory` holds exactly the blk files this index was built from, unchanged (a
     /// follow poll with nothing new need not look further).
     public func isCurrent(for directory: BlocksDirectory) -> Bool {
-        guard directory.blockFiles == fileIdentities.keys.sorted() else { return false }
-        return directory.blockFiles.allSatisfy { FileIdentity.of(directory.blockFilePath($0)) == fileIdentities[$0] }
+        guard directory.blockFiles == files.keys.sorted() else { return false }
+        return directory.blockFiles.allSatisfy { FileIdentity.of(directory.blockFilePath($0)) == files[$0]?.scan.identity }
     }
 
     public var tipHeight: Int? { bestChain.isEmpty ? nil : baseHeight + bestChain.count - 1 }
@@ -150,69 +200,196 @@ public struct ChainIndex: Sendable {
     /// The result equals a full header pass in every case.
     public init(directory: BlocksDirectory, baseHeight givenBaseHeight: Int? = nil,
                 headerIndex: HeaderIndexStore? = nil) throws(ChainIndexError) {
+        directoryPath = directory.path
+        network = directory.network
+        xorKey = directory.xorKey
+        genesis = directory.network.genesisHash
+        self.givenBaseHeight = givenBaseHeight
         var foreign: (network: Network, path: String)?
-        var cached: [Int: ScannedFile]?
+        var loaded = HeaderIndexStore.Loaded()
         if let headerIndex {
-            let loaded = headerIndex.load(directory: directory)
-            cached = loaded.files
-            if let problem = loaded.problem { notes.append(problem) }
+            loaded = headerIndex.load(directory: directory)
+            indexNote = loaded.problem
         }
-        var scanned: [Int: ScannedFile] = [:]
+        var cached = loaded.files
+        var changed = headerIndex != nil && (cached == nil || loaded.wantsRewrite)
         var records: [HeaderRecord] = []
-        var changed = headerIndex != nil && cached == nil
         for (n, number) in directory.blockFiles.enumerated() {
-            let path = directory.blockFilePath(number)
-            let isNewest = n == directory.blockFiles.count - 1
-            guard let identity = FileIdentity.of(path) else {
-                throw .file(BlockFileError(path: path, "cannot open: \(String(cString: strerror(errno)))"))
-            }
-            fileBytes += identity.size
+            let old = cached?.removeValue(forKey: number)
+            let known = old.map { KnownFile(scan: $0.state, last: $0.records.last.map { ($0.hash, $0.location) }) }
             var file: ScannedFile
-            if let old = cached?[number], old.identity == identity, old.incompleteTail == nil || isNewest {
-                file = old
-                headerPass.reused += 1
-            } else {
-                let mapped: MappedFile
-                do { mapped = try MappedFile(path: path) } catch { throw .file(error) }
-                let current = FileIdentity.of(path) ?? identity
-                var earlier: ScannedFile?
-                if let old = cached?[number], current.mayHaveGrownFrom(old.identity), Self.lastRecordUnchanged(old, in: mapped, xorKey: directory.xorKey) {
-                    earlier = old
-                    headerPass.resumed += 1
-                } else {
-                    headerPass.scanned += 1
-                }
-                let result = Self.scan(mapped, number: number, identity: current, isNewest: isNewest, directory: directory, from: earlier)
-                file = result.file
-                headerPass.bytesScanned += max(0, mapped.bytes.count - (earlier?.resumeOffset ?? 0))
+            switch try Self.look(at: number, isNewest: n == directory.blockFiles.count - 1, directory: directory, known: known,
+                                 stats: &headerPass, foreign: &foreign) {
+            case .unchanged:
+                file = old!
+            case let .appended(scan, new):
+                file = old!
+                file.state = scan
+                file.records += new
                 changed = true
-                if foreign == nil, let network = result.foreignNetwork { foreign = (network, path) }
+            case let .scanned(scan, new):
+                file = ScannedFile(state: scan, records: new)
+                changed = true
             }
-            fileIdentities[number] = file.identity
+            files[number] = IndexedFile(scan: file.state, entries: records.count..<(records.count + file.records.count))
             records += file.records
-            problems += file.problems
-            if let tail = file.incompleteTail {
-                notes.append("\(path) at offset \(tail): the last record is incomplete (not yet written); ignored")
-            }
-            scanned[number] = file
         }
-        if let cached, Set(cached.keys) != Set(directory.blockFiles) { changed = true }  // files vanished (pruned)
-        if let headerIndex, changed {
-            do { try headerIndex.save(scanned, directory: directory) } catch { throw .file(error) }
-        }
-        // The per-file scans are in `records` now: let them go before the tree is built.
-        scanned = [:]
+        if let cached, !cached.isEmpty { changed = true }  // files vanished (pruned)
         cached = nil
-        if records.isEmpty, let foreign {
+        // The records become the entries (at a mainnet's length, holding both for longer would
+        // cost a hundred megabytes more).
+        entries = records.map(BlockEntry.init)
+        records = []
+        noteFiles(directory)
+        if let headerIndex {
+            if changed {
+                do { indexFileLength = try headerIndex.rewrite(allFileUpdates(), directory: directory) } catch { throw .file(error) }
+            } else {
+                indexFileLength = loaded.length
+            }
+        }
+        if entries.isEmpty, let foreign {
             throw .foreignNetwork(path: foreign.path, found: foreign.network, expected: directory.network)
         }
-        try chooseBestChain(&records, directory: directory, givenBaseHeight: givenBaseHeight)
+        try buildTree(directory: directory)
     }
 
-    /// Scans `mapped` from the start, or from where `earlier` stopped (keeping its records); also
-    /// the foreign network seen, which the index does not keep.
-    static func scan(_ mapped: MappedFile, number: Int, identity: FileIdentity, isNewest: Bool,
-                     directory: BlocksDirectory, from earlier: ScannedFile?) -> (file: ScannedFile, foreignNetwork: Network?) {
+    /// Brings the index up to date with `directory` as it is now (a follow poll): reads only what
+    /// was appended since the last look, places the new records in the tree in place, and
+    /// appends them to `headerIndex`. The result equals a full header pass in every case: where
+    /// the directory changed otherwise (a file rewritten, shrunk or deleted, records added to a
+    /// file before the newest, another directory) it is built again (``lastChange`` tells).
+    /// After a thrown error the index must not be used.
+    public mutating func update(directory: BlocksDirectory, headerIndex: HeaderIndexStore? = nil) throws(ChainIndexError) {
+        let known = files.keys.sorted()
+        func startOver() throws(ChainIndexError) {
+            self = try ChainIndex(directory: directory, baseHeight: givenBaseHeight, headerIndex: headerIndex)
+        }
+        guard directory.path == directoryPath, directory.network == network, directory.xorKey == xorKey,
+              directory.blockFiles.starts(with: known) else { return try startOver() }
+        var stats = (reused: 0, resumed: 0, scanned: 0, bytesScanned: 0)
+        var foreign: (network: Network, path: String)?
+        var changes: [(number: Int, scan: FileScanState, records: [HeaderRecord])] = []
+        for (n, number) in directory.blockFiles.enumerated() {
+            let knownFile = files[number].map { file in
+                KnownFile(scan: file.scan, last: file.entries.last.map { (entries[$0].hash, entries[$0].location) })
+            }
+            switch try Self.look(at: number, isNewest: n == directory.blockFiles.count - 1, directory: directory, known: knownFile,
+                                 stats: &stats, foreign: &foreign) {
+            case .unchanged:
+                continue
+            case let .appended(scan, records):
+                // Records added to a file before the newest known one would fall amid the
+                // entries, which are in file order.
+                if !records.isEmpty && number != known.last { return try startOver() }
+                changes.append((number, scan, records))
+            case let .scanned(scan, records):
+                if knownFile != nil { return try startOver() }  // rewritten, shrunk or replaced
+                changes.append((number, scan, records))
+            }
+        }
+        headerPass = stats
+        guard !changes.isEmpty else {
+            lastChange = .unchanged
+            return
+        }
+        var treeCurrent = true
+        var added: [(number: Int, range: Range<Int>)] = []
+        for change in changes {
+            let start = entries.count
+            for record in change.records where !appendEntry(record, treeCurrent: treeCurrent) { treeCurrent = false }
+            files[change.number] = IndexedFile(scan: change.scan, entries: (files[change.number]?.entries.lowerBound ?? start)..<entries.count)
+            added.append((change.number, start..<entries.count))
+        }
+        noteFiles(directory)
+        if let headerIndex {
+            // The index holds records, not the tree: it is written before the tree is finished.
+            let updates = added.map { FileUpdate(number: $0.number, state: files[$0.number]!.scan, records: entries[$0.range]) }
+            do {
+                if let length = indexFileLength, let grown = try headerIndex.append(updates, expectedLength: length) {
+                    indexFileLength = grown
+                } else {
+                    indexFileLength = try headerIndex.rewrite(allFileUpdates(), directory: directory)
+                }
+            } catch {
+                throw .file(error)
+            }
+        }
+        if treeCurrent {
+            lastChange = .extended
+        } else {
+            try rebuildTree(directory: directory)
+            lastChange = .rebuiltTree
+        }
+    }
+
+    /// Every file's state and records, for writing the persistent index afresh.
+    private func allFileUpdates() -> [FileUpdate] {
+        files.keys.sorted().map { FileUpdate(number: $0, state: files[$0]!.scan, records: entries[files[$0]!.entries]) }
+    }
+
+    /// The totals and notes that follow from the files' states.
+    private mutating func noteFiles(_ directory: BlocksDirectory) {
+        fileBytes = files.values.reduce(0) { $0 + $1.scan.identity.size }
+        tailNotes = files.keys.sorted().compactMap { number in
+            files[number]!.scan.incompleteTail.map {
+                "\(directory.blockFilePath(number)) at offset \($0): the last record is incomplete (not yet written); ignored"
+            }
+        }
+    }
+
+    // MARK: - The header pass, file by file
+
+    /// What an earlier look knew of a file: its state and its newest record.
+    struct KnownFile {
+        var scan: FileScanState
+        var last: (hash: BlockHash, location: RecordLocation)?
+    }
+
+    /// What a look at one file found.
+    enum FileLook {
+        case unchanged
+        /// The file grew: its state now and the records after the known ones.
+        case appended(FileScanState, [HeaderRecord])
+        /// New, or not what was known (rewritten, shrunk, replaced): scanned in full.
+        case scanned(FileScanState, [HeaderRecord])
+    }
+
+    /// Looks at blk file `number`: unchanged (nothing read), grown (scanned from where the known
+    /// scan stopped), or anything else (scanned in full).
+    static func look(at number: Int, isNewest: Bool, directory: BlocksDirectory, known: KnownFile?,
+                     stats: inout (reused: Int, resumed: Int, scanned: Int, bytesScanned: Int),
+                     foreign: inout (network: Network, path: String)?) throws(ChainIndexError) -> FileLook {
+        let path = directory.blockFilePath(number)
+        guard let identity = FileIdentity.of(path) else {
+            throw .file(BlockFileError(path: path, "cannot open: \(String(cString: strerror(errno)))"))
+        }
+        // An incomplete tail is a note only in the newest file; once a newer file exists, the
+        // file is looked at again (the tail became a problem, or was completed).
+        if let known, known.scan.identity == identity, known.scan.incompleteTail == nil || isNewest {
+            stats.reused += 1
+            return .unchanged
+        }
+        let mapped: MappedFile
+        do { mapped = try MappedFile(path: path) } catch { throw .file(error) }
+        let current = FileIdentity.of(path) ?? identity
+        var resumeFrom: FileScanState?
+        if let known, current.mayHaveGrownFrom(known.scan.identity), lastRecordUnchanged(known, in: mapped, xorKey: directory.xorKey) {
+            resumeFrom = known.scan
+            stats.resumed += 1
+        } else {
+            stats.scanned += 1
+        }
+        let result = scan(mapped, number: number, identity: current, isNewest: isNewest, directory: directory, from: resumeFrom)
+        stats.bytesScanned += max(0, mapped.bytes.count - (resumeFrom?.resumeOffset ?? 0))
+        if foreign == nil, let network = result.foreignNetwork { foreign = (network, path) }
+        return resumeFrom == nil ? .scanned(result.state, result.records) : .appended(result.state, result.records)
+    }
+
+    /// Scans `mapped` from the start, or from where `earlier` stopped (returning the records
+    /// after it only); also the foreign network seen, which the index does not keep.
+    static func scan(_ mapped: MappedFile, number: Int, identity: FileIdentity, isNewest: Bool, directory: BlocksDirectory,
+                     from earlier: FileScanState?) -> (state: FileScanState, records: [HeaderRecord], foreignNetwork: Network?) {
         // Headers only: each byte of a block body is to be read once, by the block pass. With
         // large blocks, read-ahead would pull the bodies in with the headers, so ask for the
         // pages touched only; with small ones the headers fill most pages anyway, and the
@@ -224,7 +401,7 @@ public struct ChainIndex: Sendable {
         // Blocks grow along a chain (blk00000 starts with tiny ones): judge as the scan goes, by the
         // recent records' average size, and stop read-ahead from there once they are large.
         var windowBytes = 0, windowRecords = 0
-        var records = earlier?.records ?? []
+        var records: [HeaderRecord] = []
         // Problems found where the scan resumes concerned the file's end as it was (a record cut
         // short there, say); the new scan judges that part again.
         var problems = (earlier?.problems ?? []).filter { $0.offset < (earlier?.resumeOffset ?? 0) }
@@ -259,15 +436,15 @@ public struct ChainIndex: Sendable {
             records.append(HeaderRecord(hash: hash, previous: previous, bits: bits, location: location))
         }
         problems += scanner.problems
-        return (ScannedFile(identity: identity, resumeOffset: scanner.resumeOffset, incompleteTail: scanner.incompleteTail,
-                            records: records, problems: problems), scanner.foreignNetwork)
+        let state = FileScanState(identity: identity, resumeOffset: scanner.resumeOffset, incompleteTail: scanner.incompleteTail, problems: problems)
+        return (state, records, scanner.foreignNetwork)
     }
 
     /// Whether the newest record an earlier scan found is still where it was, the same block
     /// (otherwise the file was rewritten, not appended to, and is scanned again in full).
-    static func lastRecordUnchanged(_ earlier: ScannedFile, in mapped: MappedFile, xorKey: XorKey) -> Bool {
-        guard earlier.resumeOffset <= mapped.bytes.count else { return false }
-        guard let last = earlier.records.last else { return true }
+    static func lastRecordUnchanged(_ earlier: KnownFile, in mapped: MappedFile, xorKey: XorKey) -> Bool {
+        guard earlier.scan.resumeOffset <= mapped.bytes.count else { return false }
+        guard let last = earlier.last else { return true }
         let start = last.location.payloadOffset
         guard start + BlockHeader.size <= mapped.bytes.count else { return false }
         var header: [UInt8] = []
@@ -301,11 +478,10 @@ public struct ChainIndex: Sendable {
     /// and far from overflowing heights computed from it.
     public static let maxBaseHeight = 100_000_000
 
-    /// Builds the tree from `records`, which it empties (the entries take their place: at a
-    /// mainnet's length, holding both would cost a hundred megabytes more).
-    private mutating func chooseBestChain(_ records: inout [HeaderRecord], directory: BlocksDirectory, givenBaseHeight: Int?) throws(ChainIndexError) {
-        entries = records.map(BlockEntry.init)
-        records = []
+    // MARK: - The tree
+
+    /// Builds the tree from the entries (all unconnected, as made from their records).
+    private mutating func buildTree(directory: BlocksDirectory) throws(ChainIndexError) {
         positionByHash = HashPositionTable(capacity: entries.count)
         for i in entries.indices {
             if let original = positionByHash.insert(entries[i].hash, position: i, in: entries) {
@@ -341,12 +517,12 @@ public struct ChainIndex: Sendable {
         // The root: the network's genesis, or for a pruned directory the best of the blocks whose
         // parent is missing.
         var roots: [Int]
-        let genesis = directory.network.genesisHash
         if let g = positionByHash.find(genesis, in: entries) {
             roots = [g]
         } else {
             roots = (0..<n).filter { isFirstRecord($0) && parent[$0] < 0 }
         }
+        defer { noteUnconnected() }
         guard !roots.isEmpty else { return }
 
         // nBits changes once per 2,016 blocks at most: remember the last one's work.
@@ -390,7 +566,9 @@ public struct ChainIndex: Sendable {
         } else {
             baseHeight = try Self.firstBlockHeight(of: entries[bestRoot], directory: directory, given: givenBaseHeight)
             let source = givenBaseHeight == nil ? "from its BIP34 coinbase" : "as given"
-            notes.append("the genesis block is not in \(directory.path) (pruned?): chain starts at block \(entries[bestRoot].hash), height \(baseHeight) \(source)")
+            rootNote = "the genesis block is not in \(directory.path) (pruned?): chain starts at block \(entries[bestRoot].hash), height \(baseHeight) \(source)"
+            // Its parent arriving would make another block the root.
+            waitingForParent[entries[bestRoot].parent, default: []].append(bestRoot)
         }
         // Heights and work for everything under the chosen root (stale until the best chain is
         // marked); other roots' blocks stay unconnected.
@@ -424,6 +602,103 @@ public struct ChainIndex: Sendable {
                 entries[i].height = entries[first].height
                 entries[i].cumulativeWork = entries[first].cumulativeWork
             }
+        }
+    }
+
+    /// Registers the unconnected blocks (by their parent's hash) and those of them with
+    /// duplicates, for `update`.
+    private mutating func noteUnconnected() {
+        for i in entries.indices {
+            switch entries[i].status {
+            case .unconnected:
+                waitingForParent[entries[i].parent, default: []].append(i)
+            case let .duplicate(of: first) where entries[first].status == .unconnected:
+                unconnectedWithDuplicates.insert(first)
+            default:
+                break
+            }
+        }
+    }
+
+    /// Builds the tree again from the entries in memory.
+    private mutating func rebuildTree(directory: BlocksDirectory) throws(ChainIndexError) {
+        for i in entries.indices {
+            entries[i].height = nil
+            entries[i].cumulativeWork = .zero
+            entries[i].status = .unconnected
+        }
+        bestChain = []
+        baseHeight = 0
+        duplicateCount = 0
+        rootNote = nil
+        waitingForParent = [:]
+        unconnectedWithDuplicates = []
+        try buildTree(directory: directory)
+    }
+
+    /// Adds `record` after every entry and, if `treeCurrent`, places it in the tree as a full
+    /// build would; false when it cannot be placed in place (the tree must then be built again).
+    private mutating func appendEntry(_ record: HeaderRecord, treeCurrent: Bool) -> Bool {
+        let position = entries.count
+        positionByHash.reserve(position + 1, entries: entries)
+        entries.append(BlockEntry(record))
+        if let original = positionByHash.insert(record.hash, position: position, in: entries) {
+            entries[position].status = .duplicate(of: original)
+            duplicateCount += 1
+            guard treeCurrent else { return false }
+            entries[position].height = entries[original].height
+            entries[position].cumulativeWork = entries[original].cumulativeWork
+            if entries[original].status == .unconnected { unconnectedWithDuplicates.insert(original) }
+            return true
+        }
+        guard treeCurrent, !bestChain.isEmpty else { return false }
+        let pruned = baseHeight != 0 || entries[bestChain[0]].hash != genesis
+        // In a pruned directory a block's parent arriving, or the genesis block, changes the root.
+        if pruned && (record.hash == genesis || waitingForParent[record.hash] != nil) { return false }
+        guard let parent = positionByHash.find(record.previous, in: entries), entries[parent].height != nil else {
+            // Not connected (yet): a new root of a pruned directory changes the choice of root;
+            // with the genesis block present, it waits for its parent.
+            if pruned { return false }
+            waitingForParent[record.previous, default: []].append(position)
+            return true
+        }
+        return connect(position, under: parent)
+    }
+
+    /// Gives `first` (whose parent is connected) and the blocks that were waiting for it their
+    /// heights and work, and makes the best of them the tip if it beats the current one.
+    private mutating func connect(_ first: Int, under parent: Int) -> Bool {
+        var pending = [(block: first, parent: parent)]
+        while let (i, p) = pending.popLast() {
+            if unconnectedWithDuplicates.contains(i) { return false }
+            entries[i].height = entries[p].height! + 1
+            entries[i].cumulativeWork = entries[p].cumulativeWork &+ ProofOfWork.work(bits: entries[i].bits)
+            entries[i].status = .stale
+            // Most work wins; between equals, the earlier record (as the full build's choice).
+            let best = bestChain.last!
+            if entries[i].cumulativeWork > entries[best].cumulativeWork || (entries[i].cumulativeWork == entries[best].cumulativeWork && i < best) {
+                makeTip(i)
+            }
+            for child in waitingForParent.removeValue(forKey: entries[i].hash) ?? [] { pending.append((child, i)) }
+        }
+        return true
+    }
+
+    /// Makes connected block `tip` the best chain's tip: its branch replaces the old one above
+    /// their fork point (a cost in the depth of the switch, not the chain).
+    private mutating func makeTip(_ tip: Int) {
+        var branch: [Int] = []
+        var cursor = tip
+        while entries[cursor].status != .best {
+            branch.append(cursor)
+            cursor = positionByHash.find(entries[cursor].parent, in: entries)!
+        }
+        let keep = entries[cursor].height! - baseHeight + 1
+        for i in bestChain[keep...] { entries[i].status = .stale }
+        bestChain.removeSubrange(keep...)
+        for i in branch.reversed() {
+            entries[i].status = .best
+            bestChain.append(i)
         }
     }
 

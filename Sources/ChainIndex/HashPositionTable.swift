@@ -49,4 +49,16 @@ struct HashPositionTable: Sendable {
         slots[i] = position + 1
         return nil
     }
+
+    /// Makes room for `count` entries, rebuilding the table at twice the size when it would be
+    /// more than half full (the growth of a follow: amortised constant per block).
+    mutating func reserve(_ count: Int, entries: [BlockEntry]) {
+        guard count * Self.slotsPerEntry > slots.count else { return }
+        var grown = HashPositionTable(capacity: count * Self.slotsPerEntry)
+        for i in entries.indices {
+            if case .duplicate = entries[i].status { continue }
+            _ = grown.insert(entries[i].hash, position: i, in: entries)
+        }
+        self = grown
+    }
 }

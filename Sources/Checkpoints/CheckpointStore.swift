@@ -155,14 +155,16 @@ public final class CheckpointStore: @unchecked Sendable {
     }
 
     /// Streams a checkpoint whose payload is the first `payloadBytes` bytes of the file at
-    /// `payloadPath` (see `CheckpointFile.writeAtomically(header:payloadPath:...)`), then applies
-    /// retention. The header's payload size and SHA-256 are filled in.
+    /// `payloadPath`, read through `payloadDescriptor` (see
+    /// `CheckpointFile.writeAtomically(header:payloadDescriptor:...)`), then applies retention.
+    /// The header's payload size and SHA-256 are filled in.
     @discardableResult
-    public func write(header: CheckpointHeader, payloadPath: String, payloadBytes: Int, retention: Retention, failAfter: Int? = nil,
-                      pauseMidwayMilliseconds: Int? = nil) throws(CheckpointError) -> String {
+    public func write(header: CheckpointHeader, payloadDescriptor: Int32, payloadPath: String, payloadBytes: Int, retention: Retention,
+                      failAfter: Int? = nil, pauseMidwayMilliseconds: Int? = nil) throws(CheckpointError) -> String {
         try place(height: header.height, retention: retention) { path throws(CheckpointError) in
-            try CheckpointFile.writeAtomically(header: header, payloadPath: payloadPath, payloadBytes: payloadBytes, to: path,
-                                               failAfter: failAfter, pauseMidwayMilliseconds: pauseMidwayMilliseconds)
+            try CheckpointFile.writeAtomically(header: header, payloadDescriptor: payloadDescriptor, payloadPath: payloadPath,
+                                               payloadBytes: payloadBytes, to: path, failAfter: failAfter,
+                                               pauseMidwayMilliseconds: pauseMidwayMilliseconds)
         }
     }
 

@@ -28,11 +28,33 @@ extension CheckpointFile {
         }
     }
 
+    /// As ``writeAtomically(header:payloadPath:payloadBytes:to:failAfter:pauseMidwayMilliseconds:)``,
+    /// reading the payload through `payloadDescriptor` (the file `payloadPath` names; the
+    /// descriptor stays open). For a database that a connection of this process holds open:
+    /// opening and closing a descriptor of our own would drop that connection's locks.
+    public static func writeAtomically(header: CheckpointHeader, payloadDescriptor: Int32, payloadPath: String, payloadBytes: Int,
+                                       to path: String, failAfter: Int? = nil, pauseMidwayMilliseconds: Int? = nil) throws(CheckpointError) {
+        do {
+            try stream(header: header, source: payloadDescriptor, payloadPath: payloadPath, payloadBytes: payloadBytes, to: path,
+                       failAfter: failAfter, pauseMidwayMilliseconds: pauseMidwayMilliseconds)
+        } catch let error as CheckpointError {
+            throw error
+        } catch {
+            throw CheckpointError.fileSystem("\(path): \(error)")
+        }
+    }
+
     private static func stream(header: CheckpointHeader, payloadPath: String, payloadBytes: Int, to path: String,
                                failAfter: Int?, pauseMidwayMilliseconds: Int?) throws {
         let source = open(payloadPath, O_RDONLY | O_CLOEXEC)
         guard source >= 0 else { throw CheckpointError.fileSystem("\(payloadPath): cannot open: \(String(cString: strerror(errno)))") }
         defer { close(source) }
+        try stream(header: header, source: source, payloadPath: payloadPath, payloadBytes: payloadBytes, to: path,
+                   failAfter: failAfter, pauseMidwayMilliseconds: pauseMidwayMilliseconds)
+    }
+
+    private static func stream(header: CheckpointHeader, source: Int32, payloadPath: String, payloadBytes: Int, to path: String,
+                               failAfter: Int?, pauseMidwayMilliseconds: Int?) throws {
         var chunk = [UInt8](repeating: 0, count: streamChunkBytes)
         /// Reads the payload chunk by chunk; `body` gets each (the last may be shorter).
         func eachChunk(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {

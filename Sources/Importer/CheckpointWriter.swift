@@ -76,7 +76,7 @@ final class CheckpointWriter: @unchecked Sendable {
             lock.unlock()
             let base = snapshotTaken(startedAt: start, header: header(snapshot.bytes))
             write(payloadBytes: snapshot.bytes) { [self] () throws(CheckpointError) -> String in
-                try store.write(header: base, payloadPath: snapshot.path, payloadBytes: snapshot.bytes, retention: retention,
+                try store.write(header: base, payloadDescriptor: snapshot.descriptor, payloadPath: snapshot.path, payloadBytes: snapshot.bytes, retention: retention,
                                 failAfter: failAfter, pauseMidwayMilliseconds: pauseMilliseconds)
             }
             return

@@ -46,9 +46,11 @@ extension Importer {
     /// Imports what `source` holds, then, with `follow`, looks again every `pollInterval`
     /// seconds until `stop` is set, importing what arrived.
     ///
-    /// The header pass goes through the state directory's persistent header index, so each look
-    /// reads only what changed; a look at a directory whose blk files are unchanged costs a listing
-    /// and a stat per file. `indexed` sees each new header pass (to report its findings),
+    /// The first header pass goes through the state directory's persistent header index; each
+    /// later look updates the tree in memory with what was appended (and appends that to the
+    /// index), and replays on the state kept open: a look's cost is that of the new blocks, not
+    /// of the chain. A look at a directory whose blk files are unchanged costs a listing and a
+    /// stat per file. `indexed` sees each new header pass (to report its findings),
     /// `reported` each import's report; both say whether it is the first. Stops (without error)
     /// after an interrupted import.
     public func follow(_ source: ChainSource, follow: Bool, pollInterval: Double, stop: StopSignal,
@@ -56,8 +58,11 @@ extension Importer {
                        indexed: (ChainIndex, _ isFirst: Bool) -> Void = { _, _ in },
                        reported: (ImportReport, _ isFirst: Bool) throws -> Void) throws {
         var first = true
-        // The last header pass, kept between looks (nil: look again even if nothing changed).
-        var lastIndex: ChainIndex?
+        // The block tree, kept between looks and brought up to date at each (reading only what
+        // was appended), and whether the last look left work that an unchanged directory still
+        // needs (a block waiting for its undo record).
+        var index: ChainIndex?
+        var lookAgain = true
         let headerIndex = HeaderIndexStore(stateDirectory: stateDirectory)
         while first || (follow && !stop.isSet) {
             if !first {
@@ -69,16 +74,23 @@ extension Importer {
                 if stop.isSet { break }
             }
             let directory = try source.open()
-            if let lastIndex, lastIndex.isCurrent(for: directory) { continue }
-            let index = try ChainIndex(directory: directory, baseHeight: source.baseHeight, headerIndex: headerIndex)
-            indexed(index, first)
-            let report = try run(directory: directory, index: index, progress: progress, shouldStop: { stop.isSet })
+            if !lookAgain, let index, index.isCurrent(for: directory) { continue }
+            if index == nil {
+                index = try ChainIndex(directory: directory, baseHeight: source.baseHeight, headerIndex: headerIndex)
+            } else {
+                try index!.update(directory: directory, headerIndex: headerIndex)
+            }
+            indexed(index!, first)
+            let report = try run(directory: directory, index: index!, progress: progress, shouldStop: { stop.isSet },
+                                 checkpointAtEnd: !follow || first, keepOpen: follow)
             try reported(report, first)
             first = false
-            // Waiting for an undo record: look again even if no blk file changes.
-            lastIndex = report.summary.waitingForUndo == nil ? index : nil
+            lookAgain = report.summary.waitingForUndo != nil
             if report.summary.interrupted { break }
         }
+        // The tip the follow reached gets its checkpoint (the looks wrote one every
+        // `checkpointEvery` blocks only).
+        if follow { _ = try finishFollowing() }
     }
 
     /// How often a wait between looks checks for a stop request (seconds): short enough that

@@ -83,17 +83,33 @@ public final class Importer<Machine: StateMachine> {
         return nil
     }
 
+    /// The engine a follow keeps open between looks: the state was checked and its consensus
+    /// hashes loaded once, so a look that finds one new block costs that block, not the chain.
+    private var keptEngine: Engine<Machine>?
+
+    /// Imports what `directory` holds (as `index` orders it) into the state.
+    ///
+    /// `checkpointAtEnd` writes a checkpoint of the final tip unless one exists (a follow's
+    /// looks skip it: their checkpoints come every `checkpointEvery` blocks, and one when the
+    /// follow ends). `keepOpen` keeps the state open for the next `run` (a follow), which then
+    /// skips the checks and loading a fresh start does.
     public func run(directory: BlocksDirectory, index: ChainIndex, progress: ((ImportProgress) -> Void)? = nil,
-                    shouldStop: (() -> Bool)? = nil) throws -> ImportReport {
+                    shouldStop: (() -> Bool)? = nil, checkpointAtEnd: Bool = true, keepOpen: Bool = false) throws -> ImportReport {
         var notes: [String] = []
         var restored: CheckpointHeader?
-        try completePendingRestore()
-        checkpoints.removeLeftovers()
+        let kept = keptEngine
+        keptEngine = nil  // until this run completes
+        if kept == nil {
+            try completePendingRestore()
+            checkpoints.removeLeftovers()
+        }
 
         // 1. The live state, or the newest checkpoint that verifies.
         let fm = FileManager.default
         var needRestore = false
-        if fm.fileExists(atPath: statePath) {
+        if kept != nil {
+            // Ours since the last run, which left it at a block boundary.
+        } else if fm.fileExists(atPath: statePath) {
             if let problem = try Self.health(of: statePath) {
                 let aside = statePath + ".damaged-\(Int(Date().timeIntervalSince1970))"
                 try moveStateAside(to: aside)
@@ -109,7 +125,7 @@ public final class Importer<Machine: StateMachine> {
         }
 
         // 2. A reorganisation: our tip is no longer on the best chain.
-        var engine: Engine<Machine>? = try Engine(machine: machine, stateDirectory: stateDirectory, network: network)
+        var engine: Engine<Machine>? = try kept ?? Engine(machine: machine, stateDirectory: stateDirectory, network: network)
         var reorg: (depth: Int, forkHeight: Int, oldTip: Int)?
         if let tip = try engine!.store.tip(), !Self.onBestChain(height: tip.height, hash: tip.blockHash, index: index) {
             let fork = try Self.forkHeight(store: engine!.store, index: index)
@@ -170,12 +186,7 @@ public final class Importer<Machine: StateMachine> {
         if let waiting = summary.waitingForUndo {
             notes.append("\(waiting.description); waiting for it")
         }
-        if let tip = try current.store.tip(), writer.lastHeight != tip.height,
-           try !checkpoints.paths().contains(checkpoints.directory + "/" + CheckpointStore.fileName(height: tip.height)) {
-            try writer.checkpoint(state: current.store) { size in
-                self.header(engine: current, height: tip.height, hash: BlockHash(displayHex: tip.blockHash)!, size: size)
-            }
-        }
+        if checkpointAtEnd { try checkpointTip(of: current, writer: writer) }
         let stats = try writer.finish()
         if !summary.interrupted, let replaced = replacedState {
             // Its replacement is complete: the state the reorganisation left behind can go.
@@ -183,7 +194,32 @@ public final class Importer<Machine: StateMachine> {
             notes.append("the replay from scratch completed; removed the replaced state \(replaced)")
             replacedState = nil
         }
+        if keepOpen { keptEngine = current }
         return ImportReport(summary: summary, notes: notes, restoredFrom: restored, reorganisation: reorg, checkpoints: stats)
+    }
+
+    /// Checkpoints the tip of the state a follow kept open, unless a checkpoint of it exists
+    /// (the end of a follow); then closes the state.
+    public func finishFollowing() throws -> CheckpointStats? {
+        guard let engine = keptEngine else { return nil }
+        keptEngine = nil
+        let writer = CheckpointWriter(store: checkpoints, retention: options.retention,
+                                      failAfter: options.failCheckpointAfter, pauseMilliseconds: options.pauseInCheckpointMilliseconds)
+        defer {
+            try? writer.waitForWrite()
+            engine.close()
+        }
+        try checkpointTip(of: engine, writer: writer)
+        return try writer.finish()
+    }
+
+    /// Writes a checkpoint of `engine`'s tip unless there is one.
+    private func checkpointTip(of engine: Engine<Machine>, writer: CheckpointWriter) throws {
+        guard let tip = try engine.store.tip(), writer.lastHeight != tip.height,
+              try !checkpoints.paths().contains(checkpoints.directory + "/" + CheckpointStore.fileName(height: tip.height)) else { return }
+        try writer.checkpoint(state: engine.store) { size in
+            self.header(engine: engine, height: tip.height, hash: BlockHash(displayHex: tip.blockHash)!, size: size)
+        }
     }
 
     private func header(engine: Engine<Machine>, height: Int, hash: BlockHash, size: Int) -> CheckpointHeader {

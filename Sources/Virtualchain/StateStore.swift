@@ -1,5 +1,8 @@
 import BitcoinWire
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The engine's own tables beside the machine's, in one SQLite file (`DIR/state.sqlite`).
 public final class StateStore {
@@ -48,8 +51,17 @@ public final class StateStore {
     /// from without copying the database into memory.
     public struct FileSnapshot: Sendable {
         public let path: String
+        /// Read the image through this descriptor (`pread`), never through one of your own: it
+        /// belongs to the store and stays open as long as the store does.
+        public let descriptor: Int32
         public let bytes: Int
     }
+
+    /// The descriptor snapshots are read through, opened once and closed only after SQLite's
+    /// connection: closing any descriptor of a file drops every POSIX lock the process holds on
+    /// it, SQLite's included, and another process (`status`, a shell) would then take the
+    /// database for unused and checkpoint and delete its log under the writer.
+    private var snapshotReader: Int32 = -1
 
     /// Makes the database file itself an image of the committed state and keeps it so until
     /// ``endFileSnapshot()``: the write-ahead log is checkpointed into the file and truncated,
@@ -63,12 +75,14 @@ public final class StateStore {
         // for it: don't; the image in memory is the fallback.
         let result = try database.withoutBusyWait { try database.run("PRAGMA wal_checkpoint(TRUNCATE)").first }
         let path = directory + "/" + Self.fileName
+        if snapshotReader < 0 { snapshotReader = open(path, O_RDONLY | O_CLOEXEC) }
+        var info = stat()
         guard let result, result.first?.int == 0, result.count == 3, result[1].int == result[2].int,
-              let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue else {
+              snapshotReader >= 0, fstat(snapshotReader, &info) == 0 else {
             try endFileSnapshot()
             return nil
         }
-        return FileSnapshot(path: path, bytes: size)
+        return FileSnapshot(path: path, descriptor: snapshotReader, bytes: Int(info.st_size))
     }
 
     /// Lets SQLite checkpoint its log into the database file again (the default threshold).
@@ -80,7 +94,15 @@ public final class StateStore {
     static let walAutocheckpointPages = 1_000
 
     /// Closes the database; the store must not be used afterwards.
-    public func close() { database.close() }
+    public func close() {
+        database.close()
+        if snapshotReader >= 0 {
+            Glibc.close(snapshotReader)  // after SQLite's connection (see `snapshotReader`)
+            snapshotReader = -1
+        }
+    }
+
+    deinit { close() }
 
     public func meta() throws -> Meta? { try Self.meta(of: database) }
 

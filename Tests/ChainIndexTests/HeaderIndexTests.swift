@@ -107,10 +107,10 @@ import TestSupport
         // A damaged index is reported and rebuilt.
         let indexFile = state.appendingPathComponent(HeaderIndexStore.fileName)
         var damaged = [UInt8](try Data(contentsOf: indexFile))
-        damaged[damaged.count / 2] ^= 0x20
+        damaged[HeaderIndexStore.prefixBytes + 10] ^= 0x20  // in the first segment: not a torn append
         try Data(damaged).write(to: indexFile)
         index = try compare(live, state: state, "damaged index")
-        #expect(index.notes.contains { $0.contains("is damaged (checksum mismatch); rebuilding it") })
+        #expect(index.notes.contains { $0.contains("is damaged (checksum mismatch at offset") && $0.hasSuffix("rebuilding it") })
         #expect(index.headerPass.reused == 0)
         index = try compare(live, state: state, "rebuilt index")
         #expect(index.headerPass.reused == blkFiles.count - 1)
@@ -121,6 +121,128 @@ import TestSupport
         let otherIndex = try ChainIndex(directory: BlocksDirectory(path: other.path, network: .regtest), headerIndex: HeaderIndexStore(stateDirectory: state.path))
         #expect(otherIndex.notes.contains { $0.contains("indexes another blocks directory") })
         #expect(Outcome(otherIndex) == Outcome(try ChainIndex(directory: BlocksDirectory(path: other.path, network: .regtest))))
+    }
+
+    /// A chain stored out of order (as Core stores blocks during its initial download), with
+    /// stale blocks and a reorganisation, in several xor'd files.
+    final class ShuffledChain: @unchecked Sendable {
+        static let shared = try! ShuffledChain()
+        let blocks: URL
+        /// Every record's location, in file order.
+        let records: [RecordLocation]
+        init() throws {
+            let root = try TestPaths.temporaryDirectory("header-index-shuffled")
+            var options = TestChainOptions()
+            options.length = .blocks(300)
+            options.seed = "header-index-shuffled"
+            options.xor = true
+            options.stale = 4
+            options.reorg = true
+            options.shuffleWindow = 8
+            options.blockWeight = 40_000
+            options.maxFileSize = 1 << 20
+            _ = try TestChainGenerator.generate(options, out: root.appendingPathComponent("chain").path)
+            blocks = root.appendingPathComponent("chain/blocks")
+            let index = try ChainIndex(directory: BlocksDirectory(path: blocks.path, network: .regtest))
+            records = index.entries.map(\.location)
+        }
+    }
+
+    /// Grows a directory as bitcoind does (appending in place, into pre-allocated zeros too, and
+    /// starting new files), a few records at a time, sometimes cut mid-record: after each look
+    /// the index updated in place, and one loaded from the appended persistent index, equal a
+    /// full header pass; the tree is never rebuilt, and each look reads only what was appended.
+    @Test func updatesInPlaceEqualAFullPass() throws {
+        let source = ShuffledChain.shared
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let live = root.appendingPathComponent("blocks"), state = root.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: live, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: source.blocks.appendingPathComponent("xor.dat"), to: live.appendingPathComponent("xor.dat"))
+        let store = HeaderIndexStore(stateDirectory: state.path)
+        var fileData: [Int: Data] = [:]
+        var writtenBytes: [Int: Int] = [:]
+        func name(_ number: Int) -> String { String(format: "blk%05d.dat", number) }
+        func data(_ number: Int) throws -> Data {
+            if let cached = fileData[number] { return cached }
+            let loaded = try Data(contentsOf: source.blocks.appendingPathComponent(name(number)))
+            fileData[number] = loaded
+            return loaded
+        }
+        /// Writes the source's bytes of file `number` up to `end` at their place in the live file.
+        func write(_ number: Int, upTo end: Int) throws {
+            let url = live.appendingPathComponent(name(number))
+            if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
+            let handle = try FileHandle(forWritingTo: url)
+            defer { try? handle.close() }
+            let written = Int(try handle.seekToEnd())
+            // Bytes already there are pre-allocated zeros past the written part: overwrite in place.
+            let start = min(written, writtenBytes[number] ?? 0)
+            try handle.seek(toOffset: UInt64(start))
+            try handle.write(contentsOf: try data(number).subdata(in: start..<end))
+            writtenBytes[number] = end
+        }
+
+        var index: ChainIndex?
+        var step = 0, k = 0
+        var random = SeededRandom(seed: "grow")
+        while k < source.records.count {
+            k = min(source.records.count, k + 1 + Int(random.next() % 9))
+            let last = source.records[k - 1]
+            // Earlier files complete, this one up to the record (or, now and then, half of the next).
+            for number in 0..<last.file where (writtenBytes[number] ?? 0) < (try data(number).count) {
+                try write(number, upTo: try data(number).count)
+            }
+            var end = last.offset + 8 + last.size
+            let cutMidRecord = step % 5 == 3 && k < source.records.count && source.records[k].file == last.file
+            if cutMidRecord { end += (8 + source.records[k].size) / 2 }
+            try write(last.file, upTo: end)
+            if step % 4 == 1 {
+                // Core pre-allocates: zeros past the records, which later records overwrite.
+                let handle = try FileHandle(forWritingTo: live.appendingPathComponent(name(last.file)))
+                try handle.seekToEnd()
+                try handle.write(contentsOf: Data(count: 4096))
+                try handle.close()
+            }
+            let directory = try BlocksDirectory(path: live.path, network: .regtest)
+            let full = try ChainIndex(directory: directory)
+            if index == nil {
+                index = try ChainIndex(directory: directory, headerIndex: store)
+            } else {
+                try index!.update(directory: directory, headerIndex: store)
+                #expect(index!.lastChange == .extended || index!.lastChange == .unchanged, "step \(step): \(index!.lastChange)")
+                // Only what was appended is read: at most the last file (and any new one).
+                #expect(index!.headerPass.scanned <= 1 && index!.headerPass.resumed <= 1, "step \(step)")
+            }
+            #expect(Outcome(index!) == Outcome(full), "step \(step): the updated index differs from a full header pass")
+            #expect(index!.tip?.hash == full.tip?.hash && index!.notes == full.notes, "step \(step)")
+            // The persistent index, appended to at each step, loads to the same and reads nothing.
+            let reloaded = try ChainIndex(directory: directory, headerIndex: store)
+            #expect(Outcome(reloaded) == Outcome(full), "step \(step): the reloaded index differs")
+            #expect(reloaded.headerPass.bytesScanned == 0 && reloaded.headerPass.scanned == 0, "step \(step)")
+            step += 1
+        }
+        #expect(step > 20)
+        #expect(index!.bestChain.count == (try ChainIndex(directory: BlocksDirectory(path: source.blocks.path, network: .regtest))).bestChain.count)
+
+        // A crash while appending leaves a torn last segment: it is dropped, the rest is kept.
+        let indexFile = state.appendingPathComponent(HeaderIndexStore.fileName)
+        let intact = try Data(contentsOf: indexFile)
+        try (intact + Data([0x40, 0x01, 0, 0, 0xAB, 0xCD])).write(to: indexFile)
+        let directory = try BlocksDirectory(path: live.path, network: .regtest)
+        let afterTear = try ChainIndex(directory: directory, headerIndex: store)
+        #expect(afterTear.notes.contains { $0.contains("ended in an incomplete update") })
+        #expect(afterTear.headerPass.scanned == 0 && afterTear.headerPass.bytesScanned == 0)
+        #expect(Outcome(afterTear) == Outcome(try ChainIndex(directory: directory)))
+        #expect(try Data(contentsOf: indexFile) == intact)
+
+        // Pruning deletes the oldest file: the update starts over.
+        var pruned = try ChainIndex(directory: directory, headerIndex: store)
+        try FileManager.default.removeItem(at: live.appendingPathComponent(name(0)))
+        try pruned.update(directory: BlocksDirectory(path: live.path, network: .regtest), headerIndex: store)
+        #expect(pruned.lastChange == .built && pruned.baseHeight > 0)
+        #expect(Outcome(pruned) == Outcome(try ChainIndex(directory: BlocksDirectory(path: live.path, network: .regtest))))
     }
 
     /// An import resumed over a grown directory reads the index, and gives the same state.

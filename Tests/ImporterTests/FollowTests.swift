@@ -35,6 +35,8 @@ import TestSupport
             if tipHeight(state) == height { return true }
             usleep(100_000)
         }
+        let result = try? runCLI(["status", "--state", state.path, "--json"])
+        print("status at timeout: \(result?.status ?? -1) \(result?.stdout ?? "") \(result?.stderr ?? "")")
         return false
     }
 
@@ -59,14 +61,15 @@ import TestSupport
         defer { if process.isRunning { process.terminate() } }
 
         // One confirmation: every block is processed, so the losing branch is too (and must be rolled back).
-        #expect(waitFor(state, height: 120), "follower did not reach 119: \(String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self))")
+        func logText() -> String { String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self) }
+        #expect(waitFor(state, height: 120), "follower did not reach 120: \(logText())")
         // The branch that later loses arrives and becomes the tip.
         try grow(live, through: reorg.disconnected.last!)
         let losingTip = reorg.forkHeight + reorg.disconnected.count
-        #expect(waitFor(state, height: losingTip))
+        #expect(waitFor(state, height: losingTip), "follower did not reach \(losingTip): \(logText())")
         // Everything, including the winning branch.
         try grow(live, through: chain.summary.mainChain.last!)
-        #expect(waitFor(state, height: chain.summary.tipHeight))
+        #expect(waitFor(state, height: chain.summary.tipHeight), "follower did not reach \(chain.summary.tipHeight): \(logText())")
         process.terminate()  // SIGTERM: finish the block, checkpoint, exit 0
         process.waitUntilExit()
         try handle.close()
