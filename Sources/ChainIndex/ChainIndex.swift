@@ -238,7 +238,8 @@ public struct ChainIndex: Sendable {
         cached = nil
         // The records become the entries (at a mainnet's length, holding both for longer would
         // cost a hundred megabytes more).
-        entries = records.map(BlockEntry.init)
+        entries.reserveCapacity(records.count + Self.appendHeadroom)
+        entries.append(contentsOf: records.lazy.map(BlockEntry.init))
         records = []
         noteFiles(directory)
         if let headerIndex {
@@ -474,6 +475,10 @@ public struct ChainIndex: Sendable {
         return largest
     }
 
+    /// Room left in the tree's arrays for records a follow appends, so that its first look does
+    /// not copy them whole to grow them (about a month of mainnet blocks; beyond it they double).
+    static let appendHeadroom = 4_096
+
     /// Highest height accepted as a base height: above any network's chain for centuries to come,
     /// and far from overflowing heights computed from it.
     public static let maxBaseHeight = 100_000_000
@@ -595,7 +600,8 @@ public struct ChainIndex: Sendable {
             if cursor == bestRoot { break }
             cursor = parent[cursor]
         }
-        bestChain = chain.reversed()
+        bestChain.reserveCapacity(chain.count + Self.appendHeadroom)
+        bestChain.append(contentsOf: chain.reversed())
         // Duplicates carry their first record's height and work.
         for i in entries.indices {
             if case let .duplicate(of: first) = entries[i].status {

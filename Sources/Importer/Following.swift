@@ -68,8 +68,9 @@ extension Importer {
             if !first {
                 var waited = 0.0
                 while waited < pollInterval && !stop.isSet {
-                    usleep(UInt32(Self.stopCheckInterval * 1e6))
-                    waited += Self.stopCheckInterval
+                    let step = min(Self.stopCheckInterval, pollInterval - waited)
+                    usleep(UInt32(step * 1e6))
+                    waited += step
                 }
                 if stop.isSet { break }
             }
