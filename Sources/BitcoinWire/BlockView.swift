@@ -47,7 +47,10 @@ public struct BlockView {
     /// valid commitment applies (before segwit, or no commitment output) no transaction may carry
     /// witness data, as in Core's `ContextualCheckBlock`; with `.contextFree` the contextual checks
     /// are all skipped.
-    public func verify(txids precomputed: [Txid]? = nil, rules: BlockRules) throws(WireError) {
+    ///
+    /// `witnessCommitment: false` leaves the witness commitment unchecked (a reader to which no
+    /// witness byte of this block matters); witness data without a commitment is still refused.
+    public func verify(txids precomputed: [Txid]? = nil, rules: BlockRules, witnessCommitment: Bool = true) throws(WireError) {
         let txids = precomputed ?? self.txids()
         let (root, mutated) = Merkle.root(txids)
         if mutated { throw WireError(.invalid("duplicate transactions in merkle tree (CVE-2012-2459)"), at: 36) }
@@ -62,7 +65,8 @@ public struct BlockView {
         if rules.coinbaseHeight && !coinbaseStartsWithHeight(height) {
             throw WireError(.invalid("the coinbase does not start with its height \(height) (BIP34, bad-cb-height)"), at: coinbaseOffset)
         }
-        if rules.segwit, let commitment = witnessCommitment() {
+        if rules.segwit, let commitment = self.witnessCommitment() {
+            guard witnessCommitment else { return }
             let coinbase = transactions[0]
             let witness = coinbase.witnesses()
             guard witness.count == 1, witness[0].count == 1, witness[0][0].count == 32 else {

@@ -22,42 +22,46 @@ public struct XorKey: Equatable, Sendable {
     /// XORs `buffer` in place, as if it started at `fileOffset` within its file.
     public func apply(to buffer: UnsafeMutableRawBufferPointer, fileOffset: Int) {
         guard !isIdentity, buffer.count > 0, let base = buffer.baseAddress else { return }
-        let rotated = rotatedWord(fileOffset: fileOffset)
-        var i = 0
-        let count = buffer.count
-        while i + 8 <= count {
-            let value = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            base.storeBytes(of: value ^ rotated.littleEndian, toByteOffset: i, as: UInt64.self)
-            i += 8
-        }
-        let keyBytes = withUnsafeBytes(of: rotated.littleEndian) { Array($0) }
-        while i < count {
-            base.storeBytes(of: base.load(fromByteOffset: i, as: UInt8.self) ^ keyBytes[i % 8], toByteOffset: i, as: UInt8.self)
-            i += 1
-        }
+        Self.xor(from: UnsafeRawPointer(base), into: base, count: buffer.count, key: rotatedWord(fileOffset: fileOffset))
     }
 
     /// Copies `source` (which starts at `fileOffset` in its file) into `destination`, removing the
     /// obfuscation on the way: one pass over memory instead of a copy and then an XOR.
     public func copyApplying(from source: UnsafeRawBufferPointer, fileOffset: Int, into destination: inout [UInt8]) {
         let count = source.count
-        destination.removeAll(keepingCapacity: true)
+        // Resized without filling what is overwritten anyway (a buffer reused block after block
+        // only grows now and then).
+        if destination.count > count {
+            destination.removeLast(destination.count - count)
+        } else if destination.count < count {
+            destination.append(contentsOf: repeatElement(0, count: count - destination.count))
+        }
         guard count > 0 else { return }
-        if destination.capacity < count { destination.reserveCapacity(count) }
-        let rotated = rotatedWord(fileOffset: fileOffset)
-        destination.append(contentsOf: repeatElement(0, count: count))
+        let key = rotatedWord(fileOffset: fileOffset)
         destination.withUnsafeMutableBytes { out in
-            let dst = out.baseAddress!, src = source.baseAddress!
-            var i = 0
-            while i + 8 <= count {
-                dst.storeBytes(of: src.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ rotated.littleEndian, toByteOffset: i, as: UInt64.self)
-                i += 8
-            }
-            let keyBytes = withUnsafeBytes(of: rotated.littleEndian) { Array($0) }
-            while i < count {
-                dst.storeBytes(of: src.load(fromByteOffset: i, as: UInt8.self) ^ keyBytes[i % 8], toByteOffset: i, as: UInt8.self)
-                i += 1
-            }
+            Self.xor(from: source.baseAddress!, into: out.baseAddress!, count: count, key: key)
+        }
+    }
+
+    /// `destination[i] = source[i] ^ key byte (i % 8)` (the key as laid out in memory), 16 bytes
+    /// at a time; `source` and `destination` may be the same.
+    @inline(__always)
+    static func xor(from source: UnsafeRawPointer, into destination: UnsafeMutableRawPointer, count: Int, key: UInt64) {
+        let key16 = SIMD2<UInt64>(repeating: key.littleEndian)
+        var i = 0
+        while i + 16 <= count {
+            destination.storeBytes(of: source.loadUnaligned(fromByteOffset: i, as: SIMD2<UInt64>.self) ^ key16, toByteOffset: i, as: SIMD2<UInt64>.self)
+            i += 16
+        }
+        if i + 8 <= count {
+            destination.storeBytes(of: source.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ key.littleEndian, toByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        // The last few bytes: key byte j is the j-th lowest byte of the (little-endian) word.
+        while i < count {
+            let keyByte = UInt8(truncatingIfNeeded: key >> UInt64(8 * (i % 8)))
+            destination.storeBytes(of: source.load(fromByteOffset: i, as: UInt8.self) ^ keyByte, toByteOffset: i, as: UInt8.self)
+            i += 1
         }
     }
 

@@ -49,6 +49,11 @@ public struct BlockPassOptions: Sendable {
     /// Merkle root, and where Core checks them at the block's height the header version, BIP34
     /// coinbase height and witness commitment (`--no-verify` turns it off).
     public var verify = true
+    /// With `verify`, the blocks whose witness commitment is checked (nil: every block). A reader
+    /// to which witness bytes matter only in some blocks names those: in the others the merkle
+    /// root already commits to every byte it reads, and the commitment would cost hashing each
+    /// segwit transaction a second time (its wtxid).
+    public var witnessCommitmentNeeded: (@Sendable (BlockView) -> Bool)?
     /// Worker threads (default: all cores).
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     /// Blocks parsed ahead of the consumer at most; bounds memory whatever the consumer's speed.
@@ -173,7 +178,8 @@ public final class BlockPass: @unchecked Sendable {
             let height = record.height
             if options.verify {
                 // Each contextual check only where Core makes it: at this height on this network.
-                try view.verify(rules: height.map { directory.network.consensus.rules(atHeight: $0) } ?? .contextFree)
+                try view.verify(rules: height.map { directory.network.consensus.rules(atHeight: $0) } ?? .contextFree,
+                                witnessCommitment: options.witnessCommitmentNeeded?(view) ?? true)
             }
             return try transform(ParsedBlock(height: height, hash: record.hash, location: location, view: view, path: path))
         } catch let error as WireError {

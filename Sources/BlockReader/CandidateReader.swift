@@ -37,7 +37,11 @@ public final class CandidateReader {
         self.positions = positions
         self.filter = filter
         senders = try SenderResolver(directory: directory, index: index, positions: positions, filter: filter, passOptions: passOptions)
-        pass = BlockPass(directory: directory, index: index, options: passOptions)
+        // Witness bytes reach a machine only through candidates (their inputs' witnesses): the
+        // witness commitment is checked in blocks that have one.
+        var options = passOptions
+        options.witnessCommitmentNeeded = { filter.matchesAny(in: $0) }
+        pass = BlockPass(directory: directory, index: index, options: options)
     }
 
     /// Hands each block's candidates (often none) to `consume`, in order, on the calling thread.

@@ -16,7 +16,8 @@ struct BenchCommand: ParsableCommand {
         Phases: headers (header pass), parse (every block parsed, every txid computed), filter \
         (operation filter only, nothing hashed), each on 1 thread and, for parse and filter, on all \
         cores; import (a replay through the reference machine into a scratch state, verification \
-        on, all cores, as `import` runs). Each is reported in MB/s of best-chain block bytes and as a \
+        on, all cores, as `import` runs; with --no-verify, import_no_verify without it, compared \
+        with filter_all_cores). Each is reported in MB/s of best-chain block bytes and as a \
         ratio to OpenSSL SHA-256 over the same number of bytes in 1 KiB chunks, measured in the same \
         run; import also as a ratio to parse_all_cores. Build in release mode.
         """
@@ -33,7 +34,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("repeat"), help: "Runs of each phase; the fastest counts (shared machines are noisy).")
     var repetitions: Int = 3
 
-    @Flag(name: .customLong("no-import"), inversion: .prefixedNo, help: "Measure the import phase (default on).")
+    @Flag(name: .customLong("import"), inversion: .prefixedNo, help: "Measure the import phase (default on; --no-import skips it).")
     var importPhase = true
 
     /// One replay of the whole best chain through the reference machine into a fresh scratch
@@ -42,7 +43,7 @@ struct BenchCommand: ParsableCommand {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("vc-bench-import-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         var options = ImporterOptions()
-        options.passOptions = BlockPassOptions(verify: true, threads: source.threads)
+        options.passOptions = source.passOptions
         let importer = try Importer(machine: NotaryMachine(), stateDirectory: scratch, network: directory.network, options: options)
         let started = now()
         _ = try importer.run(directory: directory, index: index)
@@ -132,7 +133,9 @@ struct BenchCommand: ParsableCommand {
             phases.append(try pass("filter", threads: 1, filterOnly: true))
             phases.append(try pass("filter_all_cores", threads: cores, filterOnly: true))
             if importPhase {
-                var best = Phase(name: "import", seconds: .infinity, threads: cores)
+                // With --no-verify the import runs without verification, and compares with the
+                // filter pass (which verifies nothing either).
+                var best = Phase(name: source.noVerify ? "import_no_verify" : "import", seconds: .infinity, threads: cores)
                 for run in 1...runs {
                     progress.update("bench: import (\(run)/\(runs))", force: true)
                     best.seconds = min(best.seconds, try replay(directory: directory, index: index))
@@ -154,12 +157,14 @@ struct BenchCommand: ParsableCommand {
         if json {
             var shaped: [String: BenchJSON.Phase] = [:]
             let parseAllCores = phases.first { $0.name == "parse_all_cores" }.map { mb / $0.seconds }
+            let filterAllCores = phases.first { $0.name == "filter_all_cores" }.map { mb / $0.seconds }
             for phase in phases {
                 let mbps = mb / phase.seconds
                 shaped[phase.name] = BenchJSON.Phase(seconds: phase.seconds, mbps: mbps, ratioToSHA256: mbps / shaMBps,
                                                      blocksPerSecond: Double(blocks) / phase.seconds,
                                                      transactionsPerSecond: Double(transactions) / phase.seconds, threads: phase.threads,
-                                                     ratioToParseAllCores: phase.name == "import" ? parseAllCores.map { mbps / $0 } : nil)
+                                                     ratioToParseAllCores: phase.name == "import" ? parseAllCores.map { mbps / $0 } : nil,
+                                                     ratioToFilterAllCores: phase.name == "import_no_verify" ? filterAllCores.map { mbps / $0 } : nil)
             }
             emit(try JSONOutput.line(BenchJSON(bytes: bytes, blocks: blocks, txs: transactions, threads: cores, sha256Mbps: shaMBps,
                                                anonRSSBytes: peakAnonymous, peakRSSBytes: ResidentMemory.peakTotal(), phases: shaped)))
@@ -171,6 +176,12 @@ struct BenchCommand: ParsableCommand {
                 let name = phase.name.padding(toLength: 18, withPad: " ", startingAt: 0)
                 emit(name + String(format: " %8d %9.3f %9.1f %11.3f %12.0f %12.0f", phase.threads, phase.seconds, mbps,
                                     mbps / shaMBps, Double(blocks) / phase.seconds, Double(transactions) / phase.seconds))
+            }
+            if let importPhase = phases.first(where: { $0.name.hasPrefix("import") }) {
+                let base = importPhase.name == "import" ? "parse_all_cores" : "filter_all_cores"
+                if let reference = phases.first(where: { $0.name == base }) {
+                    emit("\(importPhase.name): \(String(format: "%.2f", reference.seconds / importPhase.seconds)) x \(base)")
+                }
             }
             emit("resident memory: \(peakAnonymous >> 20) MiB anonymous; peak \(ResidentMemory.peakTotal() >> 20) MiB including mapped block files")
         }

@@ -221,10 +221,12 @@ struct BenchJSON: Encodable {
         var threads: Int
         /// Only for `import`: its MB/s over parse_all_cores' in the same run.
         var ratioToParseAllCores: Double?
+        /// For `import_no_verify`: its MB/s over filter_all_cores's.
+        var ratioToFilterAllCores: Double? = nil
         enum CodingKeys: String, CodingKey {
             case seconds, mbps, threads
             case ratioToSHA256 = "ratio_to_sha256", blocksPerSecond = "blocks_per_s", transactionsPerSecond = "tx_per_s"
-            case ratioToParseAllCores = "ratio_to_parse_all_cores"
+            case ratioToParseAllCores = "ratio_to_parse_all_cores", ratioToFilterAllCores = "ratio_to_filter_all_cores"
         }
     }
 
