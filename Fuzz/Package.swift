@@ -24,5 +24,6 @@ let package = Package(
         fuzzTarget("FuzzProof", ["Proofs"]),
         fuzzTarget("FuzzNamesParse", ["Names"]),
         fuzzTarget("FuzzReferenceParse", ["Reference"]),
+        fuzzTarget("FuzzHeaderIndex", ["BlockFiles", "ChainIndex"]),
     ]
 )

@@ -106,12 +106,22 @@ public struct HeaderIndexStore: Sendable {
         public var length = 0
     }
 
-    /// The saved files, or nil (with why) when there is no usable index.
+    /// The saved files, or nil (with why) when there is no usable index. A torn last segment is
+    /// cut off the file.
     public func load(directory: BlocksDirectory) -> Loaded {
         guard FileManager.default.fileExists(atPath: path) else { return Loaded() }
         let mapped: MappedFile
         do { mapped = try MappedFile(path: path) } catch { return Loaded(problem: "\(path) cannot be read (\(error)); rebuilding it") }
-        let bytes = mapped.bytes
+        var loaded = Self.parse(mapped.bytes, path: path, directory: directory)
+        if loaded.files != nil, loaded.length < mapped.bytes.count, truncate(path, off_t(loaded.length)) != 0 {
+            loaded = Loaded(problem: "\(path) ends in an incomplete update that cannot be cut off (\(String(cString: strerror(errno)))); rebuilding it")
+        }
+        return loaded
+    }
+
+    /// Reads an index image (`path` only names it in messages): the files it describes, or nil
+    /// and why not; `length` is where the verified segments end (before a torn last one).
+    public static func parse(_ bytes: UnsafeRawBufferPointer, path: String, directory: BlocksDirectory) -> Loaded {
         func damaged(_ why: String) -> Loaded { Loaded(problem: "\(path) is damaged (\(why)); rebuilding it") }
         guard bytes.count >= Self.prefixBytes else { return damaged("too short") }
         guard Array(bytes[0..<4]) == Self.tag, bytes.loadUnaligned(fromByteOffset: 4, as: UInt32.self) == Self.formatVersion.littleEndian else {
@@ -132,10 +142,7 @@ public struct HeaderIndexStore: Sendable {
             if !verified {
                 let isLast = !fits || offset + Self.segmentOverhead + length == bytes.count
                 guard isLast, segments > 0 else { return damaged(fits ? "checksum mismatch at offset \(offset)" : "segment at offset \(offset) runs past the end") }
-                // A torn append: keep the verified index before it, and cut the rest off.
-                if truncate(path, off_t(offset)) != 0 {
-                    return Loaded(problem: "\(path) ends in an incomplete update that cannot be cut off (\(String(cString: strerror(errno)))); rebuilding it")
-                }
+                // A torn append: keep the verified index before it (`load` cuts the rest off).
                 note = "\(path) ended in an incomplete update (an interrupted write?) at offset \(offset); dropped it, the blk files it described are looked at again"
                 break
             }
@@ -208,13 +215,7 @@ public struct HeaderIndexStore: Sendable {
             if !ok { unlink(temporary) }
         }
         var output = SegmentOutput(fd: fd, path: temporary)
-        output.writer.write(Self.tag)
-        output.writer.writeLE(Self.formatVersion)
-        var header = ByteWriter()
-        header.writeLE(directory.network.magicValue)
-        header.write(directory.xorKey.bytes)
-        header.writeVarBytes(Array(directory.path.utf8))
-        try output.segment(header.bytes, records: [][...])
+        output.writer.write(Self.emptyIndex(of: directory))
         for update in updates { try output.segment(Self.fileHeader(update), records: update.records) }
         try output.flush()
         guard fsync(fd) == 0 else { throw BlockFileError(path: temporary, "cannot write the header index: fsync: \(String(cString: strerror(errno)))") }
@@ -237,6 +238,22 @@ public struct HeaderIndexStore: Sendable {
         try output.flush()
         guard fsync(fd) == 0 else { throw BlockFileError(path: path, "cannot write the header index: fsync: \(String(cString: strerror(errno)))") }
         return length + output.written
+    }
+
+    /// The bytes an index of `directory` without files holds: the tag, the format version and
+    /// the segment naming what is indexed. Every index starts with them.
+    public static func emptyIndex(of directory: BlocksDirectory) -> [UInt8] {
+        var header = ByteWriter()
+        header.writeLE(directory.network.magicValue)
+        header.write(directory.xorKey.bytes)
+        header.writeVarBytes(Array(directory.path.utf8))
+        var writer = ByteWriter()
+        writer.write(tag)
+        writer.writeLE(formatVersion)
+        writer.writeLE(UInt32(header.count))
+        writer.write(header.bytes)
+        writer.write(Hashes.sha256(header.bytes).bytes)
+        return writer.bytes
     }
 
     /// A file segment's fields before its records (the record count last).
