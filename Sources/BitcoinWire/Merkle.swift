@@ -11,18 +11,30 @@ public enum Merkle {
         guard !leaves.isEmpty else { return (.zero, false) }
         var row = leaves
         var mutated = false
-        var pair = [Hash256](repeating: .zero, count: 2)
+        row.reserveCapacity(row.count + 1)
         while row.count > 1 {
             let originalCount = row.count
             if row.count % 2 == 1 { row.append(row[row.count - 1]) }
-            var next = [Hash256]()
-            next.reserveCapacity(row.count / 2)
-            for i in stride(from: 0, to: row.count, by: 2) {
-                if i + 1 < originalCount && row[i] == row[i + 1] { mutated = true }
-                pair[0] = row[i]; pair[1] = row[i + 1]
-                next.append(pair.withUnsafeBytes { Hashes.dsha256($0) })
+            for i in stride(from: 0, to: row.count, by: 2) where i + 1 < originalCount && row[i] == row[i + 1] { mutated = true }
+            // In place: node j (children 2j, 2j+1) overwrites slot j, which is read before.
+            // Nodes two at a time (`Hashes.dsha256Pair`): the children of both are side by side.
+            let nodes = row.count / 2
+            row.withUnsafeMutableBytes { raw in
+                let base = raw.baseAddress!
+                var j = 0
+                while j + 1 < nodes {
+                    let (left, right) = Hashes.dsha256Pair(UnsafeRawBufferPointer(start: base + 64 * j, count: 64),
+                                                           UnsafeRawBufferPointer(start: base + 64 * (j + 1), count: 64))
+                    base.storeBytes(of: left, toByteOffset: 32 * j, as: Hash256.self)
+                    base.storeBytes(of: right, toByteOffset: 32 * (j + 1), as: Hash256.self)
+                    j += 2
+                }
+                if j < nodes {
+                    let node = Hashes.dsha256(UnsafeRawBufferPointer(start: base + 64 * j, count: 64))
+                    base.storeBytes(of: node, toByteOffset: 32 * j, as: Hash256.self)
+                }
             }
-            row = next
+            row.removeLast(row.count - nodes)
         }
         return (row[0], mutated)
     }

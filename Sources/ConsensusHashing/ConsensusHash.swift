@@ -161,32 +161,48 @@ extension ConsensusHash {
             }
             for i in 0..<n { reverse(&row[i]) }
             // Each node: dSHA256 of the two children's bytes side by side (at most 64 bytes, so
-            // both rounds are single compressions of padded blocks, see `Hashes.sha256`).
-            var pair = (Hash256.zero, Hash256.zero)
+            // both rounds are single compressions of padded blocks); nodes two at a time
+            // (`Hashes.dsha256Pair`).
+            // Whole words stored directly (a memmove call per child cost more).
+            func put(_ leaf: Leaf, at offset: Int, in raw: UnsafeMutableRawBufferPointer) {
+                guard leaf.count % 8 == 0 else {
+                    Swift.withUnsafeBytes(of: leaf.bytes) { (raw.baseAddress! + offset).copyMemory(from: $0.baseAddress!, byteCount: leaf.count) }
+                    return
+                }
+                let h = leaf.bytes
+                raw.storeBytes(of: h.a, toByteOffset: offset, as: UInt64.self)
+                if leaf.count > 8 { raw.storeBytes(of: h.b, toByteOffset: offset + 8, as: UInt64.self) }
+                if leaf.count > 16 { raw.storeBytes(of: h.c, toByteOffset: offset + 16, as: UInt64.self) }
+                if leaf.count > 24 { raw.storeBytes(of: h.d, toByteOffset: offset + 24, as: UInt64.self) }
+            }
+            var pairs = (Hash256.zero, Hash256.zero, Hash256.zero, Hash256.zero)
             while n > 1 {
                 if n % 2 == 1 { row[n] = row[n - 1]; n += 1 }
-                for j in 0..<(n / 2) {
-                    let left = row[2 * j], right = row[2 * j + 1]
-                    let digest = Swift.withUnsafeMutableBytes(of: &pair) { raw -> Hash256 in
-                        // Whole words stored directly (a memmove call per child cost more).
-                        func put(_ leaf: Leaf, at offset: Int) {
-                            guard leaf.count % 8 == 0 else {
-                                Swift.withUnsafeBytes(of: leaf.bytes) { (raw.baseAddress! + offset).copyMemory(from: $0.baseAddress!, byteCount: leaf.count) }
-                                return
-                            }
-                            let h = leaf.bytes
-                            raw.storeBytes(of: h.a, toByteOffset: offset, as: UInt64.self)
-                            if leaf.count > 8 { raw.storeBytes(of: h.b, toByteOffset: offset + 8, as: UInt64.self) }
-                            if leaf.count > 16 { raw.storeBytes(of: h.c, toByteOffset: offset + 16, as: UInt64.self) }
-                            if leaf.count > 24 { raw.storeBytes(of: h.d, toByteOffset: offset + 24, as: UInt64.self) }
+                let nodes = n / 2
+                Swift.withUnsafeMutableBytes(of: &pairs) { raw in
+                    let first = UnsafeMutableRawBufferPointer(rebasing: raw[0..<64]), second = UnsafeMutableRawBufferPointer(rebasing: raw[64..<128])
+                    var j = 0
+                    while j < nodes {
+                        // Children are read before node j (and j + 1) overwrite their slots.
+                        let l0 = row[2 * j], r0 = row[2 * j + 1]
+                        put(l0, at: 0, in: first)
+                        put(r0, at: l0.count, in: first)
+                        let one = UnsafeRawBufferPointer(rebasing: first[0..<(l0.count + r0.count)])
+                        if j + 1 < nodes {
+                            let l1 = row[2 * j + 2], r1 = row[2 * j + 3]
+                            put(l1, at: 0, in: second)
+                            put(r1, at: l1.count, in: second)
+                            let (a, b) = Hashes.dsha256Pair(one, UnsafeRawBufferPointer(rebasing: second[0..<(l1.count + r1.count)]))
+                            row[j] = Leaf(bytes: a, count: 32)
+                            row[j + 1] = Leaf(bytes: b, count: 32)
+                            j += 2
+                        } else {
+                            row[j] = Leaf(bytes: Hashes.dsha256(one), count: 32)
+                            j += 1
                         }
-                        put(left, at: 0)
-                        put(right, at: left.count)
-                        return Hashes.dsha256(UnsafeRawBufferPointer(rebasing: raw[0..<(left.count + right.count)]))
                     }
-                    row[j] = Leaf(bytes: digest, count: 32)
                 }
-                n /= 2
+                n = nodes
             }
             var root = row[0]
             reverse(&root)

@@ -1,0 +1,80 @@
+import CCrypto
+import CSHA256
+
+/// SHA-256 of two short messages at once: with the CPU's SHA extensions the two streams of
+/// compressions run interleaved (a single stream waits on each round's latency), otherwise one
+/// after the other through OpenSSL. Merkle trees and consensus-hash trees hash their nodes in
+/// pairs this way.
+extension Hashes {
+    /// Whether paired hashing uses the SHA extensions (x86 with SHA, SSSE3 and SSE4.1).
+    public static let pairsInterleaved = vc_sha256_shani_supported() != 0
+
+    /// SHA-256's initial state (FIPS 180-4, 5.3.3).
+    @usableFromInline static let initialState: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
+        (0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19)
+
+    /// Double SHA-256 of `a` and of `b`, each at most `smallMessageLimit` bytes.
+    public static func dsha256Pair(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> (Hash256, Hash256) {
+        precondition(a.count <= smallMessageLimit && b.count <= smallMessageLimit, "paired hashing takes short messages only")
+        guard pairsInterleaved else { return (dsha256(a), dsha256(b)) }
+        return withUnsafeTemporaryAllocation(byteCount: 4 * 128, alignment: 16) { scratch -> (Hash256, Hash256) in
+            let blocksA = scratch.baseAddress!, blocksB = blocksA + 128
+            let secondA = blocksA + 256, secondB = blocksA + 384
+            let countA = pad(a, into: blocksA), countB = pad(b, into: blocksB)
+            var stateA = initialState, stateB = initialState
+            withUnsafeMutableBytes(of: &stateA) { sa in
+                withUnsafeMutableBytes(of: &stateB) { sb in
+                    let wa = sa.baseAddress!.assumingMemoryBound(to: UInt32.self), wb = sb.baseAddress!.assumingMemoryBound(to: UInt32.self)
+                    let ba = blocksA.assumingMemoryBound(to: UInt8.self), bb = blocksB.assumingMemoryBound(to: UInt8.self)
+                    // First round: the blocks both messages have together, then the longer one's last.
+                    let common = min(countA, countB)
+                    for i in 0..<common { vc_sha256_shani_transform2(wa, ba + 64 * i, wb, bb + 64 * i) }
+                    for i in common..<countA { vc_sha256_shani_transform(wa, ba + 64 * i) }
+                    for i in common..<countB { vc_sha256_shani_transform(wb, bb + 64 * i) }
+                    // Second round: each 32-byte digest, padded, in one block.
+                    digestBlock(from: wa, into: secondA)
+                    digestBlock(from: wb, into: secondB)
+                    reset(wa)
+                    reset(wb)
+                    vc_sha256_shani_transform2(wa, secondA.assumingMemoryBound(to: UInt8.self), wb, secondB.assumingMemoryBound(to: UInt8.self))
+                }
+            }
+            return (digest(of: stateA), digest(of: stateB))
+        }
+    }
+
+    /// Writes `message` padded as FIPS 180-4 says into `blocks` (room for two); returns the
+    /// number of 64-byte blocks (1 up to 55 bytes, else 2).
+    private static func pad(_ message: UnsafeRawBufferPointer, into blocks: UnsafeMutableRawPointer) -> Int {
+        let length = message.count
+        let count = length <= 55 ? 1 : 2
+        let end = count * 64
+        if length > 0 { blocks.copyMemory(from: message.baseAddress!, byteCount: length) }
+        blocks.storeBytes(of: 0x80, toByteOffset: length, as: UInt8.self)
+        (blocks + length + 1).initializeMemory(as: UInt8.self, repeating: 0, count: end - 8 - length - 1)
+        blocks.storeBytes(of: UInt64(length * 8).bigEndian, toByteOffset: end - 8, as: UInt64.self)
+        return count
+    }
+
+    /// The padded block of a 32-byte digest (the state's words, big-endian) for the second round.
+    private static func digestBlock(from state: UnsafeMutablePointer<UInt32>, into block: UnsafeMutableRawPointer) {
+        for i in 0..<8 { block.storeBytes(of: state[i].bigEndian, toByteOffset: 4 * i, as: UInt32.self) }
+        block.storeBytes(of: UInt8(0x80), toByteOffset: 32, as: UInt8.self)
+        (block + 33).initializeMemory(as: UInt8.self, repeating: 0, count: 23)
+        block.storeBytes(of: UInt64(256).bigEndian, toByteOffset: 56, as: UInt64.self)
+    }
+
+    private static func reset(_ state: UnsafeMutablePointer<UInt32>) {
+        withUnsafeBytes(of: initialState) { state.update(from: $0.baseAddress!.assumingMemoryBound(to: UInt32.self), count: 8) }
+    }
+
+    private static func digest(of state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)) -> Hash256 {
+        var out = Hash256.zero
+        withUnsafeBytes(of: state) { words in
+            withUnsafeMutableBytes(of: &out) { bytes in
+                for i in 0..<8 { bytes.storeBytes(of: words.load(fromByteOffset: 4 * i, as: UInt32.self).bigEndian, toByteOffset: 4 * i, as: UInt32.self) }
+            }
+        }
+        return out
+    }
+}
