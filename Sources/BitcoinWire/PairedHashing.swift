@@ -13,24 +13,32 @@ extension Hashes {
     @usableFromInline static let initialState: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
         (0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19)
 
-    /// Double SHA-256 of `a` and of `b`, each at most `smallMessageLimit` bytes.
+    /// Double SHA-256 of `a` and of `b` (any lengths): their whole blocks are compressed two at
+    /// a time while both have some, then each message's padded end.
     public static func dsha256Pair(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> (Hash256, Hash256) {
-        precondition(a.count <= smallMessageLimit && b.count <= smallMessageLimit, "paired hashing takes short messages only")
         guard pairsInterleaved else { return (dsha256(a), dsha256(b)) }
         return withUnsafeTemporaryAllocation(byteCount: 4 * 128, alignment: 16) { scratch -> (Hash256, Hash256) in
-            let blocksA = scratch.baseAddress!, blocksB = blocksA + 128
-            let secondA = blocksA + 256, secondB = blocksA + 384
-            let countA = pad(a, into: blocksA), countB = pad(b, into: blocksB)
+            let tailA = scratch.baseAddress!, tailB = tailA + 128
+            let secondA = tailA + 256, secondB = tailA + 384
             var stateA = initialState, stateB = initialState
             withUnsafeMutableBytes(of: &stateA) { sa in
                 withUnsafeMutableBytes(of: &stateB) { sb in
                     let wa = sa.baseAddress!.assumingMemoryBound(to: UInt32.self), wb = sb.baseAddress!.assumingMemoryBound(to: UInt32.self)
-                    let ba = blocksA.assumingMemoryBound(to: UInt8.self), bb = blocksB.assumingMemoryBound(to: UInt8.self)
-                    // First round: the blocks both messages have together, then the longer one's last.
-                    let common = min(countA, countB)
-                    for i in 0..<common { vc_sha256_shani_transform2(wa, ba + 64 * i, wb, bb + 64 * i) }
-                    for i in common..<countA { vc_sha256_shani_transform(wa, ba + 64 * i) }
-                    for i in common..<countB { vc_sha256_shani_transform(wb, bb + 64 * i) }
+                    // The whole 64-byte blocks, straight from the messages.
+                    let fullA = a.count / 64, fullB = b.count / 64
+                    let pa = a.baseAddress?.assumingMemoryBound(to: UInt8.self), pb = b.baseAddress?.assumingMemoryBound(to: UInt8.self)
+                    let common = min(fullA, fullB)
+                    for i in 0..<common { vc_sha256_shani_transform2(wa, pa! + 64 * i, wb, pb! + 64 * i) }
+                    for i in common..<fullA { vc_sha256_shani_transform(wa, pa! + 64 * i) }
+                    for i in common..<fullB { vc_sha256_shani_transform(wb, pb! + 64 * i) }
+                    // The ends, padded (one block, or two where the length field does not fit).
+                    let endA = pad(UnsafeRawBufferPointer(rebasing: a[(64 * fullA)...]), length: a.count, into: tailA)
+                    let endB = pad(UnsafeRawBufferPointer(rebasing: b[(64 * fullB)...]), length: b.count, into: tailB)
+                    let ba = tailA.assumingMemoryBound(to: UInt8.self), bb = tailB.assumingMemoryBound(to: UInt8.self)
+                    let commonEnd = min(endA, endB)
+                    for i in 0..<commonEnd { vc_sha256_shani_transform2(wa, ba + 64 * i, wb, bb + 64 * i) }
+                    for i in commonEnd..<endA { vc_sha256_shani_transform(wa, ba + 64 * i) }
+                    for i in commonEnd..<endB { vc_sha256_shani_transform(wb, bb + 64 * i) }
                     // Second round: each 32-byte digest, padded, in one block.
                     digestBlock(from: wa, into: secondA)
                     digestBlock(from: wb, into: secondB)
@@ -43,15 +51,14 @@ extension Hashes {
         }
     }
 
-    /// Writes `message` padded as FIPS 180-4 says into `blocks` (room for two); returns the
-    /// number of 64-byte blocks (1 up to 55 bytes, else 2).
-    private static func pad(_ message: UnsafeRawBufferPointer, into blocks: UnsafeMutableRawPointer) -> Int {
-        let length = message.count
-        let count = length <= 55 ? 1 : 2
+    /// Writes a message's last `tail.count` (< 64) bytes padded as FIPS 180-4 says, for a message
+    /// of `length` bytes, into `blocks` (room for two); returns the number of 64-byte blocks.
+    private static func pad(_ tail: UnsafeRawBufferPointer, length: Int, into blocks: UnsafeMutableRawPointer) -> Int {
+        let count = tail.count <= 55 ? 1 : 2
         let end = count * 64
-        if length > 0 { blocks.copyMemory(from: message.baseAddress!, byteCount: length) }
-        blocks.storeBytes(of: 0x80, toByteOffset: length, as: UInt8.self)
-        (blocks + length + 1).initializeMemory(as: UInt8.self, repeating: 0, count: end - 8 - length - 1)
+        if tail.count > 0 { blocks.copyMemory(from: tail.baseAddress!, byteCount: tail.count) }
+        blocks.storeBytes(of: 0x80, toByteOffset: tail.count, as: UInt8.self)
+        (blocks + tail.count + 1).initializeMemory(as: UInt8.self, repeating: 0, count: end - 8 - tail.count - 1)
         blocks.storeBytes(of: UInt64(length * 8).bigEndian, toByteOffset: end - 8, as: UInt64.self)
         return count
     }
