@@ -108,6 +108,25 @@ public final class UndoFiles: @unchecked Sendable {
     /// 64 KiB by default): releasing a record's pages releases this window around them too.
     static let faultAroundBytes = 64 * 1024
 
+    /// Spans of rev files read and copied, not yet released.
+    private var doneSpans: [Int: Range<Int>] = [:]
+    /// Released at once, as the block pass does (`MappingCache.releaseBytes`): each release is a
+    /// system call and a TLB shootdown on every core running a worker, so one per record read
+    /// cost more than the reading. Records are read in about file order, so the span of those
+    /// read stays about what was read; one not yet read inside it is faulted in again.
+    static let releaseBytes = 8 << 20
+
+    /// Records that `range` of rev file `file` was read; releases the span read so far once it
+    /// reaches `releaseBytes`.
+    private func done(_ file: Int, _ mapped: MappedFile, _ range: Range<Int>) {
+        lock.lock()
+        let span = doneSpans[file].map { min($0.lowerBound, range.lowerBound)..<max($0.upperBound, range.upperBound) } ?? range
+        let due = span.count >= Self.releaseBytes
+        doneSpans[file] = due ? nil : span
+        lock.unlock()
+        if due { mapped.releasePages(span) }
+    }
+
     /// Whether rev file `number` is being written: the newest, ending in a record cut short. A
     /// block whose record is missing there is "not yet written"; anywhere else it is damage.
     public func isBeingWritten(_ number: Int) -> Bool {
@@ -153,7 +172,7 @@ public final class UndoFiles: @unchecked Sendable {
             // The record is copied: its pages can leave resident memory (rev files stay mapped),
             // and so can the neighbours the kernel's fault-around mapped in with them.
             let window = Self.faultAroundBytes
-            mapped.releasePages((entry.offset / window * window)..<((entry.offset + 8 + entry.size + 32 + window - 1) / window * window))
+            done(file, mapped, (entry.offset / window * window)..<((entry.offset + 8 + entry.size + 32 + window - 1) / window * window))
             let matches = buffer.withUnsafeBytes { raw -> Bool in
                 var previous = previousBlockHash
                 let checksum = withUnsafeBytes(of: &previous) { Hashes.dsha256(parts: $0, UnsafeRawBufferPointer(rebasing: raw[0..<entry.size])) }

@@ -214,12 +214,13 @@ public struct ChainIndex: Sendable {
         var cached = loaded.files
         var changed = headerIndex != nil && (cached == nil || loaded.wantsRewrite)
         var records: [HeaderRecord] = []
-        for (n, number) in directory.blockFiles.enumerated() {
+        let looks = try Self.lookAtAll(directory: directory, known: { number in
+            cached?[number].map { KnownFile(scan: $0.state, last: $0.records.last.map { ($0.hash, $0.location) }) }
+        }, stats: &headerPass, foreign: &foreign)
+        for (number, look) in zip(directory.blockFiles, looks) {
             let old = cached?.removeValue(forKey: number)
-            let known = old.map { KnownFile(scan: $0.state, last: $0.records.last.map { ($0.hash, $0.location) }) }
             var file: ScannedFile
-            switch try Self.look(at: number, isNewest: n == directory.blockFiles.count - 1, directory: directory, known: known,
-                                 stats: &headerPass, foreign: &foreign) {
+            switch look {
             case .unchanged:
                 file = old!
             case let .appended(scan, new):
@@ -356,6 +357,47 @@ public struct ChainIndex: Sendable {
         case scanned(FileScanState, [HeaderRecord])
     }
 
+    /// `look(at:...)` at every blk file of `directory`, several files at once (the header pass
+    /// of a fresh start is bound by page faults and hashing, which cores share out); results in
+    /// file order, and the first error in file order thrown.
+    static func lookAtAll(directory: BlocksDirectory, known: (Int) -> KnownFile?,
+                          stats: inout (reused: Int, resumed: Int, scanned: Int, bytesScanned: Int),
+                          foreign: inout (network: Network, path: String)?) throws(ChainIndexError) -> [FileLook] {
+        let files = directory.blockFiles
+        guard !files.isEmpty else { return [] }
+        let knownFiles = files.map(known)
+        typealias Outcome = (look: Result<FileLook, ChainIndexError>, stats: (reused: Int, resumed: Int, scanned: Int, bytesScanned: Int),
+                             foreign: (network: Network, path: String)?)
+        // One slot per file, written by the iteration that looks at it (no array shared for writing).
+        let slots = UnsafeMutableBufferPointer<Outcome>.allocate(capacity: files.count)
+        defer {
+            slots.baseAddress!.deinitialize(count: files.count)
+            slots.deallocate()
+        }
+        nonisolated(unsafe) let output = slots
+        // One file per iteration; Dispatch runs as many at once as there are cores.
+        DispatchQueue.concurrentPerform(iterations: files.count) { i in
+            var fileStats = (reused: 0, resumed: 0, scanned: 0, bytesScanned: 0)
+            var fileForeign: (network: Network, path: String)?
+            let outcome = Result { () throws(ChainIndexError) -> FileLook in
+                try Self.look(at: files[i], isNewest: i == files.count - 1, directory: directory, known: knownFiles[i],
+                              stats: &fileStats, foreign: &fileForeign)
+            }
+            (output.baseAddress! + i).initialize(to: (outcome, fileStats, fileForeign))
+        }
+        var looks: [FileLook] = []
+        looks.reserveCapacity(files.count)
+        for outcome in slots {
+            stats.reused += outcome.stats.reused
+            stats.resumed += outcome.stats.resumed
+            stats.scanned += outcome.stats.scanned
+            stats.bytesScanned += outcome.stats.bytesScanned
+            if foreign == nil { foreign = outcome.foreign }
+        }
+        for outcome in slots { looks.append(try outcome.look.get()) }
+        return looks
+    }
+
     /// Looks at blk file `number`: unchanged (nothing read), grown (scanned from where the known
     /// scan stopped), or anything else (scanned in full).
     static func look(at number: Int, isNewest: Bool, directory: BlocksDirectory, known: KnownFile?,
@@ -409,7 +451,14 @@ public struct ChainIndex: Sendable {
         var scanner = RecordScanner(file: mapped, number: number, magic: directory.network.magicValue, xorKey: directory.xorKey,
                                     isNewest: isNewest, startingAt: earlier?.resumeOffset ?? 0)
         var headerBuffer = [UInt8](repeating: 0, count: BlockHeader.size)
+        var releasedUpTo = earlier?.resumeOffset ?? 0
         while let location = scanner.next() {
+            // Pages behind the scan leave resident memory as it goes (several files are scanned
+            // at once; each would otherwise stay resident whole until its scan ends).
+            if location.offset - releasedUpTo >= releaseBehindBytes {
+                mapped.releasePages(releasedUpTo..<location.offset)
+                releasedUpTo = location.offset
+            }
             if !randomAccess {
                 windowBytes += location.size
                 windowRecords += 1
@@ -452,6 +501,9 @@ public struct ChainIndex: Sendable {
         xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: mapped.bytes[start..<(start + BlockHeader.size)]), fileOffset: start, into: &header)
         return header.withUnsafeBytes { BlockHeader.hash(of: $0.baseAddress!) } == last.hash
     }
+
+    /// Bytes of a blk file the header pass leaves behind before releasing their pages.
+    static let releaseBehindBytes = 8 << 20
 
     /// Record size from which the header pass reads pages on demand only (`MADV_RANDOM`): a
     /// block this large spans several pages besides its header's.
