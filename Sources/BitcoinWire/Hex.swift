@@ -18,6 +18,18 @@ public enum Hex {
 
     public static func encode(_ bytes: [UInt8]) -> String { bytes.withUnsafeBytes { encode($0) } }
 
+    /// A hash's display hex (byte-reversed) into `out` (64 bytes), without making a String.
+    public static func encodeDisplay(_ hash: Hash256, into out: UnsafeMutableBufferPointer<UInt8>) {
+        precondition(out.count >= 64, "display hex of a hash needs 64 bytes")
+        hash.withUnsafeBytes { bytes in
+            for i in 0..<32 {
+                let byte = bytes[31 - i]
+                out[2 * i] = digits[Int(byte >> 4)]
+                out[2 * i + 1] = digits[Int(byte & 0x0f)]
+            }
+        }
+    }
+
     public static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
         var out = [UInt8]()
         out.reserveCapacity(bytes.underestimatedCount * 2)

@@ -57,6 +57,7 @@ public final class SQLiteDatabase {
 
     public func close() {
         cache.removeAll()
+        savepoints.removeAll()
         if let handle { sqlite3_close_v2(handle) }
         handle = nil
     }
@@ -116,18 +117,36 @@ public final class SQLiteDatabase {
     /// Runs `body` inside a savepoint of the current transaction: if it throws, everything it
     /// wrote is rolled back (the enclosing transaction goes on) and the error is rethrown.
     public func savepoint<T>(_ name: String = "operation", _ body: () throws -> T) throws -> T {
-        // Cached statements: the engine opens two savepoints per block, and parsing their SQL
-        // each time cost more than running them.
-        try run("SAVEPOINT \(name)")
+        // Prepared once per name: the engine opens a savepoint per block and one per operation,
+        // and building and looking up their SQL each time cost more than running them.
+        let statements = try savepointStatements(name)
+        try statements.begin.execute()
         do {
             let result = try body()
-            try run("RELEASE \(name)")
+            try statements.release.execute()
             return result
         } catch {
-            try run("ROLLBACK TO \(name)")
-            try run("RELEASE \(name)")
+            try statements.rollback.execute()
+            try statements.release.execute()
             throw error
         }
+    }
+
+    private var savepoints: [String: (begin: Statement, release: Statement, rollback: Statement)] = [:]
+
+    private func savepointStatements(_ name: String) throws -> (begin: Statement, release: Statement, rollback: Statement) {
+        if let known = savepoints[name] { return known }
+        let made = (try prepare("SAVEPOINT \(name)"), try prepare("RELEASE \(name)"), try prepare("ROLLBACK TO \(name)"))
+        savepoints[name] = made
+        return made
+    }
+
+    /// A prepared statement the caller keeps (not in the cache: no lookup by its text per use).
+    public func prepare(_ sql: String) throws -> Statement {
+        var raw: OpaquePointer?
+        let status = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
+        guard status == SQLITE_OK, let raw else { throw SQLiteError(path: path, code: status, message: "\(String(cString: sqlite3_errmsg(handle))) in: \(sql)") }
+        return Statement(database: self, handle: raw)
     }
 
     /// Runs `body` with the restrictions of a state machine's code (see `MachineDatabase`):
@@ -188,6 +207,28 @@ public final class SQLiteDatabase {
                 }
                 if status != SQLITE_OK { throw database.error(status) }
             }
+        }
+
+        /// Binds text given as UTF-8 bytes (copied by SQLite) at 1-based `index`.
+        public func bindText(_ index: Int32, utf8: UnsafeRawBufferPointer) throws {
+            let status = sqlite3_bind_text(handle, index, utf8.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(utf8.count), transient)
+            if status != SQLITE_OK { throw database.error(status) }
+        }
+
+        public func bindText(_ index: Int32, _ string: String) throws {
+            var string = string
+            try string.withUTF8 { try bindText(index, utf8: UnsafeRawBufferPointer($0)) }
+        }
+
+        public func bindInteger(_ index: Int32, _ value: Int) throws {
+            let status = sqlite3_bind_int64(handle, index, Int64(value))
+            if status != SQLITE_OK { throw database.error(status) }
+        }
+
+        /// Runs a statement that returns no rows, then resets it for the next use.
+        public func execute() throws {
+            defer { sqlite3_reset(handle) }
+            while try step() {}
         }
 
         /// Advances; true while a row is available.

@@ -95,6 +95,7 @@ public final class StateStore {
 
     /// Closes the database; the store must not be used afterwards.
     public func close() {
+        insertBlock = nil  // finalized before the connection closes
         database.close()
         if snapshotReader >= 0 {
             Glibc.close(snapshotReader)  // after SQLite's connection (see `snapshotReader`)
@@ -227,11 +228,28 @@ public final class StateStore {
                 SQLiteValue(record.txid?.displayHex), .text(record.opcode), .blob(record.serialized),
             ])
         }
-        try database.run("INSERT INTO vc_blocks (height, block_hash, ops_hash, consensus_hash, accepted, rejected) VALUES (?, ?, ?, ?, ?, ?)", [
-            SQLiteValue(block.height), .text(block.blockHash.displayHex), .text(block.opsHash), .text(block.consensusHash),
-            SQLiteValue(block.accepted), SQLiteValue(block.rejected),
-        ])
+        // Once per block: a statement kept prepared, the block hash's hex written on the stack.
+        let insert = try insertBlockStatement()
+        try insert.bindInteger(1, block.height)
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { hex in
+            Hex.encodeDisplay(block.blockHash.rawHash, into: hex)
+            try insert.bindText(2, utf8: UnsafeRawBufferPointer(hex))
+        }
+        try insert.bindText(3, block.opsHash)
+        try insert.bindText(4, block.consensusHash)
+        try insert.bindInteger(5, block.accepted)
+        try insert.bindInteger(6, block.rejected)
+        try insert.execute()
         if !counts.isEmpty { try addCounts(counts) }
+    }
+
+    private var insertBlock: SQLiteDatabase.Statement?
+
+    private func insertBlockStatement() throws -> SQLiteDatabase.Statement {
+        if let insertBlock { return insertBlock }
+        let made = try database.prepare("INSERT INTO vc_blocks (height, block_hash, ops_hash, consensus_hash, accepted, rejected) VALUES (?, ?, ?, ?, ?, ?)")
+        insertBlock = made
+        return made
     }
 
     func addCounts(_ counts: [String: Int]) throws {
