@@ -117,18 +117,24 @@ public final class BlockPass: @unchecked Sendable {
                 while let batch = state.claim() {
                     var results: [Result<T, Error>] = []
                     results.reserveCapacity(batch.count)
+                    // The batch's file, looked up once per file rather than once per block (each
+                    // lookup is a lock the other workers contend for).
+                    var current: (number: Int, mapped: MappedFile)?
                     for position in batch {
                         let recordIndex = records[position]
+                        let number = index.entries[recordIndex].location.file
                         do {
-                            results.append(.success(try self.process(recordIndex: recordIndex, files: files, buffer: &buffer, transform: transform)))
+                            if current?.number != number { current = (number, try files.mapping(number)) }
+                            results.append(.success(try self.process(recordIndex: recordIndex, file: current!.mapped, buffer: &buffer, transform: transform)))
                         } catch {
                             results.append(.failure(error))
                         }
-                        files.finished(index.entries[recordIndex].location.file)
                     }
+                    current = nil
                     state.deliver(batch, results)
-                    // Done with these blocks' bytes: out of resident memory (still cached).
-                    files.release(batch.map { index.entries[records[$0]].location })
+                    // Done with these blocks: their files' counts, and their bytes out of
+                    // resident memory (still cached), under one lock.
+                    files.finished(batch.map { index.entries[records[$0]].location })
                 }
             }
         }
@@ -147,11 +153,10 @@ public final class BlockPass: @unchecked Sendable {
         }
     }
 
-    private func process<T>(recordIndex: Int, files: MappingCache, buffer: inout [UInt8],
+    private func process<T>(recordIndex: Int, file: MappedFile, buffer: inout [UInt8],
                             transform: (ParsedBlock) throws -> T) throws -> T {
         let record = index.entries[recordIndex]
         let location = record.location
-        let file = try files.mapping(location.file)
         // The file is mapped again after the header pass: it may have shrunk or been replaced in
         // between (pruning, a restore). Never slice past the new mapping.
         guard location.payloadOffset + location.size <= file.bytes.count else {
@@ -322,9 +327,10 @@ final class MappingCache: @unchecked Sendable {
     /// this per file being read).
     static let releaseBytes = 8 << 20
 
-    /// Records that the blocks at `locations` are done with; once a file's done span reaches
-    /// `releaseBytes`, its pages leave resident memory (see `MappedFile.releasePages`).
-    func release(_ locations: [RecordLocation]) {
+    /// Records that the blocks at `locations` are done with: a file none of whose blocks is
+    /// pending any more is unmapped; otherwise, once its done span reaches `releaseBytes`, those
+    /// pages leave resident memory (see `MappedFile.releasePages`).
+    func finished(_ locations: [RecordLocation]) {
         var due: [(MappedFile, Range<Int>)] = []
         lock.lock()
         for location in locations {
@@ -335,6 +341,11 @@ final class MappingCache: @unchecked Sendable {
                 done[location.file] = nil
             } else {
                 done[location.file] = span
+            }
+            pending[location.file, default: 0] -= 1
+            if pending[location.file] == 0 {
+                mappings[location.file] = nil
+                done[location.file] = nil
             }
         }
         lock.unlock()
@@ -351,13 +362,4 @@ final class MappingCache: @unchecked Sendable {
         return mapped
     }
 
-    func finished(_ file: Int) {
-        lock.lock()
-        defer { lock.unlock() }
-        pending[file, default: 0] -= 1
-        if pending[file] == 0 {
-            mappings[file] = nil
-            done[file] = nil
-        }
-    }
 }
