@@ -34,6 +34,18 @@ public final class CheckpointStore: @unchecked Sendable {
         return "checkpoint-" + String(repeating: "0", count: max(0, 10 - digits.count)) + digits + ".vc.lz4"
     }
 
+    /// The height a checkpoint's file name gives (`fileName(height:)`), if it is one.
+    public static func height(fromPath path: String) -> Int? {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        guard name.hasPrefix("checkpoint-"), name.hasSuffix(".vc.lz4") else { return nil }
+        return Int(name.dropFirst("checkpoint-".count).dropLast(".vc.lz4".count))
+    }
+
+    /// The greatest height among the checkpoint files (by name), if any.
+    public func newestHeight() throws(CheckpointError) -> Int? {
+        try paths().compactMap(Self.height(fromPath:)).max()
+    }
+
     /// Checkpoint files, oldest first (by the height in their names); none when the directory does
     /// not exist. A directory that exists but cannot be listed is an error, never "no checkpoints"
     /// (a replay from scratch would silently take its place).

@@ -7,7 +7,8 @@ import Foundation
 import Virtualchain
 
 public struct ImporterOptions: Sendable {
-    /// Write a checkpoint every this many blocks (and at the end)...
+    /// Write a checkpoint every this many blocks (and of the tip at the end of a run that replayed
+    /// this many, or ends this far past the newest checkpoint)...
     public var checkpointEvery = 1_000
     /// ...unless checkpoints would then take more than this share of the import's time: a
     /// checkpoint is deferred until the previous one's cost is at most this share of the time
@@ -89,10 +90,14 @@ public final class Importer<Machine: StateMachine> {
 
     /// Imports what `directory` holds (as `index` orders it) into the state.
     ///
-    /// `checkpointAtEnd` writes a checkpoint of the final tip unless one exists (a follow's
-    /// looks skip it: their checkpoints come every `checkpointEvery` blocks, and one when the
-    /// follow ends). `keepOpen` keeps the state open for the next `run` (a follow), which then
-    /// skips the checks and loading a fresh start does.
+    /// `checkpointAtEnd` writes a checkpoint of the final tip, where that is worth its cost (a
+    /// whole image of the state): when this run replayed at least `checkpointEvery` blocks, or
+    /// the newest checkpoint is that far behind. A run that adds a few blocks to a long chain
+    /// (a daily `import`) leaves it to the next `checkpointEvery` boundary; a restore then
+    /// replays fewer than `checkpointEvery` blocks. A follow's looks skip it (their checkpoints
+    /// come every `checkpointEvery` blocks, and one when the follow ends). `keepOpen` keeps the
+    /// state open for the next `run` (a follow), which then skips the checks and loading a fresh
+    /// start does.
     public func run(directory: BlocksDirectory, index: ChainIndex, progress: ((ImportProgress) -> Void)? = nil,
                     shouldStop: (() -> Bool)? = nil, checkpointAtEnd: Bool = true, keepOpen: Bool = false) throws -> ImportReport {
         var notes: [String] = []
@@ -186,7 +191,13 @@ public final class Importer<Machine: StateMachine> {
         if let waiting = summary.waitingForUndo {
             notes.append("\(waiting.description); waiting for it")
         }
-        if checkpointAtEnd { try checkpointTip(of: current, writer: writer) }
+        if checkpointAtEnd, let tip = try current.store.tip() {
+            let every = max(1, options.checkpointEvery)
+            // The newest checkpoint: on disk, or this run's own still being written.
+            let newest = [try checkpoints.newestHeight(), writer.lastHeight].compactMap { $0 }.max()
+            let behind = newest.map { tip.height - $0 } ?? Int.max
+            if summary.blocks >= every || behind >= every { try checkpointTip(of: current, writer: writer) }
+        }
         let stats = try writer.finish()
         if !summary.interrupted, let replaced = replacedState {
             // Its replacement is complete: the state the reorganisation left behind can go.

@@ -66,7 +66,7 @@ struct ReplayOptions: ParsableArguments {
     @Option(help: "Stop after this height.")
     var until: Int?
 
-    @Option(name: .customLong("checkpoint-every"), help: "Write a checkpoint every N blocks (and at the end).")
+    @Option(name: .customLong("checkpoint-every"), help: "Write a checkpoint every N blocks (and of the tip at the end, after a run of at least N blocks or N blocks past the newest).")
     var checkpointEvery = 1_000
 
     @Option(name: .customLong("checkpoint-share"),
