@@ -245,6 +245,54 @@ import TestSupport
         #expect(Outcome(pruned) == Outcome(try ChainIndex(directory: BlocksDirectory(path: live.path, network: .regtest))))
     }
 
+    /// A pruned directory (its first file gone) that keeps growing: each look equals a full
+    /// header pass; looks that only extend the chain are placed in place, the rest (an orphan
+    /// whose parent could be a new root) rebuild the tree from memory, never the files.
+    @Test func aPrunedDirectoryGrowsInPlace() throws {
+        let source = ShuffledChain.shared
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let live = root.appendingPathComponent("blocks"), state = root.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: live, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: source.blocks.appendingPathComponent("xor.dat"), to: live.appendingPathComponent("xor.dat"))
+        let store = HeaderIndexStore(stateDirectory: state.path)
+        // Files from the second on, the last one written record by record.
+        let files = Set(source.records.map(\.file)).sorted()
+        #expect(files.count >= 2)
+        let lastFile = files.last!
+        for number in files.dropFirst().dropLast() {
+            let name = String(format: "blk%05d.dat", number)
+            try FileManager.default.copyItem(at: source.blocks.appendingPathComponent(name), to: live.appendingPathComponent(name))
+        }
+        let name = String(format: "blk%05d.dat", lastFile)
+        let data = try Data(contentsOf: source.blocks.appendingPathComponent(name))
+        let url = live.appendingPathComponent(name)
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: url)
+        defer { try? handle.close() }
+        var index: ChainIndex?
+        var changes: [ChainIndex.Change] = []
+        var written = 0
+        for record in source.records where record.file == lastFile {
+            let end = record.offset + 8 + record.size
+            try handle.write(contentsOf: data.subdata(in: written..<end))
+            written = end
+            let directory = try BlocksDirectory(path: live.path, network: .regtest)
+            let full = try ChainIndex(directory: directory)
+            if index == nil {
+                index = try ChainIndex(directory: directory, headerIndex: store)
+            } else {
+                try index!.update(directory: directory, headerIndex: store)
+                changes.append(index!.lastChange)
+            }
+            #expect(index!.baseHeight > 0)
+            #expect(Outcome(index!) == Outcome(full), "after the record at \(record.offset)")
+        }
+        #expect(!changes.contains(.built), "a pruned directory that only grows never starts over")
+        #expect(changes.contains(.extended) && changes.contains(.rebuiltTree), "both ways of taking new records are exercised")
+    }
+
     /// An import resumed over a grown directory reads the index, and gives the same state.
     @Test func importsKeepTheIndexInTheStateDirectory() throws {
         let root = try TestPaths.temporaryDirectory()
