@@ -71,29 +71,38 @@ public enum Hashes {
 
     /// SHA-256 of a message of at most `smallMessageLimit` bytes: pads it as FIPS 180-4 says and
     /// runs the compression function (OpenSSL's, with the CPU's SHA extensions) on each block.
-    @inlinable static func sha256Small(_ buffer: UnsafeRawBufferPointer) -> Hash256 {
-        let length = buffer.count
-        let blocks = length <= 55 ? 1 : 2
+    @usableFromInline static func sha256Small(_ buffer: UnsafeRawBufferPointer) -> Hash256 {
         var ctx = SHA256_CTX()
         SHA256_Init(&ctx)
         return withUnsafeTemporaryAllocation(byteCount: 128, alignment: 16) { raw -> Hash256 in
             let base = raw.baseAddress!
-            let end = blocks * 64
-            if length > 0 { base.copyMemory(from: buffer.baseAddress!, byteCount: length) }
-            base.storeBytes(of: 0x80, toByteOffset: length, as: UInt8.self)
-            (base + length + 1).initializeMemory(as: UInt8.self, repeating: 0, count: end - 8 - length - 1)
-            base.storeBytes(of: UInt64(length * 8).bigEndian, toByteOffset: end - 8, as: UInt64.self)
+            let blocks = pad(buffer, length: buffer.count, into: base)
             for i in 0..<blocks { SHA256_Transform(&ctx, (base + 64 * i).assumingMemoryBound(to: UInt8.self)) }
-            var out = Hash256.zero
-            Swift.withUnsafeBytes(of: ctx.h) { state in
-                Swift.withUnsafeMutableBytes(of: &out) { digest in
-                    for i in 0..<8 {
-                        digest.storeBytes(of: state.load(fromByteOffset: 4 * i, as: UInt32.self).bigEndian, toByteOffset: 4 * i, as: UInt32.self)
-                    }
-                }
-            }
-            return out
+            return digest(of: ctx.h)
         }
+    }
+
+    /// Writes a message's last `tail.count` (< 64) bytes padded as FIPS 180-4 says, for a message
+    /// of `length` bytes, into `blocks` (room for two); returns the number of 64-byte blocks.
+    static func pad(_ tail: UnsafeRawBufferPointer, length: Int, into blocks: UnsafeMutableRawPointer) -> Int {
+        let count = tail.count <= 55 ? 1 : 2
+        let end = count * 64
+        if tail.count > 0 { blocks.copyMemory(from: tail.baseAddress!, byteCount: tail.count) }
+        blocks.storeBytes(of: 0x80, toByteOffset: tail.count, as: UInt8.self)
+        (blocks + tail.count + 1).initializeMemory(as: UInt8.self, repeating: 0, count: end - 8 - tail.count - 1)
+        blocks.storeBytes(of: UInt64(length * 8).bigEndian, toByteOffset: end - 8, as: UInt64.self)
+        return count
+    }
+
+    /// The digest a SHA-256 state's eight words stand for (each word big-endian).
+    static func digest(of state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)) -> Hash256 {
+        var out = Hash256.zero
+        Swift.withUnsafeBytes(of: state) { words in
+            Swift.withUnsafeMutableBytes(of: &out) { bytes in
+                for i in 0..<8 { bytes.storeBytes(of: words.load(fromByteOffset: 4 * i, as: UInt32.self).bigEndian, toByteOffset: 4 * i, as: UInt32.self) }
+            }
+        }
+        return out
     }
 
     @inlinable public static func sha256<C: ByteContainer>(_ bytes: C) -> Hash256 {

@@ -6,13 +6,19 @@ public enum Hex {
     /// several times per block when a state stores them).
     public static func encode(_ bytes: UnsafeRawBufferPointer, reversed: Bool = false) -> String {
         String(unsafeUninitializedCapacity: bytes.count * 2) { out in
-            let count = bytes.count
-            for i in 0..<count {
-                let byte = bytes[reversed ? count - 1 - i : i]
-                out[2 * i] = digits[Int(byte >> 4)]
-                out[2 * i + 1] = digits[Int(byte & 0x0f)]
-            }
-            return count * 2
+            write(bytes, reversed: reversed, into: out)
+            return bytes.count * 2
+        }
+    }
+
+    /// The hex digits of `bytes` (in reverse order if `reversed`) into the first
+    /// `2 * bytes.count` bytes of `out`.
+    private static func write(_ bytes: UnsafeRawBufferPointer, reversed: Bool, into out: UnsafeMutableBufferPointer<UInt8>) {
+        let count = bytes.count
+        for i in 0..<count {
+            let byte = bytes[reversed ? count - 1 - i : i]
+            out[2 * i] = digits[Int(byte >> 4)]
+            out[2 * i + 1] = digits[Int(byte & 0x0f)]
         }
     }
 
@@ -21,13 +27,7 @@ public enum Hex {
     /// A hash's display hex (byte-reversed) into `out` (64 bytes), without making a String.
     public static func encodeDisplay(_ hash: Hash256, into out: UnsafeMutableBufferPointer<UInt8>) {
         precondition(out.count >= 64, "display hex of a hash needs 64 bytes")
-        hash.withUnsafeBytes { bytes in
-            for i in 0..<32 {
-                let byte = bytes[31 - i]
-                out[2 * i] = digits[Int(byte >> 4)]
-                out[2 * i + 1] = digits[Int(byte & 0x0f)]
-            }
-        }
+        hash.withUnsafeBytes { write($0, reversed: true, into: out) }
     }
 
     public static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {

@@ -51,18 +51,6 @@ extension Hashes {
         }
     }
 
-    /// Writes a message's last `tail.count` (< 64) bytes padded as FIPS 180-4 says, for a message
-    /// of `length` bytes, into `blocks` (room for two); returns the number of 64-byte blocks.
-    private static func pad(_ tail: UnsafeRawBufferPointer, length: Int, into blocks: UnsafeMutableRawPointer) -> Int {
-        let count = tail.count <= 55 ? 1 : 2
-        let end = count * 64
-        if tail.count > 0 { blocks.copyMemory(from: tail.baseAddress!, byteCount: tail.count) }
-        blocks.storeBytes(of: 0x80, toByteOffset: tail.count, as: UInt8.self)
-        (blocks + tail.count + 1).initializeMemory(as: UInt8.self, repeating: 0, count: end - 8 - tail.count - 1)
-        blocks.storeBytes(of: UInt64(length * 8).bigEndian, toByteOffset: end - 8, as: UInt64.self)
-        return count
-    }
-
     /// The padded block of a 32-byte digest (the state's words, big-endian) for the second round.
     private static func digestBlock(from state: UnsafeMutablePointer<UInt32>, into block: UnsafeMutableRawPointer) {
         for i in 0..<8 { block.storeBytes(of: state[i].bigEndian, toByteOffset: 4 * i, as: UInt32.self) }
@@ -73,15 +61,5 @@ extension Hashes {
 
     private static func reset(_ state: UnsafeMutablePointer<UInt32>) {
         withUnsafeBytes(of: initialState) { state.update(from: $0.baseAddress!.assumingMemoryBound(to: UInt32.self), count: 8) }
-    }
-
-    private static func digest(of state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)) -> Hash256 {
-        var out = Hash256.zero
-        withUnsafeBytes(of: state) { words in
-            withUnsafeMutableBytes(of: &out) { bytes in
-                for i in 0..<8 { bytes.storeBytes(of: words.load(fromByteOffset: 4 * i, as: UInt32.self).bigEndian, toByteOffset: 4 * i, as: UInt32.self) }
-            }
-        }
-        return out
     }
 }
