@@ -148,6 +148,15 @@ import TestSupport
         }
     }
 
+    /// An empty blocks directory with `source`'s xor key, a state directory, and its header index.
+    func emptyLiveDirectory(in root: URL, keyOf source: ShuffledChain) throws -> (live: URL, state: URL, store: HeaderIndexStore) {
+        let live = root.appendingPathComponent("blocks"), state = root.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: live, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: source.blocks.appendingPathComponent("xor.dat"), to: live.appendingPathComponent("xor.dat"))
+        return (live, state, HeaderIndexStore(stateDirectory: state.path))
+    }
+
     /// Grows a directory as bitcoind does (appending in place, into pre-allocated zeros too, and
     /// starting new files), a few records at a time, sometimes cut mid-record: after each look
     /// the index updated in place, and one loaded from the appended persistent index, equal a
@@ -156,11 +165,7 @@ import TestSupport
         let source = ShuffledChain.shared
         let root = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        let live = root.appendingPathComponent("blocks"), state = root.appendingPathComponent("state")
-        try FileManager.default.createDirectory(at: live, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: source.blocks.appendingPathComponent("xor.dat"), to: live.appendingPathComponent("xor.dat"))
-        let store = HeaderIndexStore(stateDirectory: state.path)
+        let (live, state, store) = try emptyLiveDirectory(in: root, keyOf: source)
         var fileData: [Int: Data] = [:]
         var writtenBytes: [Int: Int] = [:]
         func name(_ number: Int) -> String { String(format: "blk%05d.dat", number) }
@@ -252,11 +257,7 @@ import TestSupport
         let source = ShuffledChain.shared
         let root = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        let live = root.appendingPathComponent("blocks"), state = root.appendingPathComponent("state")
-        try FileManager.default.createDirectory(at: live, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: source.blocks.appendingPathComponent("xor.dat"), to: live.appendingPathComponent("xor.dat"))
-        let store = HeaderIndexStore(stateDirectory: state.path)
+        let (live, _, store) = try emptyLiveDirectory(in: root, keyOf: source)
         // Files from the second on, the last one written record by record.
         let files = Set(source.records.map(\.file)).sorted()
         #expect(files.count >= 2)
