@@ -153,7 +153,36 @@ public final class MappedFile: @unchecked Sendable {
 
     static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
+    /// Bytes of a file a reader is done with before it releases their pages (see `DoneSpans`).
+    public static let releaseBytes = 8 << 20
+
     deinit {
         if owned, let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
     }
+}
+
+/// The spans of mapped files a reader is done with, released a batch at a time
+/// (`MappedFile.releasePages`): each release is a system call and a TLB shootdown on every core
+/// running a thread of the process, so releasing per block or record cost more than reading it.
+/// Resident memory stays within a few times `MappedFile.releaseBytes` per file being read. Not
+/// thread-safe: its owner holds a lock.
+public struct DoneSpans: Sendable {
+    private var spans: [Int: Range<Int>] = [:]
+
+    public init() {}
+
+    /// Adds `range` of file `file` to what is done; returns the span to release now, once it
+    /// reaches `MappedFile.releaseBytes` (and starts afresh).
+    public mutating func add(_ range: Range<Int>, ofFile file: Int) -> Range<Int>? {
+        let span = spans[file].map { min($0.lowerBound, range.lowerBound)..<max($0.upperBound, range.upperBound) } ?? range
+        guard span.count >= MappedFile.releaseBytes else {
+            spans[file] = span
+            return nil
+        }
+        spans[file] = nil
+        return span
+    }
+
+    /// Drops what is recorded of `file` (it is unmapped).
+    public mutating func forget(_ file: Int) { spans[file] = nil }
 }

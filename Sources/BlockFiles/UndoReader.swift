@@ -33,11 +33,7 @@ extension UndoFormat {
     /// Reads past one spent coin without decoding its script; returns its amount (at most 21
     /// million BTC, else an error). For checking a record against a block without allocating.
     public static func skipCoin(from cursor: inout ByteCursor) throws(WireError) -> Int64 {
-        let start = cursor.position
-        let code = try cursor.readVarInt()
-        if code >> 1 > 0 { _ = try cursor.readVarInt() }  // the old format's transaction version
-        let amount = decompressAmount(try cursor.readVarInt())
-        guard amount <= 21_000_000 * 100_000_000 else { throw WireError(.invalid("spent amount \(amount) above 21 million BTC"), at: start) }
+        let (_, amount) = try readCoinHead(from: &cursor)
         let scriptStart = cursor.position
         let size = try cursor.readVarInt()
         let length: UInt64 = switch size {
@@ -49,20 +45,25 @@ extension UndoFormat {
             throw WireError(.truncated(needed: Int(clamping: length), available: cursor.remaining), at: scriptStart)
         }
         try cursor.skip(Int(length))
-        return Int64(amount)
+        return amount
     }
 
     /// One spent coin as `TxInUndoFormatter` reads it.
     public static func readCoin(from cursor: inout ByteCursor) throws(WireError) -> SpentCoin {
+        let (code, amount) = try readCoinHead(from: &cursor)
+        let script = try readCompressedScript(from: &cursor)
+        return SpentCoin(output: TxOut(value: amount, scriptPubKey: script), height: Int(code >> 1), isCoinbase: code & 1 == 1)
+    }
+
+    /// A spent coin up to its script: the height-and-coinbase code (the old format's transaction
+    /// version read past) and the amount, refused above 21 million BTC.
+    private static func readCoinHead(from cursor: inout ByteCursor) throws(WireError) -> (code: UInt64, amount: Int64) {
         let start = cursor.position
         let code = try cursor.readVarInt()
-        let height = code >> 1
-        if height > 0 { _ = try cursor.readVarInt() }  // the old format's transaction version
-        let compressed = try cursor.readVarInt()
-        let amount = decompressAmount(compressed)
-        guard amount <= 21_000_000 * 100_000_000 else { throw WireError(.invalid("spent amount \(amount) above 21 million BTC"), at: start) }
-        let script = try readCompressedScript(from: &cursor)
-        return SpentCoin(output: TxOut(value: Int64(amount), scriptPubKey: script), height: Int(height), isCoinbase: code & 1 == 1)
+        if code >> 1 > 0 { _ = try cursor.readVarInt() }  // the old format's transaction version
+        let amount = decompressAmount(try cursor.readVarInt())
+        guard amount <= UInt64(Money.maxMoney) else { throw WireError(.invalid("spent amount \(amount) above 21 million BTC"), at: start) }
+        return (code, Int64(amount))
     }
 
     /// A whole `CBlockUndo`: the coins each non-coinbase transaction spent, in input order.
@@ -108,23 +109,18 @@ public final class UndoFiles: @unchecked Sendable {
     /// 64 KiB by default): releasing a record's pages releases this window around them too.
     static let faultAroundBytes = 64 * 1024
 
-    /// Spans of rev files read and copied, not yet released.
-    private var doneSpans: [Int: Range<Int>] = [:]
-    /// Released at once, as the block pass does (`MappingCache.releaseBytes`): each release is a
-    /// system call and a TLB shootdown on every core running a worker, so one per record read
-    /// cost more than the reading. Records are read in about file order, so the span of those
-    /// read stays about what was read; one not yet read inside it is faulted in again.
-    static let releaseBytes = 8 << 20
+    /// Spans of rev files read and copied, not yet released. Records are read in about file
+    /// order, so the span of those read stays about what was read; one not yet read inside it is
+    /// faulted in again.
+    private var doneSpans = DoneSpans()
 
     /// Records that `range` of rev file `file` was read; releases the span read so far once it
-    /// reaches `releaseBytes`.
+    /// is large enough.
     private func done(_ file: Int, _ mapped: MappedFile, _ range: Range<Int>) {
         lock.lock()
-        let span = doneSpans[file].map { min($0.lowerBound, range.lowerBound)..<max($0.upperBound, range.upperBound) } ?? range
-        let due = span.count >= Self.releaseBytes
-        doneSpans[file] = due ? nil : span
+        let due = doneSpans.add(range, ofFile: file)
         lock.unlock()
-        if due { mapped.releasePages(span) }
+        if let due { mapped.releasePages(due) }
     }
 
     /// Whether rev file `number` is being written: the newest, ending in a record cut short. A

@@ -321,31 +321,21 @@ final class MappingCache: @unchecked Sendable {
     }
 
     /// Spans of block bytes done with, per file, not yet released.
-    private var done: [Int: Range<Int>] = [:]
-    /// Released at once: each release is a system call and a TLB shootdown on every core running
-    /// a worker, so it waits until this much is done (resident memory stays within a few times
-    /// this per file being read).
-    static let releaseBytes = 8 << 20
+    private var done = DoneSpans()
 
     /// Records that the blocks at `locations` are done with: a file none of whose blocks is
-    /// pending any more is unmapped; otherwise, once its done span reaches `releaseBytes`, those
-    /// pages leave resident memory (see `MappedFile.releasePages`).
+    /// pending any more is unmapped; otherwise, once enough of it is done, those pages leave
+    /// resident memory (see `DoneSpans`).
     func finished(_ locations: [RecordLocation]) {
         var due: [(MappedFile, Range<Int>)] = []
         lock.lock()
         for location in locations {
             let range = location.offset..<(location.payloadOffset + location.size)
-            let span = done[location.file].map { min($0.lowerBound, range.lowerBound)..<max($0.upperBound, range.upperBound) } ?? range
-            if span.count >= Self.releaseBytes, let mapped = mappings[location.file] {
-                due.append((mapped, span))
-                done[location.file] = nil
-            } else {
-                done[location.file] = span
-            }
+            if let span = done.add(range, ofFile: location.file), let mapped = mappings[location.file] { due.append((mapped, span)) }
             pending[location.file, default: 0] -= 1
             if pending[location.file] == 0 {
                 mappings[location.file] = nil
-                done[location.file] = nil
+                done.forget(location.file)
             }
         }
         lock.unlock()

@@ -157,24 +157,15 @@ public final class SenderResolver: Sendable {
 
     /// For the best-chain blocks of `files` at `heights`, their rank by height among the
     /// best-chain blocks of the same blk file (indexed by height from `heights.lowerBound`):
-    /// where Core, which appends undo records as it connects blocks, put their records. Entries
-    /// of one file are contiguous in the index (file order), so this costs the files' entries,
-    /// not the chain's.
+    /// where Core, which appends undo records as it connects blocks, put their records. This
+    /// costs the files' entries, not the chain's.
     static func undoRanks(index: ChainIndex, files: Set<Int>, heights: Range<Int>) -> [Int32] {
         var ranks = [Int32](repeating: -1, count: heights.count)
         let entries = index.entries
         for file in files {
-            // First entry of `file` (entries are ordered by file number).
-            var low = 0, high = entries.count
-            while low < high {
-                let middle = (low + high) / 2
-                if entries[middle].location.file < file { low = middle + 1 } else { high = middle }
-            }
             var best: [Int] = []  // heights
-            var position = low
-            while position < entries.count && entries[position].location.file == file {
+            for position in index.entryRange(ofFile: file) ?? 0..<0 {
                 if entries[position].status == .best, let height = entries[position].height { best.append(height) }
-                position += 1
             }
             best.sort()
             for (rank, height) in best.enumerated() where heights.contains(height) {

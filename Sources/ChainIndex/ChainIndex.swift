@@ -84,7 +84,10 @@ public struct ChainIndex: Sendable {
     public var fileIdentities: [Int: FileIdentity] { files.mapValues(\.scan.identity) }
     /// How the last look went: files taken as they were, resumed where the last scan stopped,
     /// scanned in full, and the bytes read.
-    public private(set) var headerPass = (reused: 0, resumed: 0, scanned: 0, bytesScanned: 0)
+    public private(set) var headerPass: HeaderPassCounts = (0, 0, 0, 0)
+
+    /// Files taken as they were, resumed where the last scan stopped, scanned in full; bytes read.
+    public typealias HeaderPassCounts = (reused: Int, resumed: Int, scanned: Int, bytesScanned: Int)
     /// What the last look did to the tree.
     public private(set) var lastChange = Change.built
     /// Records repeating a block stored earlier.
@@ -140,6 +143,10 @@ public struct ChainIndex: Sendable {
     }
 
     public var tipHeight: Int? { bestChain.isEmpty ? nil : baseHeight + bestChain.count - 1 }
+
+    /// Positions in `entries` of the records of blk file `number` (consecutive: entries are in
+    /// file order); nil for a file the index does not hold.
+    public func entryRange(ofFile number: Int) -> Range<Int>? { files[number]?.entries }
 
     /// The best chain's tip.
     public var tip: BlockEntry? { bestChain.last.map { entries[$0] } }
@@ -269,15 +276,14 @@ public struct ChainIndex: Sendable {
         }
         guard directory.path == directoryPath, directory.network == network, directory.xorKey == xorKey,
               directory.blockFiles.starts(with: known) else { return try startOver() }
-        var stats = (reused: 0, resumed: 0, scanned: 0, bytesScanned: 0)
+        var stats: HeaderPassCounts = (0, 0, 0, 0)
         var foreign: (network: Network, path: String)?
         var changes: [(number: Int, scan: FileScanState, records: [HeaderRecord])] = []
-        for (n, number) in directory.blockFiles.enumerated() {
-            let knownFile = files[number].map { file in
-                KnownFile(scan: file.scan, last: file.entries.last.map { (entries[$0].hash, entries[$0].location) })
-            }
-            switch try Self.look(at: number, isNewest: n == directory.blockFiles.count - 1, directory: directory, known: knownFile,
-                                 stats: &stats, foreign: &foreign) {
+        let looks = try Self.lookAtAll(directory: directory, known: { number in
+            files[number].map { file in KnownFile(scan: file.scan, last: file.entries.last.map { (entries[$0].hash, entries[$0].location) }) }
+        }, stats: &stats, foreign: &foreign)
+        for (number, look) in zip(directory.blockFiles, looks) {
+            switch look {
             case .unchanged:
                 continue
             case let .appended(scan, records):
@@ -286,7 +292,7 @@ public struct ChainIndex: Sendable {
                 if !records.isEmpty && number != known.last { return try startOver() }
                 changes.append((number, scan, records))
             case let .scanned(scan, records):
-                if knownFile != nil { return try startOver() }  // rewritten, shrunk or replaced
+                if files[number] != nil { return try startOver() }  // rewritten, shrunk or replaced
                 changes.append((number, scan, records))
             }
         }
@@ -361,13 +367,12 @@ public struct ChainIndex: Sendable {
     /// of a fresh start is bound by page faults and hashing, which cores share out); results in
     /// file order, and the first error in file order thrown.
     static func lookAtAll(directory: BlocksDirectory, known: (Int) -> KnownFile?,
-                          stats: inout (reused: Int, resumed: Int, scanned: Int, bytesScanned: Int),
+                          stats: inout HeaderPassCounts,
                           foreign: inout (network: Network, path: String)?) throws(ChainIndexError) -> [FileLook] {
         let files = directory.blockFiles
         guard !files.isEmpty else { return [] }
         let knownFiles = files.map(known)
-        typealias Outcome = (look: Result<FileLook, ChainIndexError>, stats: (reused: Int, resumed: Int, scanned: Int, bytesScanned: Int),
-                             foreign: (network: Network, path: String)?)
+        typealias Outcome = (look: Result<FileLook, ChainIndexError>, stats: HeaderPassCounts, foreign: (network: Network, path: String)?)
         // One slot per file, written by the iteration that looks at it (no array shared for writing).
         let slots = UnsafeMutableBufferPointer<Outcome>.allocate(capacity: files.count)
         defer {
@@ -377,7 +382,7 @@ public struct ChainIndex: Sendable {
         nonisolated(unsafe) let output = slots
         // One file per iteration; Dispatch runs as many at once as there are cores.
         DispatchQueue.concurrentPerform(iterations: files.count) { i in
-            var fileStats = (reused: 0, resumed: 0, scanned: 0, bytesScanned: 0)
+            var fileStats: HeaderPassCounts = (0, 0, 0, 0)
             var fileForeign: (network: Network, path: String)?
             let outcome = Result { () throws(ChainIndexError) -> FileLook in
                 try Self.look(at: files[i], isNewest: i == files.count - 1, directory: directory, known: knownFiles[i],
@@ -401,7 +406,7 @@ public struct ChainIndex: Sendable {
     /// Looks at blk file `number`: unchanged (nothing read), grown (scanned from where the known
     /// scan stopped), or anything else (scanned in full).
     static func look(at number: Int, isNewest: Bool, directory: BlocksDirectory, known: KnownFile?,
-                     stats: inout (reused: Int, resumed: Int, scanned: Int, bytesScanned: Int),
+                     stats: inout HeaderPassCounts,
                      foreign: inout (network: Network, path: String)?) throws(ChainIndexError) -> FileLook {
         let path = directory.blockFilePath(number)
         guard let identity = FileIdentity.of(path) else {
@@ -455,7 +460,7 @@ public struct ChainIndex: Sendable {
         while let location = scanner.next() {
             // Pages behind the scan leave resident memory as it goes (several files are scanned
             // at once; each would otherwise stay resident whole until its scan ends).
-            if location.offset - releasedUpTo >= releaseBehindBytes {
+            if location.offset - releasedUpTo >= MappedFile.releaseBytes {
                 mapped.releasePages(releasedUpTo..<location.offset)
                 releasedUpTo = location.offset
             }
@@ -501,9 +506,6 @@ public struct ChainIndex: Sendable {
         xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: mapped.bytes[start..<(start + BlockHeader.size)]), fileOffset: start, into: &header)
         return header.withUnsafeBytes { BlockHeader.hash(of: $0.baseAddress!) } == last.hash
     }
-
-    /// Bytes of a blk file the header pass leaves behind before releasing their pages.
-    static let releaseBehindBytes = 8 << 20
 
     /// Record size from which the header pass reads pages on demand only (`MADV_RANDOM`): a
     /// block this large spans several pages besides its header's.

@@ -26,27 +26,27 @@ struct HashPositionTable: Sendable {
         Int(truncatingIfNeeded: ((hash.rawHash.a ^ seed) &* 0x9E37_79B9_7F4A_7C15) >> 20) & mask
     }
 
-    /// The position of `hash` among `entries`, if present.
-    func find(_ hash: BlockHash, in entries: [BlockEntry]) -> Int? {
+    /// Where `hash` is: its position among `entries` if present, and the slot that holds it
+    /// or, if absent, the empty slot that would.
+    private func probe(_ hash: BlockHash, in entries: [BlockEntry]) -> (slot: Int, position: Int?) {
         var i = start(hash)
         while slots[i] != 0 {
             let position = slots[i] - 1
-            if entries[position].hash == hash { return position }
+            if entries[position].hash == hash { return (i, position) }
             i = (i + 1) & mask
         }
-        return nil
+        return (i, nil)
     }
 
+    /// The position of `hash` among `entries`, if present.
+    func find(_ hash: BlockHash, in entries: [BlockEntry]) -> Int? { probe(hash, in: entries).position }
+
     /// Records `position` for `hash` unless the hash is already there; returns the existing
-    /// position then. The table must have been made with room (`capacity`) for every entry.
+    /// position then. The table must have room for it (`init(capacity:)`, `reserve`).
     mutating func insert(_ hash: BlockHash, position: Int, in entries: [BlockEntry]) -> Int? {
-        var i = start(hash)
-        while slots[i] != 0 {
-            let existing = slots[i] - 1
-            if entries[existing].hash == hash { return existing }
-            i = (i + 1) & mask
-        }
-        slots[i] = position + 1
+        let found = probe(hash, in: entries)
+        if let existing = found.position { return existing }
+        slots[found.slot] = position + 1
         return nil
     }
 
