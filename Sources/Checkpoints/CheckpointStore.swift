@@ -29,16 +29,19 @@ public final class CheckpointStore: @unchecked Sendable {
         directory = stateDirectory + "/checkpoints"
     }
 
+    /// A checkpoint file's name: this prefix, the height (ten digits at least), this suffix.
+    static let namePrefix = "checkpoint-", nameSuffix = ".vc.lz4"
+
     public static func fileName(height: Int) -> String {
         let digits = String(height)
-        return "checkpoint-" + String(repeating: "0", count: max(0, 10 - digits.count)) + digits + ".vc.lz4"
+        return namePrefix + String(repeating: "0", count: max(0, 10 - digits.count)) + digits + nameSuffix
     }
 
     /// The height a checkpoint's file name gives (`fileName(height:)`), if it is one.
     public static func height(fromPath path: String) -> Int? {
         let name = path.split(separator: "/").last.map(String.init) ?? path
-        guard name.hasPrefix("checkpoint-"), name.hasSuffix(".vc.lz4") else { return nil }
-        return Int(name.dropFirst("checkpoint-".count).dropLast(".vc.lz4".count))
+        guard name.hasPrefix(namePrefix), name.hasSuffix(nameSuffix) else { return nil }
+        return Int(name.dropFirst(namePrefix.count).dropLast(nameSuffix.count))
     }
 
     /// The greatest height among the checkpoint files (by name), if any.
@@ -59,7 +62,7 @@ public final class CheckpointStore: @unchecked Sendable {
         } catch {
             throw CheckpointError.fileSystem("\(directory): cannot be listed (\(Self.reason(error))); nothing was changed")
         }
-        return names.filter { $0.hasPrefix("checkpoint-") && $0.hasSuffix(".vc.lz4") }.sorted().map { directory + "/" + $0 }
+        return names.filter { $0.hasPrefix(Self.namePrefix) && $0.hasSuffix(Self.nameSuffix) }.sorted().map { directory + "/" + $0 }
     }
 
     static func reason(_ error: Error) -> String {

@@ -1,7 +1,4 @@
 import BitcoinWire
-#if canImport(Glibc)
-import Glibc
-#endif
 
 // The consensus-hash function of spec section 4, on hex strings (its definition) and on bytes
 // (what a replay computes per block). Depends on hashing only: a light client's proof verifier
@@ -95,7 +92,8 @@ extension ConsensusHash {
     /// byte-reversed, pairs double-SHA-256'd, the root reversed back, hash160, first 16 bytes).
     public static func consensusDigest(opsHash: Hash256, previous: UnsafeBufferPointer<ConsensusDigest>) -> ConsensusDigest {
         precondition(previous.count < maxLeaves, "skip list longer than any height allows")
-        // A leaf: up to 32 bytes (16 for consensus hashes, 32 for the ops hash) and its length.
+        // A leaf: 16 bytes (a consensus hash) or 32 (the ops hash, or a node), and its length.
+        // Only these two lengths occur, so every leaf is whole 8-byte words.
         struct Leaf { var bytes: Hash256; var count: Int }
         return withUnsafeTemporaryAllocation(of: Leaf.self, capacity: maxLeaves + 1) { row in
             var n = 0
@@ -112,14 +110,6 @@ extension ConsensusHash {
             // the comparison).
             func less(_ a: Leaf, _ b: Leaf) -> Bool {
                 let common = min(a.count, b.count)
-                if common % 8 != 0 {
-                    return Swift.withUnsafeBytes(of: a.bytes) { x in
-                        Swift.withUnsafeBytes(of: b.bytes) { y in
-                            let order = memcmp(x.baseAddress!, y.baseAddress!, common)
-                            return order != 0 ? order < 0 : a.count < b.count
-                        }
-                    }
-                }
                 func word(_ hash: Hash256, _ i: Int) -> UInt64 {
                     // The words as stored; read as big-endian numbers they order like the bytes.
                     switch i {
@@ -148,16 +138,8 @@ extension ConsensusHash {
             // strings): for whole words, the words in reverse order, each byte-swapped.
             func reverse(_ leaf: inout Leaf) {
                 let h = leaf.bytes
-                switch leaf.count {
-                case 16: leaf.bytes = Hash256(a: h.b.byteSwapped, b: h.a.byteSwapped, c: 0, d: 0)
-                case 32: leaf.bytes = Hash256(a: h.d.byteSwapped, b: h.c.byteSwapped, c: h.b.byteSwapped, d: h.a.byteSwapped)
-                default:
-                    let count = leaf.count
-                    Swift.withUnsafeMutableBytes(of: &leaf.bytes) { raw in
-                        var a = 0, b = count - 1
-                        while a < b { raw.swapAt(a, b); a += 1; b -= 1 }
-                    }
-                }
+                leaf.bytes = leaf.count == 16 ? Hash256(a: h.b.byteSwapped, b: h.a.byteSwapped, c: 0, d: 0)
+                    : Hash256(a: h.d.byteSwapped, b: h.c.byteSwapped, c: h.b.byteSwapped, d: h.a.byteSwapped)
             }
             for i in 0..<n { reverse(&row[i]) }
             // Each node: dSHA256 of the two children's bytes side by side (at most 64 bytes, so
@@ -165,15 +147,13 @@ extension ConsensusHash {
             // (`Hashes.dsha256Pair`).
             // Whole words stored directly (a memmove call per child cost more).
             func put(_ leaf: Leaf, at offset: Int, in raw: UnsafeMutableRawBufferPointer) {
-                guard leaf.count % 8 == 0 else {
-                    Swift.withUnsafeBytes(of: leaf.bytes) { (raw.baseAddress! + offset).copyMemory(from: $0.baseAddress!, byteCount: leaf.count) }
-                    return
-                }
                 let h = leaf.bytes
                 raw.storeBytes(of: h.a, toByteOffset: offset, as: UInt64.self)
-                if leaf.count > 8 { raw.storeBytes(of: h.b, toByteOffset: offset + 8, as: UInt64.self) }
-                if leaf.count > 16 { raw.storeBytes(of: h.c, toByteOffset: offset + 16, as: UInt64.self) }
-                if leaf.count > 24 { raw.storeBytes(of: h.d, toByteOffset: offset + 24, as: UInt64.self) }
+                raw.storeBytes(of: h.b, toByteOffset: offset + 8, as: UInt64.self)
+                if leaf.count == 32 {
+                    raw.storeBytes(of: h.c, toByteOffset: offset + 16, as: UInt64.self)
+                    raw.storeBytes(of: h.d, toByteOffset: offset + 24, as: UInt64.self)
+                }
             }
             var pairs = (Hash256.zero, Hash256.zero, Hash256.zero, Hash256.zero)
             while n > 1 {

@@ -83,10 +83,7 @@ public final class SQLiteDatabase {
             cached.reset()
             return cached
         }
-        var raw: OpaquePointer?
-        let status = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
-        guard status == SQLITE_OK, let raw else { throw SQLiteError(path: path, code: status, message: "\(String(cString: sqlite3_errmsg(handle))) in: \(sql)") }
-        let statement = Statement(database: self, handle: raw)
+        let statement = try prepare(sql)
         cache[sql] = statement
         return statement
     }
