@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "ConsensusHashing", dependencies: ["BitcoinWire"]),
         .target(name: "Proofs", dependencies: ["BitcoinWire", "ConsensusHashing"]),
         .target(name: "Virtualchain", dependencies: ["BitcoinWire", "ConsensusHashing", "Proofs", "BlockFiles", "ChainIndex", "BlockReader", "CSQLite", "CCrypto"]),
-        .target(name: "Checkpoints", dependencies: ["BitcoinWire", "CLZ4"]),
+        .target(name: "Checkpoints", dependencies: ["BitcoinWire", "BlockFiles", "CLZ4"]),
         .target(name: "Importer", dependencies: ["BitcoinWire", "BlockFiles", "BlockReader", "ChainIndex", "Checkpoints", "Virtualchain"]),
         .target(name: "Names", dependencies: ["BitcoinWire", "Virtualchain"]),
         .target(name: "Reference", dependencies: ["BitcoinWire", "Virtualchain"]),

@@ -202,25 +202,16 @@ public struct HeaderIndexStore: Sendable {
     /// chain's length (a mainnet index is about 80 MB).
     static let flushBytes = 1 << 20
 
-    /// Writes the index afresh, atomically (temporary file, fsync, rename), a buffer at a time;
-    /// returns the file's length.
+    /// Writes the index afresh, atomically (`AtomicFile`: temporary file, fsync, rename, fsync of
+    /// the directory), a buffer at a time; returns the file's length.
     @discardableResult
     func rewrite(_ updates: [FileUpdate], directory: BlocksDirectory) throws(BlockFileError) -> Int {
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw BlockFileError(path: temporary, "cannot create the header index: \(String(cString: strerror(errno)))") }
-        var ok = false
-        defer {
-            close(fd)
-            if !ok { unlink(temporary) }
-        }
-        var output = SegmentOutput(fd: fd, path: temporary)
+        let file = try AtomicFile(path: path)
+        var output = SegmentOutput(path: file.temporary) { (bytes) throws(BlockFileError) in try file.write(bytes) }
         output.writer.write(Self.emptyIndex(of: directory))
         for update in updates { try output.segment(Self.fileHeader(update), records: update.records) }
         try output.flush()
-        guard fsync(fd) == 0 else { throw BlockFileError(path: temporary, "cannot write the header index: fsync: \(String(cString: strerror(errno)))") }
-        guard rename(temporary, path) == 0 else { throw BlockFileError(path: path, "cannot replace: \(String(cString: strerror(errno)))") }
-        ok = true
+        try file.commit()
         return output.written
     }
 
@@ -233,7 +224,14 @@ public struct HeaderIndexStore: Sendable {
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, Int(info.st_size) == length, lseek(fd, off_t(length), SEEK_SET) == off_t(length) else { return nil }
-        var output = SegmentOutput(fd: fd, path: path)
+        var output = SegmentOutput(path: path) { (bytes) throws(BlockFileError) in
+            var done = 0
+            while done < bytes.count {
+                let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+                guard n > 0 else { throw BlockFileError(path: path, "cannot write the header index: \(String(cString: strerror(errno)))") }
+                done += n
+            }
+        }
         for update in updates { try output.segment(Self.fileHeader(update), records: update.records) }
         try output.flush()
         guard fsync(fd) == 0 else { throw BlockFileError(path: path, "cannot write the header index: fsync: \(String(cString: strerror(errno)))") }
@@ -275,16 +273,17 @@ public struct HeaderIndexStore: Sendable {
         return writer.bytes
     }
 
-    /// Segments streamed to a file descriptor through a buffer of `flushBytes`.
+    /// Segments streamed to `sink` through a buffer of `flushBytes`.
     private struct SegmentOutput {
-        let fd: Int32
+        /// The file written, for messages.
         let path: String
+        let sink: (UnsafeRawBufferPointer) throws(BlockFileError) -> Void
         var writer = ByteWriter(capacity: HeaderIndexStore.flushBytes + 4096)
         var written = 0
 
-        init(fd: Int32, path: String) {
-            self.fd = fd
+        init(path: String, sink: @escaping (UnsafeRawBufferPointer) throws(BlockFileError) -> Void) {
             self.path = path
+            self.sink = sink
         }
 
         /// One segment: `head` then `records`, with its length first and its checksum after.
@@ -309,12 +308,10 @@ public struct HeaderIndexStore: Sendable {
         }
 
         mutating func flush() throws(BlockFileError) {
-            var done = 0
-            while done < writer.count {
-                let n = writer.bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
-                guard n > 0 else { throw BlockFileError(path: path, "cannot write the header index: \(String(cString: strerror(errno)))") }
-                done += n
+            let result = writer.bytes.withUnsafeBytes { raw -> Result<Void, BlockFileError> in
+                do throws(BlockFileError) { try sink(raw); return .success(()) } catch { return .failure(error) }
             }
+            try result.get()
             written += writer.count
             writer.removeAll()
         }

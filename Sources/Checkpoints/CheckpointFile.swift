@@ -1,4 +1,5 @@
 import BitcoinWire
+import BlockFiles
 import CLZ4
 import Foundation
 #if canImport(Glibc)
@@ -224,11 +225,18 @@ public enum CheckpointFile {
     /// fsync of the directory. A failure leaves any existing file at `path` as it was and removes
     /// the temporary file. Test hooks: `failAfter` bytes as on a full disk; a pause half-way.
     public static func writeAtomically(_ bytes: [UInt8], to path: String, failAfter: Int? = nil, pauseMidwayMilliseconds: Int? = nil) throws(CheckpointError) {
-        let file = try AtomicFile(path: path, failAfter: failAfter)
-        let half = bytes.count / 2
-        try file.write(Array(bytes[0..<half]))
-        if let pause = pauseMidwayMilliseconds { usleep(UInt32(pause) * 1000) }  // a window to kill the writer mid-file
-        try file.write(Array(bytes[half...]))
-        try file.commit()
+        try fileSystem { () throws(BlockFileError) in
+            let file = try AtomicFile(path: path, failAfter: failAfter)
+            let half = bytes.count / 2
+            try file.write(Array(bytes[0..<half]))
+            if let pause = pauseMidwayMilliseconds { usleep(UInt32(pause) * 1000) }  // a window to kill the writer mid-file
+            try file.write(Array(bytes[half...]))
+            try file.commit()
+        }
+    }
+
+    /// Runs file work, its failures reported as checkpoint file-system errors (same words).
+    static func fileSystem<T>(_ body: () throws(BlockFileError) -> T) throws(CheckpointError) -> T {
+        do { return try body() } catch { throw CheckpointError.fileSystem(error.description) }
     }
 }

@@ -1,4 +1,5 @@
 import BitcoinWire
+import BlockFiles
 import CLZ4
 import Foundation
 #if canImport(Glibc)
@@ -76,8 +77,8 @@ extension CheckpointFile {
         complete.payloadBytes = payloadBytes
         complete.payloadSHA256 = Hex.encode(hasher.finalize().bytes)
 
-        let file = try AtomicFile(path: path, failAfter: failAfter)
-        func put(_ bytes: UnsafeRawBufferPointer) throws { try file.write(bytes) }
+        let file = try fileSystem { () throws(BlockFileError) in try AtomicFile(path: path, failAfter: failAfter) }
+        func put(_ bytes: UnsafeRawBufferPointer) throws { try fileSystem { () throws(BlockFileError) in try file.write(bytes) } }
         var paused = false
 
         let headerFrame = headerFrame(for: complete)
@@ -108,6 +109,6 @@ extension CheckpointFile {
         }
         let ended = try check(output.withUnsafeMutableBytes { LZ4F_compressEnd(context, $0.baseAddress, capacity, nil) })
         try output.withUnsafeBytes { raw in try put(UnsafeRawBufferPointer(rebasing: raw[0..<ended])) }
-        try file.commit()
+        try fileSystem { () throws(BlockFileError) in try file.commit() }
     }
 }
