@@ -26,8 +26,14 @@ public enum Hex {
 
     /// A hash's display hex (byte-reversed) into `out` (64 bytes), without making a String.
     public static func encodeDisplay(_ hash: Hash256, into out: UnsafeMutableBufferPointer<UInt8>) {
-        precondition(out.count >= 64, "display hex of a hash needs 64 bytes")
-        hash.withUnsafeBytes { write($0, reversed: true, into: out) }
+        hash.withUnsafeBytes { encode($0, reversed: true, into: out) }
+    }
+
+    /// The hex digits of `bytes` (of their reversal if `reversed`) into the first
+    /// `2 * bytes.count` bytes of `out`, without making a String.
+    public static func encode(_ bytes: UnsafeRawBufferPointer, reversed: Bool = false, into out: UnsafeMutableBufferPointer<UInt8>) {
+        precondition(out.count >= 2 * bytes.count, "hex needs two bytes of output per byte")
+        write(bytes, reversed: reversed, into: out)
     }
 
     public static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {

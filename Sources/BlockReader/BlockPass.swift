@@ -56,6 +56,15 @@ public struct BlockPassOptions: Sendable {
     public var witnessCommitmentNeeded: (@Sendable (BlockView) -> Bool)?
     /// Worker threads (default: all cores).
     public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// Run the workers this much nicer than the calling thread (nil: as nice). A consumer that is
+    /// the pipeline's bottleneck (a replay applying blocks strictly in order) then keeps its core
+    /// when workers it is waiting for anyway wake up; workers still take every core the consumer
+    /// leaves idle, so a pass bound by parsing is as fast as before.
+    public var workerNice: Int32?
+    /// The nice increment a replay gives its workers (`workerNice`): enough that the scheduler
+    /// gives the consumer about nine tenths of a contended core (weights 1024 against 110), not
+    /// so much that any other process on the machine starves the workers.
+    public static let replayWorkerNice: Int32 = 10
     /// Blocks parsed ahead of the consumer at most; bounds memory whatever the consumer's speed.
     public var window = 256
 
@@ -112,7 +121,12 @@ public final class BlockPass: @unchecked Sendable {
         let workers = min(options.threads, records.count)
         let group = DispatchGroup()
         for _ in 0..<workers {
-            DispatchQueue.global(qos: .userInitiated).async(group: group) { [self] in
+            // Threads of the pass's own rather than Dispatch's shared pool: a worker may lower
+            // its scheduling priority, and that must not outlive the pass in a pooled thread.
+            group.enter()
+            let worker = Thread { [self] in
+                defer { group.leave() }
+                if let nice = options.workerNice { Self.lowerPriorityOfCurrentThread(by: nice) }
                 var buffer: [UInt8] = []
                 while let batch = state.claim() {
                     var results: [Result<T, Error>] = []
@@ -137,6 +151,8 @@ public final class BlockPass: @unchecked Sendable {
                     files.finished(batch.map { index.entries[records[$0]].location })
                 }
             }
+            worker.name = "block-pass"
+            worker.start()
         }
         defer {
             state.cancel()
@@ -151,6 +167,16 @@ public final class BlockPass: @unchecked Sendable {
                 position += 1
             }
         }
+    }
+
+    /// Raises the calling thread's nice value by `nice` (a lower priority; Linux applies
+    /// `setpriority(PRIO_PROCESS, 0, ...)` to the calling thread alone). Best effort: a thread
+    /// left at its priority is only slower, never wrong.
+    static func lowerPriorityOfCurrentThread(by nice: Int32) {
+        errno = 0
+        let current = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        guard errno == 0 else { return }
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, min(19, current + nice))
     }
 
     private func process<T>(recordIndex: Int, file: MappedFile, buffer: inout [UInt8],

@@ -41,6 +41,9 @@ public final class CandidateReader {
         // witness commitment is checked in blocks that have one.
         var options = passOptions
         options.witnessCommitmentNeeded = { filter.matchesAny(in: $0) }
+        // The consumer applies blocks one after the other: where it, not parsing, sets the pace,
+        // workers that woke up must not take its core.
+        if options.workerNice == nil { options.workerNice = BlockPassOptions.replayWorkerNice }
         pass = BlockPass(directory: directory, index: index, options: options)
     }
 

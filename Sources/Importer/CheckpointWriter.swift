@@ -27,6 +27,7 @@ final class CheckpointWriter: @unchecked Sendable {
     private var lastStart: UInt64?
     private var lastStall = 0.0
     private var lastWrite = 0.0
+    private var lastPayloadBytes = 0
 
     init(store: CheckpointStore, retention: CheckpointStore.Retention, failAfter: Int?, pauseMilliseconds: Int?) {
         self.store = store
@@ -99,6 +100,7 @@ final class CheckpointWriter: @unchecked Sendable {
         lastStart = start
         lastStall = stall
         lastWrite = 0
+        lastPayloadBytes = header.payloadBytes
         lock.unlock()
         lastHeight = header.height
         return header
@@ -135,17 +137,20 @@ final class CheckpointWriter: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Whether a checkpoint now keeps checkpoints within `share` of the time: the previous one's
-    /// cost (snapshot and write) must be at most `share` of the time since it began. A state that
-    /// grows with the chain makes each checkpoint dearer; spacing them by their cost keeps their
-    /// total a bounded fraction of the import, however long the chain. `nil` never defers.
-    func isDue(share: Double?) -> Bool {
+    /// Whether a checkpoint of a state of `stateBytes` now keeps checkpoints within `share` of
+    /// the time: its expected cost (the previous one's snapshot and write, scaled by how much the
+    /// state grew since) must be at most `share` of the time since the previous one began. A
+    /// state that grows with the chain makes each checkpoint dearer; spacing them by their cost
+    /// keeps their total a bounded fraction of the import, however long the chain (scaling by the
+    /// growth keeps it so while the state doubles between early checkpoints). `nil` never defers.
+    func isDue(share: Double?, stateBytes: Int) -> Bool {
         guard let share, share > 0 else { return true }
         lock.lock()
         defer { lock.unlock() }
         guard let lastStart else { return true }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - lastStart) / 1e9
-        return lastStall + lastWrite <= share * elapsed
+        let growth = lastPayloadBytes > 0 ? max(1, Double(stateBytes) / Double(lastPayloadBytes)) : 1
+        return (lastStall + lastWrite) * growth <= share * elapsed
     }
 
     private func throwIfFailed() throws {

@@ -183,7 +183,7 @@ public final class Importer<Machine: StateMachine> {
         let summary = try current.run(directory: directory, index: index, until: until, passOptions: options.passOptions,
                                       progress: progress, afterBlock: { height, hash in
             try writer.releaseSnapshotIfWritten()
-            if (height - firstBlock + 1) % every == 0 && writer.isDue(share: self.options.checkpointShare) {
+            if try (height - firstBlock + 1) % every == 0 && writer.isDue(share: self.options.checkpointShare, stateBytes: current.store.byteSize()) {
                 try current.commitPendingBlocks()  // a checkpoint holds committed blocks only
                 try writer.checkpoint(state: current.store) { size in self.header(engine: current, height: height, hash: hash, size: size) }
             }

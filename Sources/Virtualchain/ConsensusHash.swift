@@ -90,8 +90,15 @@ public struct ConsensusChain: Sendable {
     /// Computes and appends CH(nextHeight) for a block whose accepted records are `records`.
     @discardableResult
     public mutating func append(records: [ConsensusRecord]) -> (opsHash: String, consensusHash: String) {
-        let opsHashHex = records.isEmpty ? ConsensusHash.emptyOpsHash : ConsensusHash.opsHash(records)
-        let opsHash = records.isEmpty ? ConsensusHash.emptyOpsHashBytes : Hash256(bytes: [UInt8](hex: opsHashHex)!)
+        let appended = appendDigest(records: records)
+        return (appended.opsHash.internalHex, appended.consensusHash.hex)
+    }
+
+    /// `append(records:)` without strings: the ops hash's bytes (in the order its hex shows them)
+    /// and the new consensus hash. A block without records (most blocks) costs no allocation.
+    @discardableResult
+    public mutating func appendDigest(records: [ConsensusRecord]) -> (opsHash: Hash256, consensusHash: ConsensusDigest) {
+        let opsHash = records.isEmpty ? ConsensusHash.emptyOpsHashBytes : Hash256(bytes: [UInt8](hex: ConsensusHash.opsHash(records))!)
         let height = nextHeight
         let digest = withUnsafeTemporaryAllocation(of: ConsensusDigest.self, capacity: ConsensusHash.maxLeaves) { previous in
             var count = 0
@@ -104,7 +111,7 @@ public struct ConsensusChain: Sendable {
             return ConsensusHash.consensusDigest(opsHash: opsHash, previous: UnsafeBufferPointer(rebasing: previous[0..<count]))
         }
         digests.append(digest)
-        return (opsHashHex, digest.hex)
+        return (opsHash, digest)
     }
 
     public mutating func truncate(toHeight height: Int) {

@@ -43,6 +43,14 @@ public final class StateStore {
             """)
     }
 
+    /// The database's size in bytes as SQLite sees it (committed or not): what a checkpoint of
+    /// it would now hold.
+    public func byteSize() throws -> Int {
+        let pages = try database.run("PRAGMA page_count").first?.first?.int ?? 0
+        let pageSize = try database.run("PRAGMA page_size").first?.first?.int ?? 0
+        return pages * pageSize
+    }
+
     /// The whole database as one image (SQLite's serialization), for a checkpoint: taken on the
     /// replay thread between batches, so it holds committed blocks only.
     public func snapshotImage() throws -> [UInt8] { try database.serializedImage() }
@@ -196,12 +204,13 @@ public final class StateStore {
         try database.run("SELECT kind, count FROM vc_counts ORDER BY kind").map { ($0[0].string!, $0[1].int!) }
     }
 
-    /// A block's row in `vc_blocks`.
+    /// A block's row in `vc_blocks` (its hashes are stored as hex).
     public struct BlockRow: Sendable {
         public var height: Int
         public var blockHash: BlockHash
-        public var opsHash: String
-        public var consensusHash: String
+        /// The ops hash's bytes in the order its hex shows them.
+        public var opsHash: Hash256
+        public var consensusHash: ConsensusDigest
         public var accepted: Int
         public var rejected: Int
     }
@@ -228,15 +237,18 @@ public final class StateStore {
                 SQLiteValue(record.txid?.displayHex), .text(record.opcode), .blob(record.serialized),
             ])
         }
-        // Once per block: a statement kept prepared, the block hash's hex written on the stack.
+        // Once per block: a statement kept prepared, the hashes' hex written on the stack (no
+        // String per hash).
         let insert = try insertBlockStatement()
         try insert.bindInteger(1, block.height)
         try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { hex in
             Hex.encodeDisplay(block.blockHash.rawHash, into: hex)
             try insert.bindText(2, utf8: UnsafeRawBufferPointer(hex))
+            block.opsHash.withUnsafeBytes { Hex.encode($0, into: hex) }
+            try insert.bindText(3, utf8: UnsafeRawBufferPointer(hex))
+            block.consensusHash.withUnsafeBytes { Hex.encode($0, into: hex) }
+            try insert.bindText(4, utf8: UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: hex[0..<(2 * ConsensusHash.consensusHashSize)])))
         }
-        try insert.bindText(3, block.opsHash)
-        try insert.bindText(4, block.consensusHash)
         try insert.bindInteger(5, block.accepted)
         try insert.bindInteger(6, block.rejected)
         try insert.execute()
