@@ -98,16 +98,41 @@ public final class BlockPass: @unchecked Sendable {
     /// Runs `transform` on the blocks of `records` (record indices, in delivery order) on worker
     /// threads and `consume` on the calling thread in that same order. A parse or verification
     /// failure stops the pass with an error naming the file and offset.
+    ///
+    /// Inlinable so that it is specialized for `T` where it is called: the pass itself
+    /// (``runInOrder(records:produce:deliver:discard:)``) is not generic, and results wait in
+    /// slots of `T`. Unspecialized generic code would look up the metadata of `T`, of its results
+    /// and of their arrays in the runtime's shared caches for every block, on every worker at
+    /// once: that contention, not the work, kept small blocks from scaling with cores.
+    @inlinable
     public func run<T>(records: [Int],
                        transform: @escaping @Sendable (ParsedBlock) throws -> T,
                        consume: (Int, T) throws -> Void) throws {
+        let slots = ResultSlots<T>(count: options.window)
+        defer { slots.deallocate() }
+        try runInOrder(records: records,
+                       produce: { slot, block in slots.initialize(slot, to: try transform(block)) },
+                       deliver: { recordIndex, slot in try consume(recordIndex, slots.take(slot)) },
+                       discard: { slots.discard($0) })
+    }
+
+    /// The pass without its result type: `produce` parses a block into result slot `slot` (on a
+    /// worker; slot = position modulo the window, owned by that worker until delivered),
+    /// `deliver` hands a record's slot to the consumer (on the calling thread, in order), and
+    /// `discard` drops a result that will not be delivered (after an error).
+    @usableFromInline
+    func runInOrder(records: [Int],
+                    produce: @escaping @Sendable (_ slot: Int, ParsedBlock) throws -> Void,
+                    deliver: (_ recordIndex: Int, _ slot: Int) throws -> Void,
+                    discard: (_ slot: Int) -> Void) throws {
         guard !records.isEmpty else { return }
         let sizes = records.map { index.entries[$0].location.size }
         var prefix = [0]
         prefix.reserveCapacity(sizes.count + 1)
         for size in sizes { prefix.append(prefix[prefix.count - 1] + size) }
-        let state = PassState<T>(count: records.count, window: options.window, prefixBytes: prefix,
-                                 maxBytesAhead: BlockPassOptions.maxBytesAhead) { start, limit in
+        let window = options.window
+        let state = PassState(count: records.count, window: window, prefixBytes: prefix,
+                              maxBytesAhead: BlockPassOptions.maxBytesAhead) { start, limit in
             // Claim neighbouring blocks together up to about `batchBytes`: a lock, a wake-up and a
             // hand-over per batch rather than per block is what lets small blocks scale with cores.
             var end = start, bytes = 0
@@ -128,9 +153,9 @@ public final class BlockPass: @unchecked Sendable {
                 defer { group.leave() }
                 if let nice = options.workerNice { Self.lowerPriorityOfCurrentThread(by: nice) }
                 var buffer: [UInt8] = []
+                var locations: [RecordLocation] = []
                 while let batch = state.claim() {
-                    var results: [Result<T, Error>] = []
-                    results.reserveCapacity(batch.count)
+                    var failures: [(position: Int, error: Error)] = []
                     // The batch's file, looked up once per file rather than once per block (each
                     // lookup is a lock the other workers contend for).
                     var current: (number: Int, mapped: MappedFile)?
@@ -139,16 +164,20 @@ public final class BlockPass: @unchecked Sendable {
                         let number = index.entries[recordIndex].location.file
                         do {
                             if current?.number != number { current = (number, try files.mapping(number)) }
-                            results.append(.success(try self.process(recordIndex: recordIndex, file: current!.mapped, buffer: &buffer, transform: transform)))
+                            try self.process(recordIndex: recordIndex, file: current!.mapped, buffer: &buffer) { block in
+                                try produce(position % window, block)
+                            }
                         } catch {
-                            results.append(.failure(error))
+                            failures.append((position, error))
                         }
                     }
                     current = nil
-                    state.deliver(batch, results)
+                    state.deliver(batch, failures: failures)
                     // Done with these blocks: their files' counts, and their bytes out of
                     // resident memory (still cached), under one lock.
-                    files.finished(batch.map { index.entries[records[$0]].location })
+                    locations.removeAll(keepingCapacity: true)
+                    for position in batch { locations.append(index.entries[records[position]].location) }
+                    files.finished(locations)
                 }
             }
             worker.name = "block-pass"
@@ -157,15 +186,28 @@ public final class BlockPass: @unchecked Sendable {
         defer {
             state.cancel()
             group.wait()
+            // Results made but never delivered (the pass stopped early): the workers are done.
+            for slot in state.undeliveredSlots() { discard(slot) }
         }
         // Results come over in runs of consecutive ready blocks: one lock round trip per run, not
         // per block.
         var position = 0
         while position < records.count {
-            for result in state.takeReady(from: position) {
-                try consume(records[position], try result.get())
-                position += 1
+            let (ready, failure) = state.takeReady(from: position)
+            var delivered = 0
+            do {
+                while delivered < ready {
+                    delivered += 1
+                    try deliver(records[position], position % window)
+                    position += 1
+                }
+            } catch {
+                // The failing position's result went to `deliver`; the rest of this run was taken
+                // from the state, so its results are dropped here.
+                for rest in (position + 1)..<(position + 1 + ready - delivered) { discard(rest % window) }
+                throw error
             }
+            if let failure { throw failure }
         }
     }
 
@@ -179,8 +221,8 @@ public final class BlockPass: @unchecked Sendable {
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, min(19, current + nice))
     }
 
-    private func process<T>(recordIndex: Int, file: MappedFile, buffer: inout [UInt8],
-                            transform: (ParsedBlock) throws -> T) throws -> T {
+    private func process(recordIndex: Int, file: MappedFile, buffer: inout [UInt8],
+                         transform: (ParsedBlock) throws -> Void) throws {
         let record = index.entries[recordIndex]
         let location = record.location
         // The file is mapped again after the header pass: it may have shrunk or been replaced in
@@ -201,8 +243,8 @@ public final class BlockPass: @unchecked Sendable {
         }
     }
 
-    private func parse<T>(_ payload: UnsafeRawBufferPointer, record: BlockEntry, recordIndex: Int, path: String,
-                          transform: (ParsedBlock) throws -> T) throws -> T {
+    private func parse(_ payload: UnsafeRawBufferPointer, record: BlockEntry, recordIndex: Int, path: String,
+                       transform: (ParsedBlock) throws -> Void) throws {
         let location = record.location
         do {
             let view = try BlockView.parse(payload)
@@ -232,14 +274,36 @@ public final class BlockPass: @unchecked Sendable {
     }
 }
 
-/// Hands out batches of positions to workers, at most `window` ahead of the consumer, and holds
-/// results until the consumer takes them in order.
-final class PassState<T>: @unchecked Sendable {
+/// Results of type `T` waiting for the consumer, one slot per position modulo the pass's window:
+/// a worker initializes the slots of the positions it claimed, the consumer takes them in order
+/// after the pass's state says they are ready (its lock orders the two).
+@usableFromInline
+final class ResultSlots<T>: @unchecked Sendable {
+    @usableFromInline let base: UnsafeMutablePointer<T>
+
+    @inlinable init(count: Int) { base = .allocate(capacity: count) }
+    @inlinable func initialize(_ slot: Int, to value: T) { (base + slot).initialize(to: value) }
+    @inlinable func take(_ slot: Int) -> T { (base + slot).move() }
+    @inlinable func discard(_ slot: Int) { (base + slot).deinitialize(count: 1) }
+    /// Frees the slots; every initialized one must have been taken or discarded.
+    @inlinable func deallocate() { base.deallocate() }
+}
+
+/// Hands out batches of positions to workers, at most `window` ahead of the consumer, and tracks
+/// which positions' results are ready (their values wait in the caller's slots, position modulo
+/// the window) until the consumer takes them in order.
+final class PassState: @unchecked Sendable {
     private let condition = NSCondition()
-    /// Results not yet taken, by position modulo the window (positions handed out lie within
+    /// What each slot holds (position modulo the window: positions handed out lie within
     /// `consumed..<consumed + window`, so slots never collide).
-    private var results: [Result<T, Error>?]
+    private enum Slot {
+        case empty
+        case ready
+        case failed(Error)
+    }
+    private var slots: [Slot]
     private var nextClaim = 0
+    /// Positions before this one are delivered: their slots may be claimed again.
     private var consumed = 0
     private var cancelled = false
     private let count: Int
@@ -254,7 +318,7 @@ final class PassState<T>: @unchecked Sendable {
          batchEnd: @escaping (_ start: Int, _ limit: Int) -> Int = { start, _ in start + 1 }) {
         self.count = count
         self.window = window
-        results = Array(repeating: nil, count: window)
+        slots = Array(repeating: .empty, count: window)
         self.prefixBytes = prefixBytes
         self.maxBytesAhead = maxBytesAhead
         self.batchEnd = batchEnd
@@ -298,31 +362,46 @@ final class PassState<T>: @unchecked Sendable {
         return nextClaim..<end
     }
 
-    func deliver(_ positions: Range<Int>, _ batch: [Result<T, Error>]) {
+    /// Marks a claimed batch done: its results are in their slots, except the failures'.
+    func deliver(_ positions: Range<Int>, failures: [(position: Int, error: Error)]) {
         condition.lock()
-        for (position, result) in zip(positions, batch) { results[position % window] = result }
+        for position in positions { slots[position % window] = .ready }
+        for failure in failures { slots[failure.position % window] = .failed(failure.error) }
         condition.broadcast()
         condition.unlock()
     }
 
-    /// The results from `position` on that are ready, in order (at least one: waits for it).
-    func takeReady(from position: Int) -> [Result<T, Error>] {
+    /// Positions before `position` are delivered (their slots are free again). Then waits until
+    /// `position` is done and returns how many positions from it on are ready, in order, and
+    /// the failure that ends the run, if one does (a run of 0 with a failure: `position` failed).
+    /// The consumer owns the slots of the run until its next call.
+    func takeReady(from position: Int) -> (ready: Int, failure: Error?) {
         condition.lock()
         defer { condition.unlock() }
-        while results[position % window] == nil { condition.wait() }
-        var taken: [Result<T, Error>] = []
-        var next = position
-        while next < count, let result = results[next % window] {
-            taken.append(result)
-            results[next % window] = nil
-            next += 1
-        }
         let wasExhausted = bytesExhausted
         let before = nextClaim - consumed
-        consumed = next
+        consumed = position
         // Wake workers only when the window regained room for another batch, or bytes were freed.
         if (before >= resumeBelow && nextClaim - consumed < resumeBelow) || (wasExhausted && !bytesExhausted) { condition.broadcast() }
-        return taken
+        while case .empty = slots[position % window] { condition.wait() }
+        var next = position
+        while next < count, case .ready = slots[next % window] {
+            slots[next % window] = .empty
+            next += 1
+        }
+        if next < count, case let .failed(error) = slots[next % window] {
+            slots[next % window] = .empty
+            return (next - position, error)
+        }
+        return (next - position, nil)
+    }
+
+    /// Slots of positions whose results were made but not taken (only once the workers are
+    /// done: after `cancel` and their end).
+    func undeliveredSlots() -> [Int] {
+        condition.lock()
+        defer { condition.unlock() }
+        return (0..<window).filter { if case .ready = slots[$0] { true } else { false } }
     }
 
     func cancel() {

@@ -70,4 +70,60 @@ final class Counter: @unchecked Sendable {
         }
         #expect(seen == 10)
     }
+
+    /// Results wait in slots the pass manages by hand: every result is delivered or dropped,
+    /// whether the pass completes, its consumer throws, or a block fails on a worker while later
+    /// results are ready.
+    @Test func everyResultIsDeliveredOrReleasedWhateverStopsThePass() throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        var options = TestChainOptions()
+        options.length = .blocks(200)
+        _ = try TestChainGenerator.generate(options, out: root.path)
+        let directory = try BlocksDirectory(path: root.appendingPathComponent("blocks").path, network: .regtest)
+        let index = try ChainIndex(directory: directory)
+        let live = LiveCount()
+        final class Tracked: @unchecked Sendable {
+            let live: LiveCount
+            let hash: BlockHash
+            init(_ live: LiveCount, _ hash: BlockHash) { self.live = live; self.hash = hash; live.add(1) }
+            deinit { live.add(-1) }
+        }
+        struct Stop: Error {}
+        struct Bad: Error {}
+        let failing = index.entries[index.bestChain[120]].hash
+        for threads in [1, 2, 3] {
+            let pass = BlockPass(directory: directory, index: index, options: BlockPassOptions(threads: threads, window: 16))
+            var delivered: [BlockHash] = []
+            try pass.run(records: index.bestChain, transform: { Tracked(live, $0.hash) }, consume: { _, value in delivered.append(value.hash) })
+            #expect(delivered.count == index.bestChain.count)
+            #expect(live.value == 0)
+
+            var seen = 0
+            #expect(throws: Stop.self) {
+                try pass.run(records: index.bestChain, transform: { Tracked(live, $0.hash) }, consume: { _, _ in
+                    seen += 1
+                    if seen == 37 { throw Stop() }
+                })
+            }
+            #expect(live.value == 0, "results left behind after the consumer stopped (\(threads) threads)")
+
+            var before = 0
+            #expect(throws: Bad.self) {
+                try pass.run(records: index.bestChain, transform: { block -> Tracked in
+                    if block.hash == failing { throw Bad() }
+                    return Tracked(live, block.hash)
+                }, consume: { _, _ in before += 1 })
+            }
+            #expect(before == 120, "every block before the failing one is delivered")
+            #expect(live.value == 0, "results left behind after a block failed (\(threads) threads)")
+        }
+    }
+}
+
+final class LiveCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func add(_ n: Int) { lock.lock(); count += n; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
 }
