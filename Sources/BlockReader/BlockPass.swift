@@ -151,6 +151,7 @@ public final class BlockPass: @unchecked Sendable {
             group.enter()
             let worker = Thread { [self] in
                 defer { group.leave() }
+                Thread.current.name = "block-pass"  // as profilers and `top -H` show it
                 if let nice = options.workerNice { Self.lowerPriorityOfCurrentThread(by: nice) }
                 var buffer: [UInt8] = []
                 var locations: [RecordLocation] = []
@@ -180,7 +181,6 @@ public final class BlockPass: @unchecked Sendable {
                     files.finished(locations)
                 }
             }
-            worker.name = "block-pass"
             worker.start()
         }
         defer {
