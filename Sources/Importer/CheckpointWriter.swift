@@ -149,8 +149,15 @@ final class CheckpointWriter: @unchecked Sendable {
         defer { lock.unlock() }
         guard let lastStart else { return true }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - lastStart) / 1e9
+        return Self.isDue(share: share, elapsed: elapsed, lastCost: lastStall + lastWrite, lastPayloadBytes: lastPayloadBytes, stateBytes: stateBytes)
+    }
+
+    /// The rule of `isDue(share:stateBytes:)`: the last checkpoint cost `lastCost` seconds for
+    /// `lastPayloadBytes`, the state now has `stateBytes`, and `elapsed` seconds passed since the
+    /// last one began.
+    static func isDue(share: Double, elapsed: Double, lastCost: Double, lastPayloadBytes: Int, stateBytes: Int) -> Bool {
         let growth = lastPayloadBytes > 0 ? max(1, Double(stateBytes) / Double(lastPayloadBytes)) : 1
-        return (lastStall + lastWrite) * growth <= share * elapsed
+        return lastCost * growth <= share * elapsed
     }
 
     private func throwIfFailed() throws {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import Checkpoints
+@testable import Importer
 @testable import Virtualchain
 
 /// Checkpoints whose total cost does not grow with the chain: one is deferred while the previous
@@ -30,5 +31,20 @@ import TestSupport
         let newest = try #require(try CheckpointStore(stateDirectory: thrifty.path).verifyAll().last)
         #expect(newest.ok && newest.header?.height == chain.summary.tipHeight)
         #expect(try exportOf(thrifty) == chain.referenceExport)
+    }
+
+    /// The rule itself: the next checkpoint's cost is expected to be the last one's scaled by the
+    /// state's growth since, and is due once that is within the share of the time elapsed. A
+    /// state that doubled between two cheap early checkpoints must wait twice as long as the last
+    /// one's cost alone would say (unscaled, the total reached twice the share).
+    @Test func aCheckpointIsDueByItsExpectedCost() {
+        // The last one: 0.1 s for 10 MB. At 5 %, with the state unchanged, due after 2 s.
+        #expect(!CheckpointWriter.isDue(share: 0.05, elapsed: 1.9, lastCost: 0.1, lastPayloadBytes: 10_000_000, stateBytes: 10_000_000))
+        #expect(CheckpointWriter.isDue(share: 0.05, elapsed: 2.0, lastCost: 0.1, lastPayloadBytes: 10_000_000, stateBytes: 10_000_000))
+        // Twice the state: twice the expected cost, so after 4 s.
+        #expect(!CheckpointWriter.isDue(share: 0.05, elapsed: 3.9, lastCost: 0.1, lastPayloadBytes: 10_000_000, stateBytes: 20_000_000))
+        #expect(CheckpointWriter.isDue(share: 0.05, elapsed: 4.0, lastCost: 0.1, lastPayloadBytes: 10_000_000, stateBytes: 20_000_000))
+        // A state that shrank is not expected to be cheaper than the last one.
+        #expect(!CheckpointWriter.isDue(share: 0.05, elapsed: 1.9, lastCost: 0.1, lastPayloadBytes: 10_000_000, stateBytes: 1_000))
     }
 }
