@@ -112,7 +112,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable {
 /// The checkpoint file format:
 ///
 ///     LZ4 skippable frame (magic 0x184D2A5A): "VCCK" ‖ LE32 n ‖ header JSON (n bytes) ‖ SHA-256(JSON)
-///     LZ4 frame (content checksum on, content size set): the payload
+///     LZ4 frames (content checksum on, content size set): the payload, in one frame or, when
+///     streamed, in frames of `frameBytes` each (frames that stand alone compress in parallel)
 ///
 /// The whole file is a valid LZ4 stream: `lz4 -t` verifies it, `lz4 -d` unpacks the payload.
 public enum CheckpointFile {
@@ -198,24 +199,25 @@ public enum CheckpointFile {
         var out = [UInt8](repeating: 0, count: header.payloadBytes)
         var sourceOffset = frameEnd
         var produced = 0
-        var finished = false
+        // The payload is one LZ4 frame or several in a row (a streamed checkpoint's); it must end
+        // where a frame ends.
+        var atFrameEnd = false
         let failure: String? = out.withUnsafeMutableBytes { destination -> String? in
             while sourceOffset < bytes.count {
                 var sourceSize = bytes.count - sourceOffset
                 var destinationSize = destination.count - produced
                 let hint = LZ4F_decompress(context, destination.baseAddress.map { $0 + produced }, &destinationSize,
                                            bytes.baseAddress! + sourceOffset, &sourceSize, nil)
-                if LZ4F_isError(hint) != 0 { return "LZ4 frame damaged: \(String(cString: LZ4F_getErrorName(hint)))" }
+                if LZ4F_isError(hint) != 0 { return "LZ4 frame damaged at payload offset \(sourceOffset - frameEnd): \(String(cString: LZ4F_getErrorName(hint)))" }
                 sourceOffset += sourceSize
                 produced += destinationSize
-                if hint == 0 { finished = true; break }
-                if sourceSize == 0 && destinationSize == 0 { return "LZ4 frame larger than the header says" }
+                atFrameEnd = hint == 0
+                if !atFrameEnd && sourceSize == 0 && destinationSize == 0 { return "LZ4 frames larger than the header says" }
             }
             return nil
         }
         if let failure { throw CheckpointError.damagedPayload(failure) }
-        guard finished else { throw CheckpointError.truncated("truncated: the LZ4 frame ends early") }
-        guard sourceOffset == bytes.count else { throw CheckpointError.damagedPayload("\(bytes.count - sourceOffset) bytes after the LZ4 frame") }
+        guard atFrameEnd else { throw CheckpointError.truncated("truncated: the LZ4 frame ends early") }
         guard produced == header.payloadBytes else { throw CheckpointError.damagedPayload("payload is \(produced) bytes, header says \(header.payloadBytes)") }
         guard Hex.encode(Hashes.sha256(out).bytes) == header.payloadSHA256 else { throw CheckpointError.damagedPayload("payload SHA-256 mismatch") }
         return out

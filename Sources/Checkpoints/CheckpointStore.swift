@@ -175,10 +175,10 @@ public final class CheckpointStore: @unchecked Sendable {
     /// The header's payload size and SHA-256 are filled in.
     @discardableResult
     public func write(header: CheckpointHeader, payloadDescriptor: Int32, payloadPath: String, payloadBytes: Int, retention: Retention,
-                      failAfter: Int? = nil, pauseMidwayMilliseconds: Int? = nil) throws(CheckpointError) -> String {
+                      threads: Int = 1, failAfter: Int? = nil, pauseMidwayMilliseconds: Int? = nil) throws(CheckpointError) -> String {
         try place(height: header.height, retention: retention) { path throws(CheckpointError) in
             try CheckpointFile.writeAtomically(header: header, payloadDescriptor: payloadDescriptor, payloadPath: payloadPath,
-                                               payloadBytes: payloadBytes, to: path, failAfter: failAfter,
+                                               payloadBytes: payloadBytes, to: path, threads: threads, failAfter: failAfter,
                                                pauseMidwayMilliseconds: pauseMidwayMilliseconds)
         }
     }

@@ -7,20 +7,19 @@ import Glibc
 #endif
 
 extension CheckpointFile {
-    /// Bytes read, compressed and written at a time when a checkpoint is streamed from a file:
-    /// memory stays this size (and LZ4's bound on it), whatever the payload's size.
+    /// Bytes read and hashed at a time in the first pass over a streamed checkpoint's payload.
     public static let streamChunkBytes = 1 << 20
 
     /// Writes a checkpoint whose payload is the first `payloadBytes` bytes of the file at
     /// `payloadPath` (a database file nobody writes meanwhile), without holding it in memory: a
-    /// first pass hashes it (the header carries its SHA-256), a second compresses it a chunk at a
-    /// time into the file. Atomic as ``writeAtomically(_:to:failAfter:pauseMidwayMilliseconds:)``:
+    /// first pass hashes it (the header carries its SHA-256), a second compresses it into LZ4
+    /// frames of ``frameBytes``, `threads` frames at a time. Atomic as ``writeAtomically(_:to:failAfter:pauseMidwayMilliseconds:)``:
     /// temporary file, fsync, rename, fsync of the directory; a failure leaves any file at `path`
     /// as it was. `failAfter` and `pauseMidwayMilliseconds` are the same test hooks.
     public static func writeAtomically(header: CheckpointHeader, payloadPath: String, payloadBytes: Int, to path: String,
-                                       failAfter: Int? = nil, pauseMidwayMilliseconds: Int? = nil) throws(CheckpointError) {
+                                       threads: Int = 1, failAfter: Int? = nil, pauseMidwayMilliseconds: Int? = nil) throws(CheckpointError) {
         do {
-            try stream(header: header, payloadPath: payloadPath, payloadBytes: payloadBytes, to: path, failAfter: failAfter,
+            try stream(header: header, payloadPath: payloadPath, payloadBytes: payloadBytes, to: path, threads: threads, failAfter: failAfter,
                        pauseMidwayMilliseconds: pauseMidwayMilliseconds)
         } catch let error as CheckpointError {
             throw error
@@ -34,10 +33,10 @@ extension CheckpointFile {
     /// descriptor stays open). For a database that a connection of this process holds open:
     /// opening and closing a descriptor of our own would drop that connection's locks.
     public static func writeAtomically(header: CheckpointHeader, payloadDescriptor: Int32, payloadPath: String, payloadBytes: Int,
-                                       to path: String, failAfter: Int? = nil, pauseMidwayMilliseconds: Int? = nil) throws(CheckpointError) {
+                                       to path: String, threads: Int = 1, failAfter: Int? = nil, pauseMidwayMilliseconds: Int? = nil) throws(CheckpointError) {
         do {
             try stream(header: header, source: payloadDescriptor, payloadPath: payloadPath, payloadBytes: payloadBytes, to: path,
-                       failAfter: failAfter, pauseMidwayMilliseconds: pauseMidwayMilliseconds)
+                       threads: threads, failAfter: failAfter, pauseMidwayMilliseconds: pauseMidwayMilliseconds)
         } catch let error as CheckpointError {
             throw error
         } catch {
@@ -46,69 +45,103 @@ extension CheckpointFile {
     }
 
     private static func stream(header: CheckpointHeader, payloadPath: String, payloadBytes: Int, to path: String,
-                               failAfter: Int?, pauseMidwayMilliseconds: Int?) throws {
+                               threads: Int, failAfter: Int?, pauseMidwayMilliseconds: Int?) throws {
         let source = open(payloadPath, O_RDONLY | O_CLOEXEC)
         guard source >= 0 else { throw CheckpointError.fileSystem("\(payloadPath): cannot open: \(String(cString: strerror(errno)))") }
         defer { close(source) }
         try stream(header: header, source: source, payloadPath: payloadPath, payloadBytes: payloadBytes, to: path,
-                   failAfter: failAfter, pauseMidwayMilliseconds: pauseMidwayMilliseconds)
+                   threads: threads, failAfter: failAfter, pauseMidwayMilliseconds: pauseMidwayMilliseconds)
     }
 
     private static func stream(header: CheckpointHeader, source: Int32, payloadPath: String, payloadBytes: Int, to path: String,
-                               failAfter: Int?, pauseMidwayMilliseconds: Int?) throws {
-        var chunk = [UInt8](repeating: 0, count: streamChunkBytes)
-        /// Reads the payload chunk by chunk; `body` gets each (the last may be shorter).
-        func eachChunk(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-            var offset = 0
-            while offset < payloadBytes {
-                let wanted = min(streamChunkBytes, payloadBytes - offset)
-                let n = chunk.withUnsafeMutableBytes { pread(source, $0.baseAddress!, wanted, off_t(offset)) }
+                               threads: Int, failAfter: Int?, pauseMidwayMilliseconds: Int?) throws {
+        /// Reads `count` payload bytes at `offset` into `buffer`.
+        func read(_ buffer: UnsafeMutableRawPointer, count: Int, at offset: Int) throws {
+            var done = 0
+            while done < count {
+                let n = pread(source, buffer + done, count - done, off_t(offset + done))
                 guard n > 0 else {
-                    throw CheckpointError.fileSystem("\(payloadPath): read failed at offset \(offset): \(n < 0 ? String(cString: strerror(errno)) : "the file ended early")")
+                    throw CheckpointError.fileSystem("\(payloadPath): read failed at offset \(offset + done): \(n < 0 ? String(cString: strerror(errno)) : "the file ended early")")
                 }
-                try chunk.withUnsafeBytes { raw in try body(UnsafeRawBufferPointer(rebasing: raw[0..<n])) }
-                offset += n
+                done += n
             }
         }
 
+        // First pass: the header carries the payload's SHA-256.
         var hasher = SHA256Hasher()
-        try eachChunk { hasher.update($0) }
+        do {
+            var chunk = [UInt8](repeating: 0, count: streamChunkBytes)
+            var offset = 0
+            while offset < payloadBytes {
+                let n = min(streamChunkBytes, payloadBytes - offset)
+                try chunk.withUnsafeMutableBytes { raw in
+                    try read(raw.baseAddress!, count: n, at: offset)
+                    hasher.update(UnsafeRawBufferPointer(rebasing: raw[0..<n]))
+                }
+                offset += n
+            }
+        }
         var complete = header
         complete.payloadBytes = payloadBytes
         complete.payloadSHA256 = Hex.encode(hasher.finalize().bytes)
 
         let file = try fileSystem { () throws(BlockFileError) in try AtomicFile(path: path, failAfter: failAfter) }
         func put(_ bytes: UnsafeRawBufferPointer) throws { try fileSystem { () throws(BlockFileError) in try file.write(bytes) } }
+        try headerFrame(for: complete).withUnsafeBytes { raw in try put(raw) }
+
+        // Second pass: the payload as LZ4 frames of `frameBytes` each, compressed `threads` at a
+        // time (each frame stands alone, so they compress in parallel), written in order.
+        let lanes = Swift.max(1, threads)
+        var preferences = payloadPreferences(payloadBytes: frameBytes)
+        let bound = LZ4F_compressFrameBound(frameBytes, &preferences)
+        let input = UnsafeMutableRawBufferPointer.allocate(byteCount: lanes * frameBytes, alignment: 64)
+        let output = UnsafeMutableRawBufferPointer.allocate(byteCount: lanes * bound, alignment: 64)
+        defer { input.deallocate(); output.deallocate() }
+        var offset = 0
         var paused = false
-
-        let headerFrame = headerFrame(for: complete)
-        try headerFrame.withUnsafeBytes { raw in try put(raw) }
-
-        var context: OpaquePointer?
-        let created = LZ4F_createCompressionContext(&context, UInt32(LZ4F_VERSION))
-        guard LZ4F_isError(created) == 0, let context else { throw CheckpointError.compressionFailed("cannot create an LZ4 compression context") }
-        defer { LZ4F_freeCompressionContext(context) }
-        var preferences = payloadPreferences(payloadBytes: payloadBytes)
-        let capacity = Swift.max(LZ4F_compressBound(streamChunkBytes, &preferences), Int(LZ4F_HEADER_SIZE_MAX))
-        var output = [UInt8](repeating: 0, count: capacity)
-        func check(_ result: Int) throws -> Int {
-            if LZ4F_isError(result) != 0 { throw CheckpointError.compressionFailed("LZ4 compression failed: \(String(cString: LZ4F_getErrorName(result)))") }
-            return result
-        }
-        let begun = try check(output.withUnsafeMutableBytes { LZ4F_compressBegin(context, $0.baseAddress, capacity, &preferences) })
-        try output.withUnsafeBytes { raw in try put(UnsafeRawBufferPointer(rebasing: raw[0..<begun])) }
-        var streamed = 0
-        try eachChunk { piece in
-            let n = try check(output.withUnsafeMutableBytes { LZ4F_compressUpdate(context, $0.baseAddress, capacity, piece.baseAddress, piece.count, nil) })
-            try output.withUnsafeBytes { raw in try put(UnsafeRawBufferPointer(rebasing: raw[0..<n])) }
-            streamed += piece.count
-            if let pause = pauseMidwayMilliseconds, !paused, streamed >= payloadBytes / 2 {
+        repeat {
+            // An empty payload is still one (empty) frame.
+            let sizes = (0..<lanes).map { Swift.max(0, Swift.min(frameBytes, payloadBytes - offset - $0 * frameBytes)) }
+            let used = Swift.max(1, sizes.filter { $0 > 0 }.count)
+            for lane in 0..<used where sizes[lane] > 0 { try read(input.baseAddress! + lane * frameBytes, count: sizes[lane], at: offset + lane * frameBytes) }
+            let results = UnsafeMutableBufferPointer<Int>.allocate(capacity: used)
+            defer { results.deallocate() }
+            let lanesOfRound = FrameLanes(input: input, output: output, results: results, sizes: sizes, bound: bound)
+            if used > 1 { DispatchQueue.concurrentPerform(iterations: used) { lanesOfRound.compress($0) } } else { lanesOfRound.compress(0) }
+            for lane in 0..<used {
+                if LZ4F_isError(results[lane]) != 0 {
+                    throw CheckpointError.compressionFailed("LZ4 compression failed: \(String(cString: LZ4F_getErrorName(results[lane])))")
+                }
+                try put(UnsafeRawBufferPointer(rebasing: output[(lane * bound)..<(lane * bound + results[lane])]))
+            }
+            offset += sizes.reduce(0, +)
+            if let pause = pauseMidwayMilliseconds, !paused, offset >= payloadBytes / 2 {
                 paused = true
                 usleep(UInt32(pause) * 1000)  // test hook: a window to kill the writer mid-file
             }
-        }
-        let ended = try check(output.withUnsafeMutableBytes { LZ4F_compressEnd(context, $0.baseAddress, capacity, nil) })
-        try output.withUnsafeBytes { raw in try put(UnsafeRawBufferPointer(rebasing: raw[0..<ended])) }
+        } while offset < payloadBytes
         try fileSystem { () throws(BlockFileError) in try file.commit() }
     }
+
+    /// One round of frames compressed side by side: lane `i` compresses `sizes[i]` bytes at
+    /// `input + i * frameBytes` into `output + i * bound`, its result (size or LZ4 error code) in
+    /// `results[i]`. Each lane touches only its own parts of the buffers.
+    private struct FrameLanes: @unchecked Sendable {
+        let input: UnsafeMutableRawBufferPointer
+        let output: UnsafeMutableRawBufferPointer
+        let results: UnsafeMutableBufferPointer<Int>
+        let sizes: [Int]
+        let bound: Int
+
+        func compress(_ lane: Int) {
+            var preferences = payloadPreferences(payloadBytes: sizes[lane])
+            results[lane] = LZ4F_compressFrame(output.baseAddress! + lane * bound, bound, input.baseAddress! + lane * frameBytes, sizes[lane], &preferences)
+        }
+    }
+
+    /// Payload bytes per LZ4 frame of a streamed checkpoint: one block of the largest size LZ4
+    /// frames allow. Frames that stand alone compress in parallel (`threads`), and a reader
+    /// (ours, or the stock `lz4` tool) decodes concatenated frames as one stream; memory stays
+    /// `threads` times this and LZ4's bound on it.
+    public static let frameBytes = 4 << 20
 }

@@ -65,8 +65,9 @@ final class CheckpointWriter: @unchecked Sendable {
 
     /// Snapshots the state now and writes it in the background: streamed from the database file
     /// itself (memory stays bounded; the stall is a checkpoint of SQLite's log), or, where the
-    /// file cannot be frozen, from an image in memory.
-    func checkpoint(state: StateStore, header: (Int) -> CheckpointHeader) throws {
+    /// file cannot be frozen, from an image in memory. `threads` compress it: one while a replay
+    /// runs beside it, all cores for the tip's checkpoint that an import waits for at its end.
+    func checkpoint(state: StateStore, threads: Int = 1, header: (Int) -> CheckpointHeader) throws {
         let start = DispatchTime.now().uptimeNanoseconds
         try waitForWrite()  // one write in flight at most
         try throwIfFailed()
@@ -78,7 +79,7 @@ final class CheckpointWriter: @unchecked Sendable {
             let base = snapshotTaken(startedAt: start, header: header(snapshot.bytes))
             write(payloadBytes: snapshot.bytes) { [self] () throws(CheckpointError) -> String in
                 try store.write(header: base, payloadDescriptor: snapshot.descriptor, payloadPath: snapshot.path, payloadBytes: snapshot.bytes, retention: retention,
-                                failAfter: failAfter, pauseMidwayMilliseconds: pauseMilliseconds)
+                                threads: threads, failAfter: failAfter, pauseMidwayMilliseconds: pauseMilliseconds)
             }
             return
         }

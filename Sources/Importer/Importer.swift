@@ -228,7 +228,8 @@ public final class Importer<Machine: StateMachine> {
     private func checkpointTip(of engine: Engine<Machine>, writer: CheckpointWriter) throws {
         guard let tip = try engine.store.tip(), writer.lastHeight != tip.height,
               try !checkpoints.paths().contains(checkpoints.directory + "/" + CheckpointStore.fileName(height: tip.height)) else { return }
-        try writer.checkpoint(state: engine.store) { size in
+        // Nothing runs beside it (the replay is over): it may take every core the pass may.
+        try writer.checkpoint(state: engine.store, threads: options.passOptions.threads) { size in
             self.header(engine: engine, height: tip.height, hash: BlockHash(displayHex: tip.blockHash)!, size: size)
         }
     }

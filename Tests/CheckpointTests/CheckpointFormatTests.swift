@@ -110,6 +110,51 @@ import TestSupport
         }
     }
 
+    /// A payload of several LZ4 frames (a streamed checkpoint's), compressed one or several
+    /// frames at a time: the same file either way, read back whole by us and by the stock lz4
+    /// tool; a damaged middle frame, a file cut at a frame's end, and bytes after the last frame
+    /// are each refused.
+    @Test func aPayloadOfSeveralFramesReadsBackAndItsDamageIsDetected() throws {
+        let frame = CheckpointFile.frameBytes
+        // Two and a half frames: compressible, not uniform.
+        let payload = (0..<(frame * 5 / 2)).map { UInt8(truncatingIfNeeded: ($0 / 7) &* 31 ^ ($0 >> 12)) }
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = dir.appendingPathComponent("state.sqlite")
+        try Data(payload).write(to: source)
+        let header = CheckpointHeader(machine: "names", machineVersion: 1, network: "regtest", firstBlock: 1, height: 7,
+                                      blockHash: String(repeating: "ab", count: 32), consensusHash: String(repeating: "cd", count: 16),
+                                      payloadSHA256: "", payloadBytes: payload.count)
+        var files: [[UInt8]] = []
+        for threads in [1, 2, 3, 8] {
+            let path = dir.appendingPathComponent("c\(threads).vc.lz4").path
+            try CheckpointFile.writeAtomically(header: header, payloadPath: source.path, payloadBytes: payload.count, to: path, threads: threads)
+            files.append([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))))
+        }
+        #expect(Set(files).count == 1, "the number of threads changes the file")
+        let file = files[0]
+        #expect(try decode(file).1 == payload)
+        let path = dir.appendingPathComponent("c1.vc.lz4").path
+        #expect(try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["lz4", "-t", path]).status == 0)
+        let out = dir.appendingPathComponent("payload").path
+        #expect(try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["lz4", "-d", "-f", path, out]).status == 0)
+        #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: out))) == payload)
+
+        // Where the frames start: each begins with LZ4's frame magic.
+        let magic: [UInt8] = [0x04, 0x22, 0x4D, 0x18]
+        let headerEnd = try file.withUnsafeBytes { try CheckpointFile.readHeader($0).frameEnd }
+        let starts = (headerEnd..<(file.count - 3)).filter { Array(file[$0..<($0 + 4)]) == magic }
+        try #require(starts.count >= 3 && starts[0] == headerEnd)
+        func damaged(_ change: (inout [UInt8]) -> Void) -> String? {
+            var copy = file
+            change(&copy)
+            do throws(CheckpointError) { _ = try decode(copy); return nil } catch { return error.description }
+        }
+        #expect(damaged { $0[(starts[1] + starts[2]) / 2] ^= 0x20 } != nil)                       // inside the middle frame
+        #expect(damaged { $0.removeLast($0.count - starts[2]) }?.contains("header says") == true)  // cut where a frame ends
+        #expect(damaged { $0 += [1, 2, 3, 4, 5, 6, 7, 8] }?.contains("LZ4 frame damaged") == true)  // garbage after the last
+    }
+
     @Test func failedWriteLeavesTheOldFileAndNoTemporary() throws {
         let dir = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
