@@ -124,6 +124,9 @@ public struct ChainIndex: Sendable {
     private var rootNote: String?
     /// Length of the persistent index file as this index last left it (nil: not written yet).
     private var indexFileLength: Int?
+    /// The persistent index being written afresh in the background (`init`'s
+    /// `writingIndexInBackground`); ``finishIndexWrite()`` waits for it.
+    private var pendingIndexWrite: PendingIndexWrite?
     /// Unconnected first records by their parent's hash, to connect them when it arrives; in a
     /// pruned directory, the root too (its parent arriving changes the root).
     private var waitingForParent: [BlockHash: [Int]] = [:]
@@ -205,8 +208,13 @@ public struct ChainIndex: Sendable {
     /// whose identity is unchanged are taken from the index, files that grew are scanned from
     /// where the last scan stopped, new or replaced files in full; the index is then updated.
     /// The result equals a full header pass in every case.
+    ///
+    /// With `writingIndexInBackground`, an index written afresh (a first start: tens of
+    /// megabytes and an fsync) is written while the caller goes on, who must then call
+    /// ``finishIndexWrite()`` (which reports a failure) before relying on the file; `update`
+    /// waits for it too.
     public init(directory: BlocksDirectory, baseHeight givenBaseHeight: Int? = nil,
-                headerIndex: HeaderIndexStore? = nil) throws(ChainIndexError) {
+                headerIndex: HeaderIndexStore? = nil, writingIndexInBackground: Bool = false) throws(ChainIndexError) {
         directoryPath = directory.path
         network = directory.network
         xorKey = directory.xorKey
@@ -250,17 +258,29 @@ public struct ChainIndex: Sendable {
         entries.append(contentsOf: records.lazy.map(BlockEntry.init))
         records = []
         noteFiles(directory)
-        if let headerIndex {
-            if changed {
-                do { indexFileLength = try headerIndex.rewrite(allFileUpdates(), directory: directory) } catch { throw .file(error) }
-            } else {
-                indexFileLength = loaded.length
-            }
+        if let headerIndex, changed, !writingIndexInBackground {
+            do { indexFileLength = try headerIndex.rewrite(allFileUpdates(), directory: directory) } catch { throw .file(error) }
+        } else if headerIndex != nil, !changed {
+            indexFileLength = loaded.length
         }
         if entries.isEmpty, let foreign {
             throw .foreignNetwork(path: foreign.path, found: foreign.network, expected: directory.network)
         }
         try buildTree(directory: directory)
+        if let headerIndex, changed, writingIndexInBackground {
+            // After the tree: the writer reads the entries, which nothing changes until the next
+            // `update` (which waits for it first).
+            let updates = allFileUpdates()
+            pendingIndexWrite = PendingIndexWrite { () throws(BlockFileError) -> Int in try headerIndex.rewrite(updates, directory: directory) }
+        }
+    }
+
+    /// Waits for the persistent index being written in the background, if any; throws its
+    /// failure. Call before the process ends (or the index file is read).
+    public mutating func finishIndexWrite() throws(ChainIndexError) {
+        guard let pending = pendingIndexWrite else { return }
+        pendingIndexWrite = nil
+        do { indexFileLength = try pending.wait() } catch { throw .file(error) }
     }
 
     /// Brings the index up to date with `directory` as it is now (a follow poll): reads only what
@@ -270,6 +290,7 @@ public struct ChainIndex: Sendable {
     /// file before the newest, another directory) it is built again (``lastChange`` tells).
     /// After a thrown error the index must not be used.
     public mutating func update(directory: BlocksDirectory, headerIndex: HeaderIndexStore? = nil) throws(ChainIndexError) {
+        try finishIndexWrite()
         let known = files.keys.sorted()
         func startOver() throws(ChainIndexError) {
             self = try ChainIndex(directory: directory, baseHeight: givenBaseHeight, headerIndex: headerIndex)
@@ -769,4 +790,22 @@ public struct ChainIndex: Sendable {
 
     /// Cumulative work of the best chain's tip.
     public var bestWork: UInt256 { tip?.cumulativeWork ?? .zero }
+}
+
+/// A rewrite of the persistent header index running on a queue of its own; `wait` returns the
+/// file's length or throws the write's failure (as often as asked).
+final class PendingIndexWrite: @unchecked Sendable {
+    private let group = DispatchGroup()
+    private var result: Result<Int, BlockFileError>?
+
+    init(_ work: @escaping @Sendable () throws(BlockFileError) -> Int) {
+        DispatchQueue.global(qos: .utility).async(group: group) { [self] in
+            do throws(BlockFileError) { result = .success(try work()) } catch { result = .failure(error) }
+        }
+    }
+
+    func wait() throws(BlockFileError) -> Int {
+        group.wait()
+        return try result!.get()
+    }
 }

@@ -77,13 +77,22 @@ extension Importer {
             let directory = try source.open()
             if !lookAgain, let index, index.isCurrent(for: directory) { continue }
             if index == nil {
-                index = try ChainIndex(directory: directory, baseHeight: source.baseHeight, headerIndex: headerIndex)
+                // A first start writes the whole persistent index: while the replay goes on.
+                index = try ChainIndex(directory: directory, baseHeight: source.baseHeight, headerIndex: headerIndex,
+                                       writingIndexInBackground: true)
             } else {
                 try index!.update(directory: directory, headerIndex: headerIndex)
             }
             indexed(index!, first)
-            let report = try run(directory: directory, index: index!, progress: progress, shouldStop: { stop.isSet },
+            let report: ImportReport
+            do {
+                report = try run(directory: directory, index: index!, progress: progress, shouldStop: { stop.isSet },
                                  checkpointAtEnd: !follow || first, keepOpen: follow)
+            } catch {
+                try? index!.finishIndexWrite()  // not left half-written behind an error
+                throw error
+            }
+            try index!.finishIndexWrite()
             try reported(report, first)
             first = false
             lookAgain = report.summary.waitingForUndo != nil

@@ -294,6 +294,37 @@ import TestSupport
         #expect(changes.contains(.extended) && changes.contains(.rebuiltTree), "both ways of taking new records are exercised")
     }
 
+    /// The index written afresh while the caller goes on (a first start's): once finished, the
+    /// same file as one written before `init` returns; `update` waits for it by itself; a write
+    /// that fails is reported by `finishIndexWrite`, not lost.
+    @Test func anIndexWrittenInTheBackgroundIsTheSameFile() throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let directory = try BlocksDirectory(path: chain.blocks.path, network: .regtest)
+        let inline = root.appendingPathComponent("inline"), background = root.appendingPathComponent("background")
+        for state in [inline, background] { try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true) }
+        _ = try ChainIndex(directory: directory, headerIndex: HeaderIndexStore(stateDirectory: inline.path))
+        var index = try ChainIndex(directory: directory, headerIndex: HeaderIndexStore(stateDirectory: background.path), writingIndexInBackground: true)
+        try index.finishIndexWrite()
+        try index.finishIndexWrite()  // nothing left to wait for
+        let file = HeaderIndexStore.fileName
+        #expect(try Data(contentsOf: background.appendingPathComponent(file)) == Data(contentsOf: inline.appendingPathComponent(file)))
+
+        // Not finished by hand: the next look waits for it, then appends as usual.
+        let again = root.appendingPathComponent("again")
+        try FileManager.default.createDirectory(at: again, withIntermediateDirectories: true)
+        var unfinished = try ChainIndex(directory: directory, headerIndex: HeaderIndexStore(stateDirectory: again.path), writingIndexInBackground: true)
+        try unfinished.update(directory: directory, headerIndex: HeaderIndexStore(stateDirectory: again.path))
+        #expect(unfinished.lastChange == .unchanged)
+        #expect(try Data(contentsOf: again.appendingPathComponent(file)) == Data(contentsOf: inline.appendingPathComponent(file)))
+
+        // A state directory the index cannot be written into.
+        let missing = root.appendingPathComponent("missing/state")
+        var failing = try ChainIndex(directory: directory, headerIndex: HeaderIndexStore(stateDirectory: missing.path), writingIndexInBackground: true)
+        #expect(Outcome(failing) == Outcome(try ChainIndex(directory: directory)))
+        #expect(throws: ChainIndexError.self) { try failing.finishIndexWrite() }
+    }
+
     /// An import resumed over a grown directory reads the index, and gives the same state.
     @Test func importsKeepTheIndexInTheStateDirectory() throws {
         let root = try TestPaths.temporaryDirectory()
