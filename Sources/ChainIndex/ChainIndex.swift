@@ -228,11 +228,15 @@ public struct ChainIndex: Sendable {
         }
         var cached = loaded.files
         var changed = headerIndex != nil && (cached == nil || loaded.wantsRewrite)
-        var records: [HeaderRecord] = []
-        let looks = try Self.lookAtAll(directory: directory, known: { number in
+        // Each file's records, in file order, until they become the entries.
+        var recordsByFile: [[HeaderRecord]] = []
+        var total = 0
+        var looks = try Self.lookAtAll(directory: directory, known: { number in
             cached?[number].map { KnownFile(scan: $0.state, last: $0.records.last.map { ($0.hash, $0.location) }) }
         }, stats: &headerPass, foreign: &foreign)
-        for (number, look) in zip(directory.blockFiles, looks) {
+        for (i, number) in directory.blockFiles.enumerated() {
+            let look = looks[i]
+            looks[i] = .unchanged  // its records move on below, not copied
             let old = cached?.removeValue(forKey: number)
             var file: ScannedFile
             switch look {
@@ -247,16 +251,20 @@ public struct ChainIndex: Sendable {
                 file = ScannedFile(state: scan, records: new)
                 changed = true
             }
-            files[number] = IndexedFile(scan: file.state, entries: records.count..<(records.count + file.records.count))
-            records += file.records
+            files[number] = IndexedFile(scan: file.state, entries: total..<(total + file.records.count))
+            total += file.records.count
+            recordsByFile.append(file.records)
         }
         if let cached, !cached.isEmpty { changed = true }  // files vanished (pruned)
         cached = nil
-        // The records become the entries (at a mainnet's length, holding both for longer would
-        // cost a hundred megabytes more).
-        entries.reserveCapacity(records.count + Self.appendHeadroom)
-        entries.append(contentsOf: records.lazy.map(BlockEntry.init))
-        records = []
+        // The records become the entries file by file, each file's let go once converted (not
+        // gathered into one array first: at a mainnet's length that was a copy of ninety
+        // megabytes, held beside the entries).
+        entries.reserveCapacity(total + Self.appendHeadroom)
+        for i in recordsByFile.indices {
+            entries.append(contentsOf: recordsByFile[i].lazy.map(BlockEntry.init))
+            recordsByFile[i] = []
+        }
         noteFiles(directory)
         if let headerIndex, changed, !writingIndexInBackground {
             do { indexFileLength = try headerIndex.rewrite(allFileUpdates(), directory: directory) } catch { throw .file(error) }
