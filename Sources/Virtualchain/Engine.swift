@@ -258,31 +258,10 @@ public final class Engine<Machine: StateMachine> {
                     // The context shares the chain's storage; it ends with this scope, before the
                     // chain is appended to, so the append never copies.
                     let context = BlockContext(height: height, blockHash: hash, database: MachineDatabase(database), consensus: consensus)
-                    var operations: [(operation: Machine.Operation, candidate: Candidate)] = []
-                    if !candidates.isEmpty { operations.reserveCapacity(candidates.count) }
-                    for candidate in candidates {
-                        guard let operation = machine.parse(candidate) else {
-                            counts["dropped", default: 0] += 1
-                            outcome.dropped += 1
-                            continue
-                        }
-                        operations.append((operation, candidate))
-                    }
-                    if !operations.isEmpty { try machine.scanBlock(operations.map(\.operation), in: context) }
-                    for (operation, candidate) in operations {
-                        do {
-                            // A rejection undoes whatever check or commit wrote: no half-applied operation.
-                            let committed = try database.savepoint {
-                                try machine.check(operation, in: context)
-                                return try machine.commit(operation, in: context)
-                            }
-                            for record in committed { records.append((record, candidate.vtxindex, candidate.txid)) }
-                            counts["accepted:" + Self.opcodeName(candidate.opcode), default: 0] += 1
-                            outcome.accepted += 1
-                        } catch let rejection as Rejection {
-                            counts["rejected:" + rejection.reason, default: 0] += 1
-                            outcome.rejected += 1
-                        }
+                    // Most blocks have no candidates: they skip what follows, whose generic
+                    // values (of `Machine.Operation`) cost runtime metadata lookups even empty.
+                    if !candidates.isEmpty {
+                        try apply(candidates, in: context, records: &records, counts: &counts, outcome: &outcome)
                     }
                     for record in try machine.endOfBlock(context) { records.append((record, nil, nil)) }
                 }
@@ -304,6 +283,40 @@ public final class Engine<Machine: StateMachine> {
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - batch!.startedNanoseconds) / 1e9
         if batch!.blocks >= commitPolicy.maxBlocks || elapsed >= commitPolicy.maxSeconds { try commitPendingBlocks() }
         return outcome
+    }
+
+    /// Step 2 of spec section 3 for a block's candidates: parse each, scan the block's
+    /// operations, then check and commit each (a rejection undoes whatever it wrote).
+    private func apply(_ candidates: [Candidate], in context: BlockContext,
+                       records: inout [(record: ConsensusRecord, vtxindex: Int?, txid: Txid?)],
+                       counts: inout [String: Int], outcome: inout (accepted: Int, rejected: Int, dropped: Int)) throws {
+        let database = store.database
+        var operations: [(operation: Machine.Operation, candidate: Candidate)] = []
+        operations.reserveCapacity(candidates.count)
+        for candidate in candidates {
+            guard let operation = machine.parse(candidate) else {
+                counts["dropped", default: 0] += 1
+                outcome.dropped += 1
+                continue
+            }
+            operations.append((operation, candidate))
+        }
+        if !operations.isEmpty { try machine.scanBlock(operations.map(\.operation), in: context) }
+        for (operation, candidate) in operations {
+            do {
+                // A rejection undoes whatever check or commit wrote: no half-applied operation.
+                let committed = try database.savepoint {
+                    try machine.check(operation, in: context)
+                    return try machine.commit(operation, in: context)
+                }
+                for record in committed { records.append((record, candidate.vtxindex, candidate.txid)) }
+                counts["accepted:" + Self.opcodeName(candidate.opcode), default: 0] += 1
+                outcome.accepted += 1
+            } catch let rejection as Rejection {
+                counts["rejected:" + rejection.reason, default: 0] += 1
+                outcome.rejected += 1
+            }
+        }
     }
 
     static func opcodeName(_ opcode: UInt8) -> String {
