@@ -293,7 +293,13 @@ final class ResultSlots<T>: @unchecked Sendable {
 /// which positions' results are ready (their values wait in the caller's slots, position modulo
 /// the window) until the consumer takes them in order.
 final class PassState: @unchecked Sendable {
-    private let condition = NSCondition()
+    /// One lock, and a condition for each side: a delivered batch wakes the consumer only if it
+    /// waits for that batch's first position, and workers only when room is made. (One
+    /// condition broadcast per batch woke everyone: a context switch per batch on the core a
+    /// worker was using, about 7 % of a small-block pass on 2 cores.)
+    private let monitor = PassMonitor()
+    /// The position the consumer waits for, if it waits.
+    private var consumerAwaits: Int?
     /// What each slot holds (position modulo the window: positions handed out lie within
     /// `consumed..<consumed + window`, so slots never collide).
     private enum Slot {
@@ -352,9 +358,9 @@ final class PassState: @unchecked Sendable {
 
     /// The next positions to work on, waiting while the window is full; nil when done or cancelled.
     func claim() -> Range<Int>? {
-        condition.lock()
-        defer { condition.unlock() }
-        while !cancelled && nextClaim < count && (nextClaim - consumed >= resumeBelow || bytesExhausted) { condition.wait() }
+        monitor.lock()
+        defer { monitor.unlock() }
+        while !cancelled && nextClaim < count && (nextClaim - consumed >= resumeBelow || bytesExhausted) { monitor.waitForRoom() }
         guard !cancelled && nextClaim < count else { return nil }
         let limit = min(count, consumed + window, byteLimit(from: nextClaim))
         let end = max(nextClaim + 1, min(limit, nextClaim + maxBatch, batchEnd(nextClaim, limit)))
@@ -364,11 +370,11 @@ final class PassState: @unchecked Sendable {
 
     /// Marks a claimed batch done: its results are in their slots, except the failures'.
     func deliver(_ positions: Range<Int>, failures: [(position: Int, error: Error)]) {
-        condition.lock()
+        monitor.lock()
         for position in positions { slots[position % window] = .ready }
         for failure in failures { slots[failure.position % window] = .failed(failure.error) }
-        condition.broadcast()
-        condition.unlock()
+        if let awaited = consumerAwaits, positions.contains(awaited) { monitor.wakeConsumer() }
+        monitor.unlock()
     }
 
     /// Positions before `position` are delivered (their slots are free again). Then waits until
@@ -376,14 +382,18 @@ final class PassState: @unchecked Sendable {
     /// the failure that ends the run, if one does (a run of 0 with a failure: `position` failed).
     /// The consumer owns the slots of the run until its next call.
     func takeReady(from position: Int) -> (ready: Int, failure: Error?) {
-        condition.lock()
-        defer { condition.unlock() }
+        monitor.lock()
+        defer { monitor.unlock() }
         let wasExhausted = bytesExhausted
         let before = nextClaim - consumed
         consumed = position
         // Wake workers only when the window regained room for another batch, or bytes were freed.
-        if (before >= resumeBelow && nextClaim - consumed < resumeBelow) || (wasExhausted && !bytesExhausted) { condition.broadcast() }
-        while case .empty = slots[position % window] { condition.wait() }
+        if (before >= resumeBelow && nextClaim - consumed < resumeBelow) || (wasExhausted && !bytesExhausted) { monitor.wakeWorkers() }
+        while case .empty = slots[position % window] {
+            consumerAwaits = position
+            monitor.waitForResult()
+        }
+        consumerAwaits = nil
         var next = position
         while next < count, case .ready = slots[next % window] {
             slots[next % window] = .empty
@@ -399,17 +409,50 @@ final class PassState: @unchecked Sendable {
     /// Slots of positions whose results were made but not taken (only once the workers are
     /// done: after `cancel` and their end).
     func undeliveredSlots() -> [Int] {
-        condition.lock()
-        defer { condition.unlock() }
+        monitor.lock()
+        defer { monitor.unlock() }
         return (0..<window).filter { if case .ready = slots[$0] { true } else { false } }
     }
 
     func cancel() {
-        condition.lock()
+        monitor.lock()
         cancelled = true
-        condition.broadcast()
-        condition.unlock()
+        monitor.wakeWorkers()
+        monitor.wakeConsumer()
+        monitor.unlock()
     }
+}
+
+/// A mutex with two condition variables, one per side of the pass (Foundation's `NSCondition`
+/// has one condition per lock, so waking one side meant waking both).
+final class PassMonitor: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let room = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let ready = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(room, nil)
+        pthread_cond_init(ready, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(ready)
+        pthread_cond_destroy(room)
+        pthread_mutex_destroy(mutex)
+        ready.deallocate()
+        room.deallocate()
+        mutex.deallocate()
+    }
+
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
+    /// With the lock held: waits until woken (or spuriously); callers loop on their condition.
+    func waitForRoom() { pthread_cond_wait(room, mutex) }
+    func waitForResult() { pthread_cond_wait(ready, mutex) }
+    func wakeWorkers() { pthread_cond_broadcast(room) }
+    /// One consumer at most waits.
+    func wakeConsumer() { pthread_cond_signal(ready) }
 }
 
 /// Maps each blk file while blocks from it are pending and unmaps it after the last one, so
