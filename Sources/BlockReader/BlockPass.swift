@@ -201,19 +201,18 @@ public final class BlockPass: @unchecked Sendable {
         var position = 0
         while position < records.count {
             let (ready, failure) = state.takeReady(from: position)
-            var delivered = 0
-            do {
-                while delivered < ready {
-                    delivered += 1
-                    try deliver(records[position], position % window)
-                    position += 1
+            let run = position..<(position + ready)
+            for current in run {
+                do {
+                    try deliver(records[current], current % window)
+                } catch {
+                    // This position's result went to `deliver`; the rest of the run was taken
+                    // from the state, so its results are dropped here.
+                    for rest in (current + 1)..<run.upperBound { discard(rest % window) }
+                    throw error
                 }
-            } catch {
-                // The failing position's result went to `deliver`; the rest of this run was taken
-                // from the state, so its results are dropped here.
-                for rest in (position + 1)..<(position + 1 + ready - delivered) { discard(rest % window) }
-                throw error
             }
+            position = run.upperBound
             if let failure { throw failure }
         }
     }

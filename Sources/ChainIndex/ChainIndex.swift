@@ -236,7 +236,7 @@ public struct ChainIndex: Sendable {
         }, stats: &headerPass, foreign: &foreign)
         for (i, number) in directory.blockFiles.enumerated() {
             let look = looks[i]
-            looks[i] = .unchanged  // its records move on below, not copied
+            looks[i] = .unchanged  // the look lets go of its records: below, once converted, they are freed
             let old = cached?.removeValue(forKey: number)
             var file: ScannedFile
             switch look {

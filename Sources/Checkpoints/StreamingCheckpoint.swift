@@ -96,7 +96,8 @@ extension CheckpointFile {
         let bound = LZ4F_compressFrameBound(frameBytes, &preferences)
         let input = UnsafeMutableRawBufferPointer.allocate(byteCount: lanes * frameBytes, alignment: 64)
         let output = UnsafeMutableRawBufferPointer.allocate(byteCount: lanes * bound, alignment: 64)
-        defer { input.deallocate(); output.deallocate() }
+        let results = UnsafeMutableBufferPointer<Int>.allocate(capacity: lanes)
+        defer { input.deallocate(); output.deallocate(); results.deallocate() }
         var offset = 0
         var paused = false
         repeat {
@@ -104,8 +105,6 @@ extension CheckpointFile {
             let sizes = (0..<lanes).map { Swift.max(0, Swift.min(frameBytes, payloadBytes - offset - $0 * frameBytes)) }
             let used = Swift.max(1, sizes.filter { $0 > 0 }.count)
             for lane in 0..<used where sizes[lane] > 0 { try read(input.baseAddress! + lane * frameBytes, count: sizes[lane], at: offset + lane * frameBytes) }
-            let results = UnsafeMutableBufferPointer<Int>.allocate(capacity: used)
-            defer { results.deallocate() }
             let lanesOfRound = FrameLanes(input: input, output: output, results: results, sizes: sizes, bound: bound)
             if used > 1 { DispatchQueue.concurrentPerform(iterations: used) { lanesOfRound.compress($0) } } else { lanesOfRound.compress(0) }
             for lane in 0..<used {

@@ -265,13 +265,13 @@ public final class Engine<Machine: StateMachine> {
                     }
                     for record in try machine.endOfBlock(context) { records.append((record, nil, nil)) }
                 }
-                let hashes = consensus.appendDigest(records: records.isEmpty ? [] : records.map(\.record))
+                let hashes = consensus.appendDigest(records: records.map(\.record))
                 if !expectedConsensusHashes.isEmpty, let expected = expectedConsensusHashes[height], expected != hashes.consensusHash.hex {
                     throw EngineError.unexpectedConsensusHash(height: height, ours: hashes.consensusHash.hex, expected: expected)
                 }
                 try store.appendBlock(StateStore.BlockRow(height: height, blockHash: hash, opsHash: hashes.opsHash, consensusHash: hashes.consensusHash,
                                                           accepted: outcome.accepted, rejected: outcome.rejected),
-                                      records: records.isEmpty ? [] : records.map { StateStore.RecordRow(vtxindex: $0.vtxindex, txid: $0.txid,
+                                      records: records.map { StateStore.RecordRow(vtxindex: $0.vtxindex, txid: $0.txid,
                                                                                    opcode: Self.opcodeName($0.record.opcode), serialized: $0.record.serialized) },
                                       counts: counts)
             }
