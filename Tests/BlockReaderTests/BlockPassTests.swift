@@ -51,14 +51,19 @@ final class Counter: @unchecked Sendable {
         #expect(counter.maxAhead <= window + 1, "workers ran \(counter.maxAhead) blocks ahead of a window of \(window)")
     }
 
+    /// A generated chain of `blocks` blocks in `root`, opened and indexed.
+    func chain(of blocks: Int, in root: URL) throws -> (directory: BlocksDirectory, index: ChainIndex) {
+        var options = TestChainOptions()
+        options.length = .blocks(blocks)
+        _ = try TestChainGenerator.generate(options, out: root.path)
+        let directory = try BlocksDirectory(path: root.appendingPathComponent("blocks").path, network: .regtest)
+        return (directory, try ChainIndex(directory: directory))
+    }
+
     @Test func consumerErrorStopsThePass() throws {
         let root = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        var options = TestChainOptions()
-        options.length = .blocks(50)
-        _ = try TestChainGenerator.generate(options, out: root.path)
-        let directory = try BlocksDirectory(path: root.appendingPathComponent("blocks").path, network: .regtest)
-        let index = try ChainIndex(directory: directory)
+        let (directory, index) = try chain(of: 50, in: root)
         struct Stop: Error {}
         var seen = 0
         let pass = BlockPass(directory: directory, index: index, options: BlockPassOptions(threads: 2, window: 4))
@@ -77,11 +82,7 @@ final class Counter: @unchecked Sendable {
     @Test func everyResultIsDeliveredOrReleasedWhateverStopsThePass() throws {
         let root = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        var options = TestChainOptions()
-        options.length = .blocks(200)
-        _ = try TestChainGenerator.generate(options, out: root.path)
-        let directory = try BlocksDirectory(path: root.appendingPathComponent("blocks").path, network: .regtest)
-        let index = try ChainIndex(directory: directory)
+        let (directory, index) = try chain(of: 200, in: root)
         let live = LiveCount()
         final class Tracked: @unchecked Sendable {
             let live: LiveCount

@@ -157,6 +157,19 @@ import TestSupport
         return (live, state, HeaderIndexStore(stateDirectory: state.path))
     }
 
+    /// One look at `live` as a follow makes it: `index` built on the first, updated in place
+    /// after (`updated` says which), with a full header pass of the directory to compare it with.
+    func look(at live: URL, store: HeaderIndexStore, index: inout ChainIndex?) throws -> (full: ChainIndex, updated: Bool) {
+        let directory = try BlocksDirectory(path: live.path, network: .regtest)
+        let full = try ChainIndex(directory: directory)
+        guard index != nil else {
+            index = try ChainIndex(directory: directory, headerIndex: store)
+            return (full, false)
+        }
+        try index!.update(directory: directory, headerIndex: store)
+        return (full, true)
+    }
+
     /// Grows a directory as bitcoind does (appending in place, into pre-allocated zeros too, and
     /// starting new files), a few records at a time, sometimes cut mid-record: after each look
     /// the index updated in place, and one loaded from the appended persistent index, equal a
@@ -210,12 +223,8 @@ import TestSupport
                 try handle.write(contentsOf: Data(count: 4096))
                 try handle.close()
             }
-            let directory = try BlocksDirectory(path: live.path, network: .regtest)
-            let full = try ChainIndex(directory: directory)
-            if index == nil {
-                index = try ChainIndex(directory: directory, headerIndex: store)
-            } else {
-                try index!.update(directory: directory, headerIndex: store)
+            let (full, updated) = try look(at: live, store: store, index: &index)
+            if updated {
                 #expect(index!.lastChange == .extended || index!.lastChange == .unchanged, "step \(step): \(index!.lastChange)")
                 // Only what was appended is read: at most the last file (and any new one).
                 #expect(index!.headerPass.scanned <= 1 && index!.headerPass.resumed <= 1, "step \(step)")
@@ -223,7 +232,7 @@ import TestSupport
             #expect(Outcome(index!) == Outcome(full), "step \(step): the updated index differs from a full header pass")
             #expect(index!.tip?.hash == full.tip?.hash && index!.notes == full.notes, "step \(step)")
             // The persistent index, appended to at each step, loads to the same and reads nothing.
-            let reloaded = try ChainIndex(directory: directory, headerIndex: store)
+            let reloaded = try ChainIndex(directory: BlocksDirectory(path: live.path, network: .regtest), headerIndex: store)
             #expect(Outcome(reloaded) == Outcome(full), "step \(step): the reloaded index differs")
             #expect(reloaded.headerPass.bytesScanned == 0 && reloaded.headerPass.scanned == 0, "step \(step)")
             step += 1
@@ -279,14 +288,8 @@ import TestSupport
             let end = record.offset + 8 + record.size
             try handle.write(contentsOf: data.subdata(in: written..<end))
             written = end
-            let directory = try BlocksDirectory(path: live.path, network: .regtest)
-            let full = try ChainIndex(directory: directory)
-            if index == nil {
-                index = try ChainIndex(directory: directory, headerIndex: store)
-            } else {
-                try index!.update(directory: directory, headerIndex: store)
-                changes.append(index!.lastChange)
-            }
+            let (full, updated) = try look(at: live, store: store, index: &index)
+            if updated { changes.append(index!.lastChange) }
             #expect(index!.baseHeight > 0)
             #expect(Outcome(index!) == Outcome(full), "after the record at \(record.offset)")
         }
