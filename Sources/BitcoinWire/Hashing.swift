@@ -1,4 +1,5 @@
 import CCrypto
+import CSHA256
 
 /// A 32-byte hash stored inline (no heap allocation), in internal byte order
 /// (the order the bytes are hashed and serialized; explorers display it reversed).
@@ -70,14 +71,25 @@ public enum Hashes {
     public static let smallMessageLimit = 119
 
     /// SHA-256 of a message of at most `smallMessageLimit` bytes: pads it as FIPS 180-4 says and
-    /// runs the compression function (OpenSSL's, with the CPU's SHA extensions) on each block.
+    /// runs the compression function on each block: ours with the CPU's SHA extensions where it
+    /// has them (OpenSSL's `SHA256_Transform` cost about twice as much per block, its dispatch
+    /// and bookkeeping included), OpenSSL's otherwise.
     @usableFromInline static func sha256Small(_ buffer: UnsafeRawBufferPointer) -> Hash256 {
-        var ctx = SHA256_CTX()
-        SHA256_Init(&ctx)
-        return withUnsafeTemporaryAllocation(byteCount: 128, alignment: 16) { raw -> Hash256 in
+        withUnsafeTemporaryAllocation(byteCount: 128, alignment: 16) { raw -> Hash256 in
             let base = raw.baseAddress!
             let blocks = pad(buffer, length: buffer.count, into: base)
-            for i in 0..<blocks { SHA256_Transform(&ctx, (base + 64 * i).assumingMemoryBound(to: UInt8.self)) }
+            let bytes = base.assumingMemoryBound(to: UInt8.self)
+            if usesSHAExtensions {
+                var state = initialState
+                withUnsafeMutableBytes(of: &state) { words in
+                    let pointer = words.baseAddress!.assumingMemoryBound(to: UInt32.self)
+                    for i in 0..<blocks { vc_sha256_shani_transform(pointer, bytes + 64 * i) }
+                }
+                return digest(of: state)
+            }
+            var ctx = SHA256_CTX()
+            SHA256_Init(&ctx)
+            for i in 0..<blocks { SHA256_Transform(&ctx, bytes + 64 * i) }
             return digest(of: ctx.h)
         }
     }
@@ -143,18 +155,36 @@ public enum Hashes {
         precondition(out.count >= 20, "RIPEMD-160 needs 20 bytes of output")
         var ctx = RIPEMD160_CTX()
         RIPEMD160_Init(&ctx)
+        if bytes.count <= ripemd160OneBlockLimit {
+            // One padded block compressed directly (a SHA-256 digest, every consensus hash):
+            // Update/Final's bookkeeping cost as much as the compression.
+            withUnsafeTemporaryAllocation(byteCount: 64, alignment: 16) { block in
+                let base = block.baseAddress!
+                if bytes.count > 0 { base.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+                base.storeBytes(of: 0x80, toByteOffset: bytes.count, as: UInt8.self)
+                (base + bytes.count + 1).initializeMemory(as: UInt8.self, repeating: 0, count: 56 - bytes.count - 1)
+                // RIPEMD-160 pads like MD4: the bit length little-endian.
+                base.storeBytes(of: UInt64(bytes.count * 8).littleEndian, toByteOffset: 56, as: UInt64.self)
+                RIPEMD160_Transform(&ctx, base)
+            }
+            // The digest is the five chaining words, little-endian.
+            out.storeBytes(of: ctx.A.littleEndian, toByteOffset: 0, as: UInt32.self)
+            out.storeBytes(of: ctx.B.littleEndian, toByteOffset: 4, as: UInt32.self)
+            out.storeBytes(of: ctx.C.littleEndian, toByteOffset: 8, as: UInt32.self)
+            out.storeBytes(of: ctx.D.littleEndian, toByteOffset: 12, as: UInt32.self)
+            out.storeBytes(of: ctx.E.littleEndian, toByteOffset: 16, as: UInt32.self)
+            return
+        }
         RIPEMD160_Update(&ctx, bytes.baseAddress, bytes.count)
         _ = RIPEMD160_Final(out.baseAddress!.assumingMemoryBound(to: UInt8.self), &ctx)
     }
 
+    /// Longest message RIPEMD-160 pads into a single 64-byte block (its 9 bytes of padding after).
+    static let ripemd160OneBlockLimit = 55
+
     public static func ripemd160<C: ByteContainer>(_ bytes: C) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 20)
-        bytes.withUnsafeBytes { buffer in
-            var ctx = RIPEMD160_CTX()
-            RIPEMD160_Init(&ctx)
-            RIPEMD160_Update(&ctx, buffer.baseAddress, buffer.count)
-            _ = RIPEMD160_Final(&out, &ctx)
-        }
+        bytes.withUnsafeBytes { buffer in out.withUnsafeMutableBytes { ripemd160(buffer, into: $0) } }
         return out
     }
 }

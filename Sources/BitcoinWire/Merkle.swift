@@ -17,14 +17,13 @@ public enum Merkle {
             if row.count % 2 == 1 { row.append(row[row.count - 1]) }
             for i in stride(from: 0, to: row.count, by: 2) where i + 1 < originalCount && row[i] == row[i + 1] { mutated = true }
             // In place: node j (children 2j, 2j+1) overwrites slot j, which is read before.
-            // Nodes two at a time (`Hashes.dsha256Pair`): the children of both are side by side.
+            // Nodes two at a time (`Hashes.dsha256Pair64`): the children of both are side by side.
             let nodes = row.count / 2
             row.withUnsafeMutableBytes { raw in
                 let base = raw.baseAddress!
                 var j = 0
                 while j + 1 < nodes {
-                    let (left, right) = Hashes.dsha256Pair(UnsafeRawBufferPointer(start: base + 64 * j, count: 64),
-                                                           UnsafeRawBufferPointer(start: base + 64 * (j + 1), count: 64))
+                    let (left, right) = Hashes.dsha256Pair64(base + 64 * j, base + 64 * (j + 1))
                     base.storeBytes(of: left, toByteOffset: 32 * j, as: Hash256.self)
                     base.storeBytes(of: right, toByteOffset: 32 * (j + 1), as: Hash256.self)
                     j += 2

@@ -6,8 +6,9 @@ import CSHA256
 /// after the other through OpenSSL. Merkle trees and consensus-hash trees hash their nodes in
 /// pairs this way.
 extension Hashes {
-    /// Whether paired hashing uses the SHA extensions (x86 with SHA, SSSE3 and SSE4.1).
-    public static let pairsInterleaved = vc_sha256_shani_supported() != 0
+    /// Whether short messages and paired hashing use our compression function with the CPU's SHA
+    /// extensions (x86 with SHA, SSSE3 and SSE4.1); OpenSSL's otherwise.
+    public static let usesSHAExtensions = vc_sha256_shani_supported() != 0
 
     /// SHA-256's initial state (FIPS 180-4, 5.3.3).
     @usableFromInline static let initialState: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
@@ -16,7 +17,7 @@ extension Hashes {
     /// Double SHA-256 of `a` and of `b` (any lengths): their whole blocks are compressed two at
     /// a time while both have some, then each message's padded end.
     public static func dsha256Pair(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> (Hash256, Hash256) {
-        guard pairsInterleaved else { return (dsha256(a), dsha256(b)) }
+        guard usesSHAExtensions else { return (dsha256(a), dsha256(b)) }
         return withUnsafeTemporaryAllocation(byteCount: 4 * 128, alignment: 16) { scratch -> (Hash256, Hash256) in
             let tailA = scratch.baseAddress!, tailB = tailA + 128
             let secondA = tailA + 256, secondB = tailA + 384
@@ -40,6 +41,36 @@ extension Hashes {
                     for i in commonEnd..<endA { vc_sha256_shani_transform(wa, ba + 64 * i) }
                     for i in commonEnd..<endB { vc_sha256_shani_transform(wb, bb + 64 * i) }
                     // Second round: each 32-byte digest, padded, in one block.
+                    digestBlock(from: wa, into: secondA)
+                    digestBlock(from: wb, into: secondB)
+                    reset(wa)
+                    reset(wb)
+                    vc_sha256_shani_transform2(wa, secondA.assumingMemoryBound(to: UInt8.self), wb, secondB.assumingMemoryBound(to: UInt8.self))
+                }
+            }
+            return (digest(of: stateA), digest(of: stateB))
+        }
+    }
+
+    /// Double SHA-256 of two 64-byte messages at `a` and `b` (merkle nodes: two 32-byte
+    /// children side by side). A 64-byte message's padding is a whole block of its own, the same
+    /// for every such message, so it is written once here rather than padded per message.
+    public static func dsha256Pair64(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> (Hash256, Hash256) {
+        guard usesSHAExtensions else {
+            return (dsha256(UnsafeRawBufferPointer(start: a, count: 64)), dsha256(UnsafeRawBufferPointer(start: b, count: 64)))
+        }
+        return withUnsafeTemporaryAllocation(byteCount: 3 * 64, alignment: 16) { scratch -> (Hash256, Hash256) in
+            let padding = scratch.baseAddress!, secondA = padding + 64, secondB = padding + 128
+            padding.storeBytes(of: UInt8(0x80), as: UInt8.self)
+            (padding + 1).initializeMemory(as: UInt8.self, repeating: 0, count: 55)
+            padding.storeBytes(of: UInt64(512).bigEndian, toByteOffset: 56, as: UInt64.self)
+            var stateA = initialState, stateB = initialState
+            withUnsafeMutableBytes(of: &stateA) { sa in
+                withUnsafeMutableBytes(of: &stateB) { sb in
+                    let wa = sa.baseAddress!.assumingMemoryBound(to: UInt32.self), wb = sb.baseAddress!.assumingMemoryBound(to: UInt32.self)
+                    let pad = padding.assumingMemoryBound(to: UInt8.self)
+                    vc_sha256_shani_transform2(wa, a.assumingMemoryBound(to: UInt8.self), wb, b.assumingMemoryBound(to: UInt8.self))
+                    vc_sha256_shani_transform2(wa, pad, wb, pad)
                     digestBlock(from: wa, into: secondA)
                     digestBlock(from: wb, into: secondB)
                     reset(wa)

@@ -90,108 +90,126 @@ extension ConsensusHash {
     /// CH(k) computed on bytes, without strings or heap allocations: the same function as
     /// `consensusHash(opsHash:previous:)` (leaves sorted as their hex strings sort, each leaf
     /// byte-reversed, pairs double-SHA-256'd, the root reversed back, hash160, first 16 bytes).
+    ///
+    /// It runs once per block on the replay thread, so its glue is kept to sorting one word per
+    /// leaf and writing each leaf once; the hashing (about 53 compressions for a skip list of 20)
+    /// is the rest.
     public static func consensusDigest(opsHash: Hash256, previous: UnsafeBufferPointer<ConsensusDigest>) -> ConsensusDigest {
         precondition(previous.count < maxLeaves, "skip list longer than any height allows")
-        // A leaf: 16 bytes (a consensus hash) or 32 (the ops hash, or a node), and its length.
-        // Only these two lengths occur, so every leaf is whole 8-byte words.
-        struct Leaf { var bytes: Hash256; var count: Int }
-        return withUnsafeTemporaryAllocation(of: Leaf.self, capacity: maxLeaves + 1) { row in
-            var n = 0
-            func leaf(_ raw: UnsafeRawBufferPointer) -> Leaf {
-                var value = Hash256.zero
-                Swift.withUnsafeMutableBytes(of: &value) { $0.copyMemory(from: raw) }
-                return Leaf(bytes: value, count: raw.count)
+        let leafCount = previous.count + 1, opsLeaf = previous.count
+        // A leaf's first 8 bytes read big-endian order the leaves as their hex strings sort,
+        // unless two leaves share them. Sort keys: those bytes, less their low bits, which hold
+        // the leaf's index instead.
+        let indexBits = 6, indexMask: UInt64 = (1 << indexBits) - 1
+        assert(maxLeaves <= 1 << indexBits, "a leaf index must fit a sort key's low bits")
+        func firstWord(_ leaf: Int) -> UInt64 {
+            UInt64(bigEndian: leaf == opsLeaf ? opsHash.a : previous[leaf].bytes.0)
+        }
+        // Whole leaves compared as bytes (for leaves whose keys tie): their big-endian words.
+        func word(_ leaf: Int, _ i: Int) -> UInt64 {
+            if leaf != opsLeaf { return UInt64(bigEndian: i == 0 ? previous[leaf].bytes.0 : previous[leaf].bytes.1) }
+            switch i {
+            case 0: return UInt64(bigEndian: opsHash.a)
+            case 1: return UInt64(bigEndian: opsHash.b)
+            case 2: return UInt64(bigEndian: opsHash.c)
+            default: return UInt64(bigEndian: opsHash.d)
             }
-            for digest in previous { row[n] = digest.withUnsafeBytes { leaf($0) }; n += 1 }
-            row[n] = Swift.withUnsafeBytes(of: opsHash) { leaf($0) }; n += 1
-            // Sorted as the hex strings sort: bytewise, a prefix before what it prefixes. Leaves
-            // are 16 bytes (consensus hashes) or 32 (the ops hash), so bytewise order is the order
-            // of their big-endian 8-byte words (a call to memcmp per comparison cost more than
-            // the comparison).
-            func less(_ a: Leaf, _ b: Leaf) -> Bool {
-                let common = min(a.count, b.count)
-                func word(_ hash: Hash256, _ i: Int) -> UInt64 {
-                    // The words as stored; read as big-endian numbers they order like the bytes.
-                    switch i {
-                    case 0: UInt64(bigEndian: hash.a)
-                    case 1: UInt64(bigEndian: hash.b)
-                    case 2: UInt64(bigEndian: hash.c)
-                    default: UInt64(bigEndian: hash.d)
-                    }
-                }
-                var i = 0
-                while i < common / 8 {
-                    let p = word(a.bytes, i), q = word(b.bytes, i)
-                    if p != q { return p < q }
-                    i += 1
-                }
-                return a.count < b.count
-            }
-            // Insertion sort: a few dozen leaves at most, and no closure-driven generic sort.
-            for i in 1..<max(1, n) {
-                let item = row[i]
+        }
+        func less(_ x: Int, _ y: Int) -> Bool {
+            let wordsX = x == opsLeaf ? 4 : 2, wordsY = y == opsLeaf ? 4 : 2
+            for i in 0..<min(wordsX, wordsY) where word(x, i) != word(y, i) { return word(x, i) < word(y, i) }
+            return wordsX < wordsY  // a prefix sorts first
+        }
+        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: maxLeaves) { keys in
+            for leaf in 0..<leafCount { keys[leaf] = (firstWord(leaf) & ~indexMask) | UInt64(leaf) }
+            // Insertion sort: a few dozen keys at most.
+            for i in 1..<leafCount {
+                let key = keys[i]
                 var j = i
-                while j > 0 && less(item, row[j - 1]) { row[j] = row[j - 1]; j -= 1 }
-                row[j] = item
+                while j > 0 && key < keys[j - 1] { keys[j] = keys[j - 1]; j -= 1 }
+                keys[j] = key
             }
-            // Leaves enter the tree byte-reversed (the original hashed hex-decoded, reversed
-            // strings): for whole words, the words in reverse order, each byte-swapped.
-            func reverse(_ leaf: inout Leaf) {
-                let h = leaf.bytes
-                leaf.bytes = leaf.count == 16 ? Hash256(a: h.b.byteSwapped, b: h.a.byteSwapped, c: 0, d: 0)
-                    : Hash256(a: h.d.byteSwapped, b: h.c.byteSwapped, c: h.b.byteSwapped, d: h.a.byteSwapped)
-            }
-            for i in 0..<n { reverse(&row[i]) }
-            // Each node: dSHA256 of the two children's bytes side by side (at most 64 bytes, so
-            // both rounds are single compressions of padded blocks); nodes two at a time
-            // (`Hashes.dsha256Pair`).
-            // Whole words stored directly (a memmove call per child cost more).
-            func put(_ leaf: Leaf, at offset: Int, in raw: UnsafeMutableRawBufferPointer) {
-                let h = leaf.bytes
-                raw.storeBytes(of: h.a, toByteOffset: offset, as: UInt64.self)
-                raw.storeBytes(of: h.b, toByteOffset: offset + 8, as: UInt64.self)
-                if leaf.count == 32 {
-                    raw.storeBytes(of: h.c, toByteOffset: offset + 16, as: UInt64.self)
-                    raw.storeBytes(of: h.d, toByteOffset: offset + 24, as: UInt64.self)
-                }
-            }
-            var pairs = (Hash256.zero, Hash256.zero, Hash256.zero, Hash256.zero)
-            while n > 1 {
-                if n % 2 == 1 { row[n] = row[n - 1]; n += 1 }
-                let nodes = n / 2
-                Swift.withUnsafeMutableBytes(of: &pairs) { raw in
-                    let first = UnsafeMutableRawBufferPointer(rebasing: raw[0..<64]), second = UnsafeMutableRawBufferPointer(rebasing: raw[64..<128])
-                    var j = 0
-                    while j < nodes {
-                        // Children are read before node j (and j + 1) overwrite their slots.
-                        let l0 = row[2 * j], r0 = row[2 * j + 1]
-                        put(l0, at: 0, in: first)
-                        put(r0, at: l0.count, in: first)
-                        let one = UnsafeRawBufferPointer(rebasing: first[0..<(l0.count + r0.count)])
-                        if j + 1 < nodes {
-                            let l1 = row[2 * j + 2], r1 = row[2 * j + 3]
-                            put(l1, at: 0, in: second)
-                            put(r1, at: l1.count, in: second)
-                            let (a, b) = Hashes.dsha256Pair(one, UnsafeRawBufferPointer(rebasing: second[0..<(l1.count + r1.count)]))
-                            row[j] = Leaf(bytes: a, count: 32)
-                            row[j + 1] = Leaf(bytes: b, count: 32)
-                            j += 2
-                        } else {
-                            row[j] = Leaf(bytes: Hashes.dsha256(one), count: 32)
-                            j += 1
-                        }
+            // Leaves whose keys tie (equal but for the index) are put in order by their bytes.
+            var runStart = 0
+            while runStart < leafCount {
+                var runEnd = runStart + 1
+                while runEnd < leafCount && keys[runEnd] >> indexBits == keys[runStart] >> indexBits { runEnd += 1 }
+                if runEnd - runStart > 1 {
+                    for i in (runStart + 1)..<runEnd {
+                        let key = keys[i]
+                        var j = i
+                        while j > runStart && less(Int(key & indexMask), Int(keys[j - 1] & indexMask)) { keys[j] = keys[j - 1]; j -= 1 }
+                        keys[j] = key
                     }
                 }
-                n = nodes
+                runStart = runEnd
             }
-            var root = row[0]
-            reverse(&root)
-            var inner = Swift.withUnsafeBytes(of: root.bytes) { Hashes.sha256(UnsafeRawBufferPointer(rebasing: $0[0..<root.count])) }
-            return Swift.withUnsafeBytes(of: &inner) { sha in
-                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { out in
-                    Hashes.ripemd160(sha, into: UnsafeMutableRawBufferPointer(out))
-                    return ConsensusDigest(loading: out.baseAddress!)
+            if leafCount == 1 { return hash160Prefix(ofRoot: opsHash) }  // a tree of one leaf is that leaf
+            // The first row of nodes: each pair of leaves (the last leaf twice if their number is
+            // odd), byte-reversed as the original hashed its hex-decoded, reversed strings, side
+            // by side in a message of 32 or 48 bytes (one compression each round).
+            let nodeCount = (leafCount + 1) / 2
+            return withUnsafeTemporaryAllocation(of: Hash256.self, capacity: maxLeaves) { nodes in
+                withUnsafeTemporaryAllocation(byteCount: 64 * nodeCount, alignment: 16) { messages in
+                    let base = messages.baseAddress!
+                    // Writes leaf `leaf` reversed at `offset`; returns its length.
+                    func putReversed(_ leaf: Int, at offset: Int) -> Int {
+                        if leaf == opsLeaf {
+                            base.storeBytes(of: opsHash.d.byteSwapped, toByteOffset: offset, as: UInt64.self)
+                            base.storeBytes(of: opsHash.c.byteSwapped, toByteOffset: offset + 8, as: UInt64.self)
+                            base.storeBytes(of: opsHash.b.byteSwapped, toByteOffset: offset + 16, as: UInt64.self)
+                            base.storeBytes(of: opsHash.a.byteSwapped, toByteOffset: offset + 24, as: UInt64.self)
+                            return 32
+                        }
+                        let digest = previous[leaf].bytes
+                        base.storeBytes(of: digest.1.byteSwapped, toByteOffset: offset, as: UInt64.self)
+                        base.storeBytes(of: digest.0.byteSwapped, toByteOffset: offset + 8, as: UInt64.self)
+                        return 16
+                    }
+                    // Writes node `node`'s message; returns its length.
+                    func putMessage(_ node: Int) -> Int {
+                        let left = Int(keys[2 * node] & indexMask)
+                        let right = 2 * node + 1 < leafCount ? Int(keys[2 * node + 1] & indexMask) : left
+                        let length = putReversed(left, at: 64 * node)
+                        return length + putReversed(right, at: 64 * node + length)
+                    }
+                    var j = 0
+                    while j + 1 < nodeCount {
+                        let first = putMessage(j), second = putMessage(j + 1)
+                        (nodes[j], nodes[j + 1]) = Hashes.dsha256Pair(UnsafeRawBufferPointer(start: base + 64 * j, count: first),
+                                                                      UnsafeRawBufferPointer(start: base + 64 * (j + 1), count: second))
+                        j += 2
+                    }
+                    if j < nodeCount { nodes[j] = Hashes.dsha256(UnsafeRawBufferPointer(start: base + 64 * j, count: putMessage(j))) }
                 }
+                // The rows above: 32-byte nodes side by side are already the 64-byte messages.
+                var count = nodeCount
+                let raw = UnsafeMutableRawPointer(nodes.baseAddress!)
+                while count > 1 {
+                    if count % 2 == 1 { nodes[count] = nodes[count - 1]; count += 1 }
+                    let parents = count / 2
+                    var j = 0
+                    // Parent j overwrites node j, whose children (2j, 2j + 1) were read before.
+                    while j + 1 < parents {
+                        (nodes[j], nodes[j + 1]) = Hashes.dsha256Pair64(raw + 64 * j, raw + 64 * (j + 1))
+                        j += 2
+                    }
+                    if j < parents { nodes[j] = Hashes.dsha256(UnsafeRawBufferPointer(start: raw + 64 * j, count: 64)) }
+                    count = parents
+                }
+                let root = nodes[0]
+                return hash160Prefix(ofRoot: Hash256(a: root.d.byteSwapped, b: root.c.byteSwapped, c: root.b.byteSwapped, d: root.a.byteSwapped))
+            }
+        }
+    }
+
+    /// The first 16 bytes of hash160 of a merkle root's 32 bytes (as its hex shows them).
+    private static func hash160Prefix(ofRoot root: Hash256) -> ConsensusDigest {
+        var inner = root.withUnsafeBytes { Hashes.sha256($0) }
+        return Swift.withUnsafeBytes(of: &inner) { sha in
+            withUnsafeTemporaryAllocation(byteCount: 20, alignment: 8) { out in
+                Hashes.ripemd160(sha, into: out)
+                return ConsensusDigest(loading: out.baseAddress!)
             }
         }
     }

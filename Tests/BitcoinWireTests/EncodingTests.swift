@@ -1,4 +1,5 @@
 import Testing
+import CCrypto
 @testable import BitcoinWire
 
 @Suite struct CompactSizeTests {
@@ -91,6 +92,29 @@ import Testing
         #expect(Hashes.sha256(Array("abc".utf8)).internalHex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(Hashes.hash160([UInt8]()).hex == "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb")
         #expect(Hashes.dsha256([UInt8]()).internalHex == "5df6e0e2761359d30a8275058e299fcc0381534545f55cf43e41983f5d4c9456")
+    }
+
+    /// Short messages are padded and compressed by our own code (SHA-256 with the CPU's SHA
+    /// extensions, RIPEMD-160 one block through `RIPEMD160_Transform`): each length, on both
+    /// sides of every padding boundary, equals OpenSSL's one-shot functions.
+    @Test func shortMessagesEqualOpenSSL() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0...(Hashes.smallMessageLimit + 70) {
+            let message = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            var sha = [UInt8](repeating: 0, count: 32), ripemd = [UInt8](repeating: 0, count: 20)
+            _ = message.withUnsafeBufferPointer { SHA256($0.baseAddress, length, &sha) }
+            _ = message.withUnsafeBufferPointer { RIPEMD160($0.baseAddress, length, &ripemd) }
+            #expect(Hashes.sha256(message).bytes == sha, "SHA-256 of \(length) bytes")
+            #expect(Hashes.ripemd160(message) == ripemd, "RIPEMD-160 of \(length) bytes")
+            var out = [UInt8](repeating: 0, count: 20)
+            message.withUnsafeBytes { m in out.withUnsafeMutableBytes { Hashes.ripemd160(m, into: $0) } }
+            #expect(out == ripemd, "RIPEMD-160 into a buffer, \(length) bytes")
+        }
+        // Known answers (the RIPEMD-160 authors' test vectors).
+        #expect(Hashes.ripemd160([UInt8]()).hex == "9c1185a5c5e9fc54612808977ee8f548b2258d31")
+        var abc = [UInt8](repeating: 0, count: 20)
+        Array("abc".utf8).withUnsafeBytes { m in abc.withUnsafeMutableBytes { Hashes.ripemd160(m, into: $0) } }
+        #expect(abc.hex == "8eb208f7e05d987a9b044a8e98c6b087f15a0bfc")
     }
 
     @Test func displayHexIsReversed() {

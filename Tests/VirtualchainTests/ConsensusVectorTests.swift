@@ -85,7 +85,15 @@ import TestSupport
         var generator = SystemRandomNumberGenerator()
         for length in 0..<30 {
             for _ in 0..<20 {
-                let previous = (0..<length).map { _ in (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+                var previous = (0..<length).map { _ in (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+                // Leaves that share their first bytes (the sort's keys tie), or are equal.
+                if length >= 3, Bool.random(using: &generator) {
+                    let shared = Int.random(in: 7...16, using: &generator)
+                    for k in 1..<Int.random(in: 2...length, using: &generator) {
+                        previous[k].replaceSubrange(0..<shared, with: previous[0][0..<shared])
+                        if shared == 7 { previous[k][7] = previous[0][7] ^ UInt8.random(in: 0...63, using: &generator) }
+                    }
+                }
                 // Shared prefixes too: the sort must put a prefix first, as the hex strings sort.
                 var ops = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
                 if let first = previous.first, Bool.random(using: &generator) { ops.replaceSubrange(0..<16, with: first) }
