@@ -68,9 +68,9 @@ public struct ConsensusChain: Sendable {
     public let firstBlock: Int
     public private(set) var digests: [ConsensusDigest] = []
 
-    public init(firstBlock: Int, hashes: [String] = []) {
+    public init(firstBlock: Int, digests: [ConsensusDigest] = []) {
         self.firstBlock = firstBlock
-        digests = hashes.map { ConsensusDigest(hex: $0)! }
+        self.digests = digests
     }
 
     /// Every hash as hex, in height order (O(n): for tests and tools, not per block).

@@ -114,11 +114,15 @@ public final class Engine<Machine: StateMachine> {
         }
         try store.migrate(machine: Machine.identity, steps: machine.migrations)
         if let meta = storedMeta, meta.version < expected.version { try store.setMeta(expected) }
-        let stored = try store.consensusHashes()
-        for (i, row) in stored.enumerated() where row.height != machine.firstBlock + i {
-            throw EngineError.consensusHistoryBroken(directory: stateDirectory, firstBlock: machine.firstBlock, foundHeight: row.height, position: i)
+        try store.upgradeBlockRows()
+        var digests: [ConsensusDigest] = []
+        try store.consensusDigests { height, digest in
+            guard height == machine.firstBlock + digests.count else {
+                throw EngineError.consensusHistoryBroken(directory: stateDirectory, firstBlock: machine.firstBlock, foundHeight: height, position: digests.count)
+            }
+            digests.append(digest)
         }
-        consensus = ConsensusChain(firstBlock: machine.firstBlock, hashes: stored.map(\.consensusHash))
+        consensus = ConsensusChain(firstBlock: machine.firstBlock, digests: digests)
     }
 
     /// Processes best-chain blocks after the stored tip up to `until` (or the directory's tip).

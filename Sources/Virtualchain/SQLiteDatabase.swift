@@ -217,6 +217,14 @@ public final class SQLiteDatabase {
             try string.withUTF8 { try bindText(index, utf8: UnsafeRawBufferPointer($0)) }
         }
 
+        /// Binds a blob (copied by SQLite) at 1-based `index`.
+        public func bindBlob(_ index: Int32, _ bytes: UnsafeRawBufferPointer) throws {
+            // A zero-length blob, not NULL, where the buffer has no address.
+            let status = bytes.baseAddress.map { sqlite3_bind_blob(handle, index, $0, Int32(bytes.count), transient) }
+                ?? sqlite3_bind_zeroblob(handle, index, 0)
+            if status != SQLITE_OK { throw database.error(status) }
+        }
+
         public func bindInteger(_ index: Int32, _ value: Int) throws {
             let status = sqlite3_bind_int64(handle, index, Int64(value))
             if status != SQLITE_OK { throw database.error(status) }
@@ -242,6 +250,17 @@ public final class SQLiteDatabase {
 
         public func row() -> [SQLiteValue] {
             (0..<sqlite3_column_count(handle)).map { column($0) }
+        }
+
+        /// Column `i` of the current row as an integer (0 for NULL), without making a value.
+        public func integer(_ i: Int32) -> Int { Int(sqlite3_column_int64(handle, i)) }
+
+        /// Column `i` of the current row where it is a blob: its bytes, valid until the statement
+        /// steps or resets (nil for any other type).
+        public func blobBytes(_ i: Int32) -> UnsafeRawBufferPointer? {
+            guard sqlite3_column_type(handle, i) == SQLITE_BLOB else { return nil }
+            let count = Int(sqlite3_column_bytes(handle, i))
+            return UnsafeRawBufferPointer(start: sqlite3_column_blob(handle, i), count: count)
         }
 
         public func column(_ i: Int32) -> SQLiteValue {

@@ -32,15 +32,69 @@ public final class StateStore {
         database = try SQLiteDatabase(path: directory + "/" + Self.fileName)
         try database.execute("""
             CREATE TABLE IF NOT EXISTS vc_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS vc_blocks (
-                height INTEGER PRIMARY KEY, block_hash TEXT NOT NULL, ops_hash TEXT NOT NULL,
-                consensus_hash TEXT NOT NULL, accepted INTEGER NOT NULL, rejected INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS vc_blocks (\(Self.blockColumns));
             CREATE TABLE IF NOT EXISTS vc_records (
                 height INTEGER NOT NULL, position INTEGER NOT NULL, vtxindex INTEGER, txid TEXT,
                 opcode TEXT NOT NULL, serialized BLOB NOT NULL, PRIMARY KEY (height, position));
             CREATE TABLE IF NOT EXISTS vc_counts (kind TEXT PRIMARY KEY, count INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS vc_migrations (machine TEXT NOT NULL, step INTEGER NOT NULL, PRIMARY KEY (machine, step));
             """)
+    }
+
+    /// `vc_blocks`: a row per block. Its hashes are raw bytes, each in the order its hex is shown
+    /// (the block hash as explorers show it), so `hex(block_hash)` reads as usual. States written
+    /// before stored lowercase hex text (about twice the bytes per row, with hex written per
+    /// block): every reader here takes both, and ``upgradeBlockRows()`` converts such a table.
+    static let blockColumns = """
+        height INTEGER PRIMARY KEY, block_hash BLOB NOT NULL, ops_hash BLOB NOT NULL,
+        consensus_hash BLOB NOT NULL, accepted INTEGER NOT NULL, rejected INTEGER NOT NULL
+        """
+
+    /// Converts a `vc_blocks` table of hex text (written by earlier versions) to raw bytes, in
+    /// one transaction; does nothing to a table of bytes. For the writer of the state (the
+    /// engine, which holds the state's lock): other openers only read, and read both forms.
+    public func upgradeBlockRows() throws {
+        let declared = try database.run("PRAGMA table_info(vc_blocks)").first { $0[1].string == "block_hash" }?[2].string
+        guard declared?.uppercased() == "TEXT" else { return }
+        try database.transaction {
+            try database.execute("CREATE TABLE vc_blocks_upgraded (\(Self.blockColumns))")
+            let read = try database.prepare("SELECT height, block_hash, ops_hash, consensus_hash, accepted, rejected FROM vc_blocks ORDER BY height")
+            let write = try database.prepare("INSERT INTO vc_blocks_upgraded VALUES (?, ?, ?, ?, ?, ?)")
+            while try read.step() {
+                let height = read.integer(0)
+                try write.bindInteger(1, height)
+                for (column, name) in [(Int32(1), "block_hash"), (2, "ops_hash"), (3, "consensus_hash")] {
+                    guard let bytes = Self.hashBytes(read.column(column)) else { throw damagedRow(height: height, column: name) }
+                    try bytes.withUnsafeBytes { try write.bindBlob(column + 1, $0) }
+                }
+                try write.bindInteger(5, read.integer(4))
+                try write.bindInteger(6, read.integer(5))
+                try write.execute()
+            }
+            try database.execute("DROP TABLE vc_blocks; ALTER TABLE vc_blocks_upgraded RENAME TO vc_blocks")
+        }
+    }
+
+    /// A hash column's value as hex: bytes as lowercase hex, text (earlier states) as stored.
+    static func hashHex(_ value: SQLiteValue) -> String? {
+        switch value {
+        case let .blob(bytes): Hex.encode(bytes)
+        case let .text(hex): hex
+        default: nil
+        }
+    }
+
+    /// A hash column's bytes (text of earlier states decoded; nil where it is not hex).
+    static func hashBytes(_ value: SQLiteValue) -> [UInt8]? {
+        switch value {
+        case let .blob(bytes): bytes
+        case let .text(hex): [UInt8](hex: hex)
+        default: nil
+        }
+    }
+
+    func damagedRow(height: Int, column: String) -> StateStoreError {
+        StateStoreError(path: database.path, problem: "block \(height): \(column) is not a hash")
     }
 
     /// The database's size in bytes as SQLite sees it (committed or not): what a checkpoint of
@@ -144,7 +198,24 @@ public final class StateStore {
     /// Consensus hashes from the first block on, in height order.
     public func consensusHashes() throws -> [(height: Int, blockHash: String, consensusHash: String)] {
         try database.run("SELECT height, block_hash, consensus_hash FROM vc_blocks ORDER BY height").map {
-            ($0[0].int!, $0[1].string!, $0[2].string!)
+            guard let block = Self.hashHex($0[1]), let consensus = Self.hashHex($0[2]) else { throw damagedRow(height: $0[0].int ?? -1, column: "a hash") }
+            return ($0[0].int ?? -1, block, consensus)
+        }
+    }
+
+    /// Every block's height and consensus hash, in height order, read without a value per row
+    /// (a restart reads them all: a million rows on mainnet).
+    public func consensusDigests(_ body: (_ height: Int, _ digest: ConsensusDigest) throws -> Void) throws {
+        let read = try database.prepare("SELECT height, consensus_hash FROM vc_blocks ORDER BY height")
+        while try read.step() {
+            let height = read.integer(0)
+            if let bytes = read.blobBytes(1), bytes.count == ConsensusHash.consensusHashSize {
+                try body(height, ConsensusDigest(loading: bytes.baseAddress!))
+            } else if let hex = read.column(1).string, let digest = ConsensusDigest(hex: hex) {
+                try body(height, digest)
+            } else {
+                throw damagedRow(height: height, column: "consensus_hash")
+            }
         }
     }
 
@@ -154,7 +225,7 @@ public final class StateStore {
     /// types: an image from a checkpoint is read before it is trusted).
     static func tip(of database: SQLiteDatabase) throws -> (height: Int, blockHash: String, consensusHash: String)? {
         try database.run("SELECT height, block_hash, consensus_hash FROM vc_blocks ORDER BY height DESC LIMIT 1").first.flatMap { row in
-            row[0].int.flatMap { h in row[1].string.flatMap { b in row[2].string.map { c in (h, b, c) } } }
+            row[0].int.flatMap { h in hashHex(row[1]).flatMap { b in hashHex(row[2]).map { c in (h, b, c) } } }
         }
     }
 
@@ -169,7 +240,10 @@ public final class StateStore {
     /// The stored row of the block at `height`: its hash, ops hash and consensus hash.
     public func block(atHeight height: Int) throws -> (blockHash: String, opsHash: String, consensusHash: String)? {
         try database.run("SELECT block_hash, ops_hash, consensus_hash FROM vc_blocks WHERE height = ?", [SQLiteValue(height)]).first.map {
-            ($0[0].string!, $0[1].string!, $0[2].string!)
+            guard let block = Self.hashHex($0[0]), let ops = Self.hashHex($0[1]), let consensus = Self.hashHex($0[2]) else {
+                throw damagedRow(height: height, column: "a hash")
+            }
+            return (block, ops, consensus)
         }
     }
 
@@ -195,8 +269,11 @@ public final class StateStore {
             records[row[0].int!, default: []].append((String(decoding: row[1].blob ?? [], as: UTF8.self), row[2].string))
         }
         for row in try database.run("SELECT height, block_hash, ops_hash, consensus_hash FROM vc_blocks ORDER BY height") {
-            let height = row[0].int!
-            try body(height, row[1].string!, row[2].string!, row[3].string!, records[height] ?? [])
+            let height = row[0].int ?? -1
+            guard let block = Self.hashHex(row[1]), let ops = Self.hashHex(row[2]), let consensus = Self.hashHex(row[3]) else {
+                throw damagedRow(height: height, column: "a hash")
+            }
+            try body(height, block, ops, consensus, records[height] ?? [])
         }
     }
 
@@ -204,7 +281,7 @@ public final class StateStore {
         try database.run("SELECT kind, count FROM vc_counts ORDER BY kind").map { ($0[0].string!, $0[1].int!) }
     }
 
-    /// A block's row in `vc_blocks` (its hashes are stored as hex).
+    /// A block's row in `vc_blocks` (see ``blockColumns``).
     public struct BlockRow: Sendable {
         public var height: Int
         public var blockHash: BlockHash
@@ -237,18 +314,14 @@ public final class StateStore {
                 SQLiteValue(record.txid?.displayHex), .text(record.opcode), .blob(record.serialized),
             ])
         }
-        // Once per block: a statement kept prepared, the hashes' hex written on the stack (no
-        // String per hash).
+        // Once per block: a statement kept prepared, the hashes bound from the stack.
         let insert = try insertBlockStatement()
         try insert.bindInteger(1, block.height)
-        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { hex in
-            Hex.encodeDisplay(block.blockHash.rawHash, into: hex)
-            try insert.bindText(2, utf8: UnsafeRawBufferPointer(hex))
-            block.opsHash.withUnsafeBytes { Hex.encode($0, into: hex) }
-            try insert.bindText(3, utf8: UnsafeRawBufferPointer(hex))
-            block.consensusHash.withUnsafeBytes { Hex.encode($0, into: hex) }
-            try insert.bindText(4, utf8: UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: hex[0..<(2 * ConsensusHash.consensusHashSize)])))
-        }
+        let raw = block.blockHash.rawHash
+        let display = Hash256(a: raw.d.byteSwapped, b: raw.c.byteSwapped, c: raw.b.byteSwapped, d: raw.a.byteSwapped)
+        try display.withUnsafeBytes { try insert.bindBlob(2, $0) }
+        try block.opsHash.withUnsafeBytes { try insert.bindBlob(3, $0) }
+        try block.consensusHash.withUnsafeBytes { try insert.bindBlob(4, $0) }
         try insert.bindInteger(5, block.accepted)
         try insert.bindInteger(6, block.rejected)
         try insert.execute()
@@ -270,4 +343,11 @@ public final class StateStore {
                              [.text(kind), SQLiteValue(n)])
         }
     }
+}
+
+/// A state database whose content is not what the engine wrote (a damaged row, say).
+public struct StateStoreError: Error, CustomStringConvertible, Sendable {
+    public var path: String
+    public var problem: String
+    public var description: String { "\(path): \(problem)" }
 }

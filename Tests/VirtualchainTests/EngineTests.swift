@@ -89,6 +89,58 @@ func export(_ state: URL) throws -> String {
         #expect(!FileManager.default.fileExists(atPath: a.path + ".old"))
     }
 
+    /// States written before block rows held raw bytes stored their hashes as hex text: they are
+    /// read as they are, and the engine converts them in place when it next opens them; a row
+    /// that is no hash is refused with its height, not trusted.
+    @Test func hexTextBlockRowsOfEarlierStatesAreReadAndUpgraded() throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let whole = root.appendingPathComponent("whole"), earlier = root.appendingPathComponent("earlier")
+        _ = try importNames(chain.directory(), into: whole)
+        _ = try importNames(chain.directory(), into: earlier, until: 217)
+        let exportBefore = try export(earlier)
+        func downgrade(_ state: URL, damage: String? = nil) throws {
+            let database = try SQLiteDatabase(path: state.appendingPathComponent(StateStore.fileName).path)
+            defer { database.close() }
+            try database.execute("""
+                CREATE TABLE vc_blocks_text (height INTEGER PRIMARY KEY, block_hash TEXT NOT NULL, ops_hash TEXT NOT NULL,
+                    consensus_hash TEXT NOT NULL, accepted INTEGER NOT NULL, rejected INTEGER NOT NULL);
+                INSERT INTO vc_blocks_text SELECT height, lower(hex(block_hash)), lower(hex(ops_hash)), lower(hex(consensus_hash)), accepted, rejected FROM vc_blocks;
+                DROP TABLE vc_blocks; ALTER TABLE vc_blocks_text RENAME TO vc_blocks;
+                \(damage ?? "")
+                """)
+        }
+        func columnTypes(_ state: URL) throws -> [String] {
+            let store = try StateStore(directory: state.path)
+            defer { store.close() }
+            return try store.database.run("SELECT DISTINCT typeof(block_hash) || typeof(ops_hash) || typeof(consensus_hash) FROM vc_blocks").compactMap { $0[0].string }
+        }
+        try downgrade(earlier)
+        #expect(try columnTypes(earlier) == ["texttexttext"])
+        #expect(try export(earlier) == exportBefore, "text rows read as before")
+        let resumed = try importNames(chain.directory(), into: earlier)
+        #expect(resumed.firstHeight == 218)
+        #expect(try columnTypes(earlier) == ["blobblobblob"])
+        #expect(try export(earlier) == export(whole))
+
+        // Damaged rows of either form: an error naming the block, never a crash.
+        for (name, damage) in [("text", "UPDATE vc_blocks SET consensus_hash = 'not hex' WHERE height = 100"),
+                               ("short", "UPDATE vc_blocks SET consensus_hash = x'0102' WHERE height = 100")] {
+            let damaged = root.appendingPathComponent(name)
+            _ = try importNames(chain.directory(), into: damaged, until: 150)
+            if name == "text" { try downgrade(damaged, damage: damage) } else {
+                let database = try SQLiteDatabase(path: damaged.appendingPathComponent(StateStore.fileName).path)
+                try database.execute(damage)
+                database.close()
+            }
+            #expect {
+                _ = try importNames(chain.directory(), into: damaged)
+            } throws: { error in
+                "\(error)".contains("state.sqlite: block 100: consensus_hash is not a hash")
+            }
+        }
+    }
+
     @Test func exportRehashedByAnIndependentImplementation() throws {
         let state = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: state) }
