@@ -225,6 +225,15 @@ public final class SQLiteDatabase {
             if status != SQLITE_OK { throw database.error(status) }
         }
 
+        /// Binds `count` bytes at `pointer` as a blob without copying them (`SQLITE_STATIC`):
+        /// SQLite reads them whenever the statement runs, so they must stay allocated until the
+        /// statement is finalized or the parameter bound again; changing them between runs
+        /// changes what the next run stores.
+        public func bindStaticBlob(_ index: Int32, _ pointer: UnsafeRawPointer, count: Int) throws {
+            let status = sqlite3_bind_blob(handle, index, pointer, Int32(count), nil)
+            if status != SQLITE_OK { throw database.error(status) }
+        }
+
         public func bindInteger(_ index: Int32, _ value: Int) throws {
             let status = sqlite3_bind_int64(handle, index, Int64(value))
             if status != SQLITE_OK { throw database.error(status) }
