@@ -1,3 +1,4 @@
+import CSHA256
 /// A zero-copy view of a serialized block: header plus transaction views.
 public struct BlockView {
     public let bytes: UnsafeRawBufferPointer
@@ -33,7 +34,21 @@ public struct BlockView {
 
     public var hash: BlockHash { BlockHeader.hash(of: bytes.baseAddress!) }
 
-    public func txids() -> [Txid] { transactions.map { $0.txid() } }
+    /// The transactions' ids, in order: hashed two at a time where the CPU has the SHA
+    /// extensions (two interleaved streams compress about 1.4 times as fast as OpenSSL's one; a
+    /// lane whose transaction is done takes the next, so the lanes stay paired).
+    public func txids() -> [Txid] {
+        let count = transactions.count
+        guard Hashes.usesSHAExtensions, count > 1 else { return transactions.map { $0.txid() } }
+        return [Txid](unsafeUninitializedCapacity: count) { ids, initialized in
+            withUnsafeTemporaryAllocation(of: vc_message.self, capacity: count) { messages in
+                for (i, tx) in transactions.enumerated() { messages[i] = tx.txidMessage }
+                // Txid is its 32 bytes, so the digests are written straight into the array.
+                vc_sha256d_messages(messages.baseAddress!, count, UnsafeMutableRawPointer(ids.baseAddress!).assumingMemoryBound(to: UInt8.self))
+            }
+            initialized = count
+        }
+    }
 
     /// Offset of transaction `index` within the block.
     public func offset(ofTransaction index: Int) -> Int {

@@ -1,3 +1,4 @@
+import CSHA256
 /// A zero-copy view of one serialized transaction inside borrowed bytes (a mapped block file).
 ///
 /// Parsing walks the transaction once, checking every length against the bytes that remain, and
@@ -115,6 +116,13 @@ public struct TransactionView {
         return Txid(Hashes.dsha256(parts: UnsafeRawBufferPointer(rebasing: bytes[0..<4]),
                                    UnsafeRawBufferPointer(rebasing: bytes[inputsStart..<outputsEnd]),
                                    UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - 4)...])))
+    }
+
+    /// What the txid hashes, as ranges of the serialization (one, or three around the witness).
+    var txidMessage: vc_message {
+        let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        guard hasWitness, let base else { return vc_message(part: (base, nil, nil), length: (bytes.count, 0, 0)) }
+        return vc_message(part: (base, base + inputsStart, base + bytes.count - 4), length: (4, outputsEnd - inputsStart, 4))
     }
 
     /// The serialization without witness data (what the txid hashes).

@@ -6,6 +6,8 @@
 // function, which the CPU overlaps.
 #include "vc_sha256.h"
 
+#include <string.h>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #include <immintrin.h>
@@ -111,10 +113,132 @@ VC_TARGET void vc_sha256_shani_transform2(uint32_t state_a[8], const uint8_t blo
     store_state(&b, state_b);
 }
 
+// ---- Many messages, two lanes -------------------------------------------------------------
+
+static const uint32_t initial_state[8] = {
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+};
+
+// One lane's message in progress: its place in the parts, the padded end, the second round.
+typedef struct {
+    const vc_message *message;
+    uint8_t *digest;
+    int part;
+    size_t offset;           // within `part`
+    size_t remaining;        // message bytes not yet fed
+    uint64_t bit_length;
+    int stage;               // STAGE_*
+    int tail_blocks, tail_next;
+    uint32_t state[8];
+    uint8_t gathered[64];    // a block that straddles parts
+    uint8_t tail[128];       // the padded end: one block, or two where the length does not fit
+} job;
+
+enum { STAGE_DATA, STAGE_TAIL, STAGE_SECOND, STAGE_DONE };
+
+static void copy_out(job *j, uint8_t *out, size_t count) {
+    while (count > 0) {
+        while (j->offset == j->message->length[j->part]) { j->part++; j->offset = 0; }
+        size_t available = j->message->length[j->part] - j->offset;
+        size_t n = available < count ? available : count;
+        memcpy(out, j->message->part[j->part] + j->offset, n);
+        out += n; count -= n; j->offset += n; j->remaining -= n;
+    }
+}
+
+static void start(job *j, const vc_message *message, uint8_t *digest) {
+    j->message = message;
+    j->digest = digest;
+    j->part = 0;
+    j->offset = 0;
+    j->remaining = message->length[0] + message->length[1] + message->length[2];
+    j->bit_length = (uint64_t)j->remaining * 8;
+    j->stage = STAGE_DATA;
+    memcpy(j->state, initial_state, sizeof initial_state);
+}
+
+static void store_be32(uint8_t *p, uint32_t v) { p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v; }
+
+// The next block this lane compresses, or NULL once its message's double hash is in `digest`.
+static const uint8_t *next_block(job *j) {
+    if (j->stage == STAGE_DATA) {
+        if (j->remaining >= 64) {
+            while (j->offset == j->message->length[j->part]) { j->part++; j->offset = 0; }
+            if (j->message->length[j->part] - j->offset >= 64) {   // straight from the message
+                const uint8_t *block = j->message->part[j->part] + j->offset;
+                j->offset += 64;
+                j->remaining -= 64;
+                return block;
+            }
+            copy_out(j, j->gathered, 64);
+            return j->gathered;
+        }
+        size_t rest = j->remaining;
+        copy_out(j, j->tail, rest);
+        j->tail_blocks = rest <= 55 ? 1 : 2;
+        size_t end = 64 * (size_t)j->tail_blocks;
+        j->tail[rest] = 0x80;
+        memset(j->tail + rest + 1, 0, end - 8 - rest - 1);
+        for (int i = 0; i < 8; i++) j->tail[end - 1 - i] = (uint8_t)(j->bit_length >> (8 * i));
+        j->tail_next = 0;
+        j->stage = STAGE_TAIL;
+    }
+    if (j->stage == STAGE_TAIL) {
+        if (j->tail_next < j->tail_blocks) return j->tail + 64 * j->tail_next++;
+        // The first digest, padded, is the second round's only block.
+        for (int i = 0; i < 8; i++) store_be32(j->tail + 4 * i, j->state[i]);
+        j->tail[32] = 0x80;
+        memset(j->tail + 33, 0, 31);
+        j->tail[62] = 0x01;                                           // length: 256 bits
+        memcpy(j->state, initial_state, sizeof initial_state);
+        j->stage = STAGE_SECOND;
+        return j->tail;
+    }
+    if (j->stage == STAGE_SECOND) {
+        for (int i = 0; i < 8; i++) store_be32(j->digest + 4 * i, j->state[i]);
+        j->stage = STAGE_DONE;
+    }
+    return NULL;
+}
+
+void vc_sha256d_messages(const vc_message *messages, size_t count, uint8_t *digests) {
+    job lanes[2];
+    const uint8_t *block[2] = {NULL, NULL};
+    size_t next = 0;
+    for (int l = 0; l < 2; l++) {
+        block[l] = NULL;
+        while (block[l] == NULL && next < count) {
+            start(&lanes[l], &messages[next], digests + 32 * next);
+            next++;
+            block[l] = next_block(&lanes[l]);
+        }
+    }
+    while (block[0] != NULL || block[1] != NULL) {
+        if (block[0] != NULL && block[1] != NULL) {
+            vc_sha256_shani_transform2(lanes[0].state, block[0], lanes[1].state, block[1]);
+        } else {
+            int l = block[0] != NULL ? 0 : 1;
+            vc_sha256_shani_transform(lanes[l].state, block[l]);
+        }
+        for (int l = 0; l < 2; l++) {
+            if (block[l] == NULL) continue;
+            block[l] = next_block(&lanes[l]);
+            while (block[l] == NULL && next < count) {   // this lane's message is done: take the next
+                start(&lanes[l], &messages[next], digests + 32 * next);
+                next++;
+                block[l] = next_block(&lanes[l]);
+            }
+        }
+    }
+}
+
 #else
 int vc_sha256_shani_supported(void) { return 0; }
 void vc_sha256_shani_transform(uint32_t state[8], const uint8_t block[64]) { (void)state; (void)block; }
 void vc_sha256_shani_transform2(uint32_t state_a[8], const uint8_t block_a[64], uint32_t state_b[8], const uint8_t block_b[64]) {
     (void)state_a; (void)block_a; (void)state_b; (void)block_b;
+}
+void vc_sha256d_messages(const vc_message *messages, size_t count, uint8_t *digests) {
+    (void)messages; (void)count; (void)digests;
 }
 #endif

@@ -47,7 +47,7 @@ func read(_ directory: BlocksDirectory, all: Bool = false, threads: Int = 2, win
     var rows: [(Int, [Txid], [Wtxid], Hash256)] = []
     let pass = BlockPass(directory: directory, index: index, options: BlockPassOptions(verify: true, threads: threads, window: window))
     try pass.run(records: all ? Array(index.entries.indices) : index.bestChain, transform: { block in
-        (block.view.transactions.map { $0.txid() }, block.view.transactions.map { $0.wtxid() }, block.view.header.merkleRoot)
+        (block.view.txids(), block.view.transactions.map { $0.wtxid() }, block.view.header.merkleRoot)
     }, consume: { i, value in rows.append((i, value.0, value.1, value.2)) })
     return ReadResult(index: index, rows: rows)
 }
