@@ -138,6 +138,25 @@ final class CheckpointWriter: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Gives the cost rule a starting point before this run's first checkpoint, from which it
+    /// would otherwise find the first boundary due whatever the state's size: a run resuming a
+    /// large state wrote a whole image of it near its start, beside the tip's at its end. The
+    /// state's checkpoint is assumed to cost its bytes at `assumedBytesPerSecond`, counted from
+    /// now; the first checkpoint written replaces the guess with what it cost.
+    func assumeCost(stateBytes: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard lastStart == nil else { return }
+        lastStart = DispatchTime.now().uptimeNanoseconds
+        lastStall = Double(stateBytes) / Double(Self.assumedBytesPerSecond)
+        lastWrite = 0
+        lastPayloadBytes = stateBytes
+    }
+
+    /// A low estimate of how fast a checkpoint beside the replay goes through a state (hashing,
+    /// LZ4 on one core and the write; 250-450 MB/s measured), so the guess errs towards waiting.
+    static let assumedBytesPerSecond = 200_000_000
+
     /// Whether a checkpoint of a state of `stateBytes` now keeps checkpoints within `share` of
     /// the time: its expected cost (the previous one's snapshot and write, scaled by how much the
     /// state grew since) must be at most `share` of the time since the previous one began. A

@@ -180,6 +180,7 @@ public final class Importer<Machine: StateMachine> {
             withExtendedLifetime(current) {}
         }
         current.expectedConsensusHashes = options.expectedConsensusHashes
+        writer.assumeCost(stateBytes: try current.store.byteSize())
         let summary = try current.run(directory: directory, index: index, until: until, passOptions: options.passOptions,
                                       progress: progress, afterBlock: { height, hash in
             try writer.releaseSnapshotIfWritten()

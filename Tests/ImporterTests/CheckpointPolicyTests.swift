@@ -47,4 +47,26 @@ import TestSupport
         // A state that shrank is not expected to be cheaper than the last one.
         #expect(!CheckpointWriter.isDue(share: 0.05, elapsed: 1.9, lastCost: 0.1, lastPayloadBytes: 10_000_000, stateBytes: 1_000))
     }
+
+    /// Before a run's first checkpoint the cost is assumed from the state's size: a run resuming
+    /// a large state does not write a whole image of it at its first boundary, while a small
+    /// (new) state's first checkpoint stays due at once.
+    @Test func aRunsFirstCheckpointIsDueByTheStatesSize() throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        func writer() throws -> CheckpointWriter {
+            CheckpointWriter(store: CheckpointStore(stateDirectory: root.path), retention: CheckpointStore.Retention(),
+                             failAfter: nil, pauseMilliseconds: nil)
+        }
+        let unseeded = try writer()
+        #expect(unseeded.isDue(share: 0.05, stateBytes: 1 << 30))
+        let large = try writer()
+        large.assumeCost(stateBytes: 1 << 30)  // about 5 s to write: due after about 100 s at 5 %
+        #expect(!large.isDue(share: 0.05, stateBytes: 1 << 30))
+        #expect(large.isDue(share: nil, stateBytes: 1 << 30))  // no share: never deferred
+        let small = try writer()
+        small.assumeCost(stateBytes: 8_192)
+        Thread.sleep(forTimeInterval: 0.01)  // 41 µs of assumed cost: due within a millisecond at 5 %
+        #expect(small.isDue(share: 0.05, stateBytes: 8_192))
+    }
 }
