@@ -183,44 +183,115 @@ public enum CheckpointFile {
         return (try CheckpointHeader(json: json), 8 + frameSize)
     }
 
-    /// Decompresses and verifies the payload (LZ4 content checksum, size, SHA-256).
+    /// Decompresses and verifies the payload (LZ4 content checksum, size, SHA-256) of a
+    /// checkpoint held in memory; returns it whole.
     public static func readPayload(_ bytes: UnsafeRawBufferPointer, header: CheckpointHeader, frameEnd: Int) throws(CheckpointError) -> [UInt8] {
+        var out: [UInt8] = []
+        try readPayload(bytes, header: header, frameEnd: frameEnd) { (piece: UnsafeRawBufferPointer) throws(CheckpointError) in
+            if out.isEmpty { out.reserveCapacity(header.payloadBytes) }
+            out.append(contentsOf: piece)
+        }
+        return out
+    }
+
+    /// ``readPayload(_:header:frameEnd:)`` handing the payload to `body` a piece at a time.
+    public static func readPayload(_ bytes: UnsafeRawBufferPointer, header: CheckpointHeader, frameEnd: Int,
+                                   into body: (UnsafeRawBufferPointer) throws(CheckpointError) -> Void) throws(CheckpointError) {
+        var given = false
+        try decodePayload(header: header, compressedBytes: bytes.count - frameEnd, nextInput: { () throws(CheckpointError) in
+            defer { given = true }
+            return given ? nil : UnsafeRawBufferPointer(rebasing: bytes[frameEnd...])
+        }, into: body)
+    }
+
+    /// Decompresses and verifies the payload of the checkpoint file open as `descriptor` (its
+    /// header frame ends at `frameEnd`, the file has `fileBytes`), reading it a chunk at a time
+    /// and handing the payload to `body` a piece at a time: memory stays at a chunk and a piece
+    /// whatever the state's size, and each piece is hashed while it is in the cache. Pieces
+    /// handed before a failure are unverified: a `body` that keeps them must drop them then.
+    public static func readPayload(descriptor: Int32, path: String, fileBytes: Int, header: CheckpointHeader, frameEnd: Int,
+                                   into body: (UnsafeRawBufferPointer) throws(CheckpointError) -> Void) throws(CheckpointError) {
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: readChunkBytes, alignment: 64)
+        defer { chunk.deallocate() }
+        var offset = frameEnd
+        try decodePayload(header: header, compressedBytes: fileBytes - frameEnd, nextInput: { () throws(CheckpointError) in
+            guard offset < fileBytes else { return nil }
+            let wanted = min(chunk.count, fileBytes - offset)
+            var filled = 0
+            while filled < wanted {
+                let n = pread(descriptor, chunk.baseAddress! + filled, wanted - filled, off_t(offset + filled))
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { throw CheckpointError.fileSystem("\(path): cannot read at offset \(offset + filled): \(String(cString: strerror(errno)))") }
+                if n == 0 { throw CheckpointError.truncated("truncated: \(path) ended at \(offset + filled) bytes while being read") }
+                filled += n
+            }
+            offset += filled
+            return UnsafeRawBufferPointer(rebasing: chunk[0..<filled])
+        }, into: body)
+    }
+
+    /// Compressed bytes read from a checkpoint file at a time.
+    static let readChunkBytes = 1 << 20
+    /// Payload bytes decoded, hashed and handed on at a time: one whole LZ4 block of ours, which
+    /// LZ4 then decodes straight into it (a smaller piece costs it a copy through its own buffer).
+    static let pieceBytes = 4 << 20
+
+    /// The decoder under the `readPayload` variants: LZ4 frames (one, or several in a row as a
+    /// streamed checkpoint's) from `nextInput` until it returns nil, then the checks of size and
+    /// SHA-256 against the header.
+    static func decodePayload(header: CheckpointHeader, compressedBytes: Int,
+                              nextInput: () throws(CheckpointError) -> UnsafeRawBufferPointer?,
+                              into body: (UnsafeRawBufferPointer) throws(CheckpointError) -> Void) throws(CheckpointError) {
         // LZ4 expands at most ~255:1, so a claimed size beyond that of the compressed bytes is damage
         // (checked before allocating anything that large).
-        let compressed = bytes.count - frameEnd
-        guard header.payloadBytes >= 0 && header.payloadBytes <= maxPayloadBytes && header.payloadBytes <= compressed * 256 + 65_536 else {
-            throw CheckpointError.damagedPayload("payload size \(header.payloadBytes) is impossible for \(compressed) compressed bytes")
+        guard header.payloadBytes >= 0 && header.payloadBytes <= maxPayloadBytes && header.payloadBytes <= compressedBytes * 256 + 65_536 else {
+            throw CheckpointError.damagedPayload("payload size \(header.payloadBytes) is impossible for \(compressedBytes) compressed bytes")
         }
         var context: OpaquePointer?
         guard LZ4F_isError(LZ4F_createDecompressionContext(&context, UInt32(LZ4F_VERSION))) == 0, let context else {
             throw CheckpointError.compressionFailed("cannot create an LZ4 decompression context")
         }
         defer { LZ4F_freeDecompressionContext(context) }
-        var out = [UInt8](repeating: 0, count: header.payloadBytes)
-        var sourceOffset = frameEnd
-        var produced = 0
-        // The payload is one LZ4 frame or several in a row (a streamed checkpoint's); it must end
-        // where a frame ends.
+        let piece = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, min(pieceBytes, header.payloadBytes)), alignment: 64)
+        defer { piece.deallocate() }
+        var hasher = SHA256Hasher()
+        var consumed = 0      // compressed bytes, for error offsets
+        var produced = 0      // payload bytes handed on
+        var filled = 0        // payload bytes waiting in `piece`
         var atFrameEnd = false
-        let failure: String? = out.withUnsafeMutableBytes { destination -> String? in
-            while sourceOffset < bytes.count {
-                var sourceSize = bytes.count - sourceOffset
-                var destinationSize = destination.count - produced
-                let hint = LZ4F_decompress(context, destination.baseAddress.map { $0 + produced }, &destinationSize,
-                                           bytes.baseAddress! + sourceOffset, &sourceSize, nil)
-                if LZ4F_isError(hint) != 0 { return "LZ4 frame damaged at payload offset \(sourceOffset - frameEnd): \(String(cString: LZ4F_getErrorName(hint)))" }
-                sourceOffset += sourceSize
-                produced += destinationSize
-                atFrameEnd = hint == 0
-                if !atFrameEnd && sourceSize == 0 && destinationSize == 0 { return "LZ4 frames larger than the header says" }
-            }
-            return nil
+        func handOn() throws(CheckpointError) {
+            guard filled > 0 else { return }
+            let ready = UnsafeRawBufferPointer(rebasing: piece[0..<filled])
+            hasher.update(ready)
+            try body(ready)
+            produced += filled
+            filled = 0
         }
-        if let failure { throw CheckpointError.damagedPayload(failure) }
+        while let input = try nextInput() {
+            var used = 0
+            while used < input.count {
+                if filled == piece.count { try handOn() }
+                // Never more room than the header's size leaves: a payload larger than it says
+                // then stalls the decoder, which is reported.
+                var destinationSize = min(piece.count - filled, header.payloadBytes - produced - filled)
+                var sourceSize = input.count - used
+                let hint = LZ4F_decompress(context, piece.baseAddress! + filled, &destinationSize, input.baseAddress! + used, &sourceSize, nil)
+                if LZ4F_isError(hint) != 0 {
+                    throw CheckpointError.damagedPayload("LZ4 frame damaged at payload offset \(consumed + used): \(String(cString: LZ4F_getErrorName(hint)))")
+                }
+                used += sourceSize
+                filled += destinationSize
+                atFrameEnd = hint == 0
+                if !atFrameEnd && sourceSize == 0 && destinationSize == 0 {
+                    throw CheckpointError.damagedPayload("LZ4 frames larger than the header says")
+                }
+            }
+            consumed += used
+        }
+        try handOn()
         guard atFrameEnd else { throw CheckpointError.truncated("truncated: the LZ4 frame ends early") }
         guard produced == header.payloadBytes else { throw CheckpointError.damagedPayload("payload is \(produced) bytes, header says \(header.payloadBytes)") }
-        guard Hex.encode(Hashes.sha256(out).bytes) == header.payloadSHA256 else { throw CheckpointError.damagedPayload("payload SHA-256 mismatch") }
-        return out
+        guard Hex.encode(hasher.finalize().bytes) == header.payloadSHA256 else { throw CheckpointError.damagedPayload("payload SHA-256 mismatch") }
     }
 
     /// Writes `bytes` to `path` atomically (see `AtomicFile`): temporary file, fsync, rename,

@@ -1,5 +1,9 @@
 import BitcoinWire
+import BlockFiles
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The checkpoints of a state directory (`DIR/checkpoints/checkpoint-<height>.vc.lz4`): listing,
 /// verification, writing and retention. Knows nothing of any particular state machine.
@@ -78,80 +82,88 @@ public final class CheckpointStore: @unchecked Sendable {
         }
     }
 
-    /// Reads a checkpoint's header; with `payload`, also decompresses and verifies everything.
-    /// A file that exists but cannot be read (permissions, too many open files) is not damage:
-    /// its entry says so in `inaccessible`.
+    /// Reads a checkpoint's header; with `payload`, also decompresses and verifies everything and
+    /// returns the payload. A file that exists but cannot be read (permissions, too many open
+    /// files, a directory in its place) is not damage: its entry says so in `inaccessible`.
     public func inspect(_ path: String, payload: Bool) -> (entry: Entry, payload: [UInt8]?) {
-        if !payload { return (inspectHeader(path), nil) }
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            var entry = Entry(path: path, bytes: 0, header: nil, problem: "cannot be read (\(Self.reason(error)))")
-            entry.inaccessible = entry.problem
-            return (entry, nil)
-        }
-        let bytes = [UInt8](data)
-        return bytes.withUnsafeBytes { raw in
-            do throws(CheckpointError) {
-                let (header, frameEnd) = try CheckpointFile.readHeader(raw)
-                guard payload else { return (Entry(path: path, bytes: bytes.count, header: header, problem: nil), nil) }
-                let content = try CheckpointFile.readPayload(raw, header: header, frameEnd: frameEnd)
-                return (Entry(path: path, bytes: bytes.count, header: header, problem: nil), content)
-            } catch {
-                return (Entry(path: path, bytes: bytes.count, header: nil, problem: error.description), nil)
-            }
-        }
+        guard payload else { return (examine(path, verifyPayload: false), nil) }
+        var kept: [UInt8] = []
+        let entry = examine(path, verifyPayload: true) { (piece: UnsafeRawBufferPointer) throws(CheckpointError) in kept.append(contentsOf: piece) }
+        return (entry, entry.ok ? kept : nil)
     }
 
-    /// A checkpoint's header, reading only the file's first bytes (listing and retention look at
-    /// every checkpoint; reading whole files for that cost their size in memory each time).
-    func inspectHeader(_ path: String) -> Entry {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            var entry = Entry(path: path, bytes: 0, header: nil, problem: "cannot be read (\(String(cString: strerror(errno))))")
+    /// Reads a checkpoint's header (only the file's first bytes: listing and retention look at
+    /// every checkpoint) and, with `verifyPayload`, streams its payload through every check into
+    /// `body`, a piece at a time: memory stays at a piece whatever the state's size. The entry
+    /// says what is wrong; pieces handed before a problem was found are unverified.
+    func examine(_ path: String, verifyPayload: Bool,
+                 into body: (UnsafeRawBufferPointer) throws(CheckpointError) -> Void = { (_: UnsafeRawBufferPointer) throws(CheckpointError) in }) -> Entry {
+        func unreadable(_ reason: String, bytes: Int = 0) -> Entry {
+            var entry = Entry(path: path, bytes: bytes, header: nil, problem: "cannot be read (\(reason))")
             entry.inaccessible = entry.problem
             return entry
         }
-        defer { try? handle.close() }
-        let size = (try? handle.seekToEnd()).map(Int.init) ?? 0
-        let prefix: [UInt8]
-        do {
-            try handle.seek(toOffset: 0)
-            prefix = [UInt8](try handle.read(upToCount: CheckpointFile.headerFrameLimit) ?? Data())
-        } catch {
-            var entry = Entry(path: path, bytes: size, header: nil, problem: "cannot be read (\(Self.reason(error)))")
-            entry.inaccessible = entry.problem
-            return entry
-        }
-        return prefix.withUnsafeBytes { raw in
-            do throws(CheckpointError) {
-                let (header, _) = try CheckpointFile.readHeader(raw)
-                return Entry(path: path, bytes: size, header: header, problem: nil)
-            } catch {
-                return Entry(path: path, bytes: size, header: nil, problem: error.description)
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return unreadable(String(cString: strerror(errno))) }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return unreadable(String(cString: strerror(errno))) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { return unreadable(String(cString: strerror(EISDIR))) }
+        let size = Int(info.st_size)
+        var prefix = [UInt8](repeating: 0, count: min(size, CheckpointFile.headerFrameLimit))
+        let read = prefix.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, 0) }
+        guard read >= 0 else { return unreadable(String(cString: strerror(errno)), bytes: size) }
+        prefix.removeLast(prefix.count - read)
+        do throws(CheckpointError) {
+            let (header, frameEnd) = try prefix.withUnsafeBytes { raw in
+                Result { () throws(CheckpointError) in try CheckpointFile.readHeader(raw) }
+            }.get()
+            if verifyPayload {
+                try CheckpointFile.readPayload(descriptor: descriptor, path: path, fileBytes: size, header: header, frameEnd: frameEnd, into: body)
             }
+            return Entry(path: path, bytes: size, header: header, problem: nil)
+        } catch {
+            if case let .fileSystem(reason) = error { return unreadable(reason, bytes: size) }
+            return Entry(path: path, bytes: size, header: nil, problem: error.description)
         }
     }
 
-    /// Every checkpoint, fully verified, oldest first.
-    public func verifyAll() throws(CheckpointError) -> [Entry] { try paths().map { inspect($0, payload: true).entry } }
+    /// Every checkpoint, fully verified, oldest first (payloads checked as they stream by, none
+    /// kept).
+    public func verifyAll() throws(CheckpointError) -> [Entry] { try paths().map { examine($0, verifyPayload: true) } }
 
-    /// The newest checkpoint that verifies and that `accept` does not object to (it returns a
-    /// reason to skip: wrong machine, network, height...), and the newer ones skipped, with why.
-    /// A checkpoint that cannot be read at all stops the search with an error: skipping it would
-    /// restore an older state than the user has, or none.
-    /// `excluding` names checkpoints already found unusable by the caller (skipped unread).
-    public func newestUsable(excluding: Set<String> = [], accept: (CheckpointHeader) -> String?) throws(CheckpointError) -> (found: (entry: Entry, payload: [UInt8])?, skipped: [Entry]) {
+    /// Restores the newest checkpoint that verifies and that `accept` does not object to (it
+    /// returns a reason to skip: wrong machine, network, height...): its payload, verified as it
+    /// streams, becomes the file at `destination` (written atomically, only once all of it
+    /// verified). Returns its entry, and the newer ones skipped, with why. A checkpoint that
+    /// cannot be read at all stops the search with an error: skipping it would restore an older
+    /// state than the user has, or none. `excluding` names checkpoints already found unusable by
+    /// the caller (skipped unread).
+    public func newestUsable(excluding: Set<String> = [], restoringTo destination: String,
+                             accept: (CheckpointHeader) -> String?) throws(CheckpointError) -> (found: Entry?, skipped: [Entry]) {
         var skipped: [Entry] = []
         for path in try paths().reversed() where !excluding.contains(path) {
-            var (entry, payload) = inspect(path, payload: true)
+            // The header first: a checkpoint objected to is not decoded.
+            var entry = examine(path, verifyPayload: false)
+            if let header = entry.header, entry.problem == nil, let reason = accept(header) { entry.problem = reason }
+            if entry.ok {
+                let file = try CheckpointFile.fileSystem { () throws(BlockFileError) in try AtomicFile(path: destination) }
+                var writeFailure: CheckpointError?
+                entry = examine(path, verifyPayload: true) { (piece: UnsafeRawBufferPointer) throws(CheckpointError) in
+                    do throws(BlockFileError) { try file.write(piece) } catch {
+                        writeFailure = .fileSystem(error.description)
+                        throw writeFailure!
+                    }
+                }
+                if let writeFailure { throw writeFailure }
+                if entry.ok {
+                    try CheckpointFile.fileSystem { () throws(BlockFileError) in try file.commit() }
+                    return (entry, skipped)
+                }
+            }
             if let inaccessible = entry.inaccessible {
                 throw CheckpointError.fileSystem("\(path): \(inaccessible); nothing was changed")
             }
-            if let header = entry.header, entry.problem == nil, let reason = accept(header) {
-                entry.problem = reason
-            }
-            if entry.ok, let payload { return ((entry, payload), skipped) }
             skipped.append(entry)
         }
         return (nil, skipped)

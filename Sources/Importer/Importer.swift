@@ -293,8 +293,10 @@ public final class Importer<Machine: StateMachine> {
     private func restoreNewest(notes: inout [String], index: ChainIndex, replacingLiveState: Bool = false,
                                extra: (CheckpointHeader) -> String?) throws -> CheckpointHeader? {
         var refused: [String: String] = [:]
+        // The image is decoded straight into this file, then checked against its header.
+        let check = pendingRestorePath + ".check"
         while true {
-            let (found, skipped) = try checkpoints.newestUsable(excluding: Set(refused.keys)) { header in
+            let (found, skipped) = try checkpoints.newestUsable(excluding: Set(refused.keys), restoringTo: check) { header in
                 if let objection = self.objection(to: header) { return objection }
                 if let reason = extra(header) { return reason }
                 if !Self.onBestChain(height: header.height, hash: header.blockHash, index: index) { return "its block is not on the best chain" }
@@ -304,7 +306,7 @@ public final class Importer<Machine: StateMachine> {
                 return nil
             }
             for entry in skipped { notes.append("checkpoint \(entry.path) skipped: \(entry.problem ?? "unusable")") }
-            guard let found, let header = found.entry.header else {
+            guard let found, let header = found.header else {
                 guard index.baseHeight <= machine.firstBlock else {
                     throw ImporterError.cannotRebuild(baseHeight: index.baseHeight, firstBlock: machine.firstBlock)
                 }
@@ -313,18 +315,16 @@ public final class Importer<Machine: StateMachine> {
                 return nil
             }
             // The image must be what the header says it is: machine, network, tip.
-            let check = pendingRestorePath + ".check"
-            try CheckpointFile.writeAtomically(found.payload, to: check)
             let mismatch = imageMismatch(at: check, header: header)
             if let mismatch {
                 try? FileManager.default.removeItem(atPath: check)
-                refused[found.entry.path] = mismatch
-                notes.append("checkpoint \(found.entry.path) skipped: \(mismatch)")
+                refused[found.path] = mismatch
+                notes.append("checkpoint \(found.path) skipped: \(mismatch)")
                 continue
             }
             try FileManager.default.moveItem(atPath: check, toPath: pendingRestorePath)
             try completePendingRestore()
-            notes.append("restored the checkpoint at height \(header.height) (\(found.entry.path))")
+            notes.append("restored the checkpoint at height \(header.height) (\(found.path))")
             return header
         }
     }

@@ -155,6 +155,63 @@ import TestSupport
         #expect(damaged { $0 += [1, 2, 3, 4, 5, 6, 7, 8] }?.contains("LZ4 frame damaged") == true)  // garbage after the last
     }
 
+    /// A restore decodes the newest usable checkpoint straight into a file, verifying as it
+    /// streams (several LZ4 blocks and frames, read a chunk at a time): the file is the payload
+    /// exactly, and exists only once all of it verified. A newest checkpoint damaged in its last
+    /// frame, found out only after most of it was written, leaves nothing of itself: the older
+    /// one is restored, and with none usable there is no file and no temporary one. A checkpoint
+    /// objected to is skipped without being decoded.
+    @Test func aRestoreStreamsTheNewestUsableCheckpointIntoAFile() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = CheckpointStore(stateDirectory: dir.path)
+        let (olderHeader, olderPayload, _) = try sample()
+        var older = olderHeader
+        older.height = 5
+        try store.write(header: older, payload: olderPayload, retention: .init(keep: 10, keepEvery: 1))
+        let frame = CheckpointFile.frameBytes
+        let payload = (0..<(frame * 5 / 2)).map { UInt8(truncatingIfNeeded: ($0 / 7) &* 31 ^ ($0 >> 12)) }
+        let source = dir.appendingPathComponent("source")
+        try Data(payload).write(to: source)
+        let descriptor = open(source.path, O_RDONLY)
+        defer { close(descriptor) }
+        let newestHeader = CheckpointHeader(machine: "names", machineVersion: 1, network: "regtest", firstBlock: 1, height: 7,
+                                            blockHash: String(repeating: "ab", count: 32), consensusHash: String(repeating: "cd", count: 16),
+                                            payloadSHA256: "", payloadBytes: payload.count)
+        let newest = try store.write(header: newestHeader, payloadDescriptor: descriptor, payloadPath: source.path, payloadBytes: payload.count,
+                                     retention: .init(keep: 10, keepEvery: 1), threads: 2)
+        let destination = dir.appendingPathComponent("restored").path
+        func restored() -> [UInt8]? { (try? Data(contentsOf: URL(fileURLWithPath: destination))).map { [UInt8]($0) } }
+
+        let first = try store.newestUsable(restoringTo: destination) { _ in nil }
+        #expect(first.found?.header?.height == 7 && first.skipped.isEmpty)
+        #expect(restored() == payload)
+        #expect(try store.verifyAll().map(\.ok) == [true, true])
+
+        // Objected to: skipped unread, the older one restored.
+        let objected = try store.newestUsable(restoringTo: destination) { $0.height == 7 ? "not wanted" : nil }
+        #expect(objected.found?.header?.height == 5 && objected.skipped.map(\.problem) == ["not wanted"])
+        #expect(restored() == olderPayload)
+
+        // Damaged near its end: the older one, and nothing of the damaged one's image.
+        try FileManager.default.removeItem(atPath: destination)
+        var file = [UInt8](try Data(contentsOf: URL(fileURLWithPath: newest)))
+        file[file.count - 40] ^= 0x01
+        try Data(file).write(to: URL(fileURLWithPath: newest))
+        let fallback = try store.newestUsable(restoringTo: destination) { _ in nil }
+        #expect(fallback.found?.header?.height == 5)
+        #expect(fallback.skipped.map(\.path) == [newest] && fallback.skipped[0].problem != nil)
+        #expect(restored() == olderPayload)
+        #expect(try store.verifyAll().map(\.ok) == [true, false])
+
+        // None usable: no file, no temporary file.
+        try FileManager.default.removeItem(atPath: destination)
+        let none = try store.newestUsable(restoringTo: destination) { $0.height == 5 ? "not wanted" : nil }
+        #expect(none.found == nil && none.skipped.count == 2)
+        #expect(restored() == nil)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".tmp") }.isEmpty)
+    }
+
     @Test func failedWriteLeavesTheOldFileAndNoTemporary() throws {
         let dir = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
