@@ -117,19 +117,14 @@ public final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: address, count: size)
     }
 
-    /// Tells the kernel only the pages touched are wanted (no read-ahead): the header pass reads
-    /// 88 bytes of each record, and read-ahead would pull every block body in from disk with them.
+    /// Tells the kernel only the pages touched are wanted (no read-ahead): for a reader that
+    /// reads some records of a file and not the bytes between them (an undo file, say).
     public func adviseRandom(from offset: Int = 0) {
         guard let base = bytes.baseAddress, offset < bytes.count else { return }
         // madvise wants a page-aligned start: the page holding `offset`.
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let start = offset / page * page
         madvise(UnsafeMutableRawPointer(mutating: base + start), bytes.count - start, MADV_RANDOM)
-    }
-
-    /// Back to the kernel's default read-around.
-    public func adviseNormal() {
-        if let base = bytes.baseAddress { madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_NORMAL) }
     }
 
     /// Tells the kernel the pages will be read in order (more read-ahead).

@@ -19,8 +19,9 @@ public struct RecordProblem: Sendable, CustomStringConvertible {
     public var description: String { "\(path) at offset \(offset): \(message)" }
 }
 
-/// Walks the records of one `blk*.dat` (or `rev*.dat`) mapping: skips pre-allocation zeros,
+/// Walks the records of one `blk*.dat` (or `rev*.dat`) file: skips pre-allocation zeros,
 /// checks each record's magic and size, and resynchronises on the next magic after garbage.
+/// It reads through a ``FileWindow``: the first bytes of each record, not the pages between.
 public struct RecordScanner {
     /// Block records hold a block (at least a header and a transaction count); undo records hold
     /// a `CBlockUndo` (one byte at least) followed by a 32-byte checksum.
@@ -31,7 +32,7 @@ public struct RecordScanner {
         var name: String { self == .undo ? "undo data" : "a block" }
     }
 
-    public let file: MappedFile
+    public let file: FileWindow
     public let number: Int
     public let magic: UInt32
     public let xorKey: XorKey
@@ -47,14 +48,14 @@ public struct RecordScanner {
 
     /// `startingAt`: resume where an earlier scan of the same file stopped (records before it
     /// are known already; bitcoind only ever appends).
-    public init(file: MappedFile, number: Int, magic: UInt32, xorKey: XorKey, isNewest: Bool, kind: Kind = .block, startingAt offset: Int = 0) {
+    public init(file: FileWindow, number: Int, magic: UInt32, xorKey: XorKey, isNewest: Bool, kind: Kind = .block, startingAt offset: Int = 0) {
         self.file = file
         self.number = number
         self.magic = magic
         self.xorKey = xorKey
         self.isNewest = isNewest
         self.kind = kind
-        position = min(max(0, offset), file.bytes.count)
+        position = min(max(0, offset), file.count)
         lastRecordEnd = position
     }
 
@@ -64,29 +65,38 @@ public struct RecordScanner {
     /// The end of the last complete record returned (or the starting offset).
     public private(set) var lastRecordEnd = 0
 
-    /// The 8-byte word at `offset` with the obfuscation removed.
-    @inline(__always) func word(at offset: Int) -> UInt64 {
-        let raw = file.bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
-        guard !xorKey.isIdentity else { return raw }
-        return raw ^ xorKey.rotatedWord(fileOffset: offset)
+    /// The file ended before `offset + length` although it was longer when opened.
+    private func shrank(at offset: Int) -> BlockFileError {
+        BlockFileError(path: file.path, offset: offset, "the file ended while being read (it was \(file.count) bytes): changed by another process?")
+    }
+
+    /// The 8 bytes at `offset` as stored (`raw`) and with the obfuscation removed (`decoded`).
+    @inline(__always) func word(at offset: Int) throws(BlockFileError) -> (raw: UInt64, decoded: UInt64) {
+        let bytes = try file.bytes(at: offset, count: 8)
+        guard bytes.count == 8 else { throw shrank(at: offset) }
+        let raw = bytes.loadUnaligned(as: UInt64.self)
+        return (raw, decode(raw, at: offset))
+    }
+
+    @inline(__always) func decode(_ raw: UInt64, at offset: Int) -> UInt64 {
+        xorKey.isIdentity ? raw : raw ^ xorKey.rotatedWord(fileOffset: offset)
     }
 
     /// The next record, or nil at the end of the file.
-    public mutating func next() -> RecordLocation? {
-        let bytes = file.bytes
-        let count = bytes.count
+    public mutating func next() throws(BlockFileError) -> RecordLocation? {
+        let count = file.count
         while position + 8 <= count {
-            let header = word(at: position)
+            let (raw, header) = try word(at: position)
             let recordMagic = UInt32(truncatingIfNeeded: header)
             if recordMagic != magic {
                 // Pre-allocated space is raw zeros (Core never obfuscates it): skip the whole run.
-                if bytes.loadUnaligned(fromByteOffset: position, as: UInt32.self) == 0 {
-                    skipZeros()
+                if UInt32(truncatingIfNeeded: raw) == 0 {
+                    try skipZeros()
                     continue
                 }
                 let start = position
                 if foreignNetwork == nil { foreignNetwork = Network.fromMagic(recordMagic) }
-                resync(from: position + 1)
+                try resync(from: position + 1)
                 let kind = Network.fromMagic(recordMagic).map { "magic of \($0.rawValue), not of this network" } ?? "bytes that are not a record"
                 problems.append(RecordProblem(path: file.path, offset: start,
                                               message: "\(kind) (\(position - start) bytes skipped)"))
@@ -98,7 +108,7 @@ public struct RecordScanner {
                 let start = position
                 problems.append(RecordProblem(path: file.path, offset: start,
                                               message: "record size \(size) is impossible for \(kind.name) (\(kind.minimumSize) bytes to 4,000,000)"))
-                resync(from: position + 1)
+                try resync(from: position + 1)
                 continue
             }
             if end > count {
@@ -116,7 +126,7 @@ public struct RecordScanner {
             lastRecordEnd = end
             return location
         }
-        if position < count && !allZero(from: position) {
+        if position < count, try !allZero(from: position) {
             if isNewest {
                 incompleteTail = position  // a record header still being written
             } else {
@@ -127,32 +137,60 @@ public struct RecordScanner {
         return nil
     }
 
-    private func allZero(from offset: Int) -> Bool {
-        file.bytes[offset...].allSatisfy { $0 == 0 }
-    }
-
-    private mutating func skipZeros() {
-        let bytes = file.bytes
-        let count = bytes.count
-        // Eight bytes at a time, then byte by byte to the first non-zero.
-        while position + 8 <= count && bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self) == 0 { position += 8 }
-        while position < count && bytes[position] == 0 { position += 1 }
-    }
-
-    /// Moves to the next offset from `start` whose decoded bytes are this network's magic.
-    private mutating func resync(from start: Int) {
-        var p = start
-        let count = file.bytes.count
-        while p + 8 <= count {
-            if UInt32(truncatingIfNeeded: word(at: p)) == magic { break }
-            p += 1
+    /// Calls `body` with the file's bytes from `offset` on, a window at a time, until it returns
+    /// how far into a window it stopped (nil: go on) or the file ends; returns where it stopped.
+    private func walk(from offset: Int, _ body: (UnsafeRawBufferPointer) -> Int?) throws(BlockFileError) -> Int {
+        var at = offset
+        while at < file.count {
+            let chunk = try file.bytes(at: at, count: min(FileWindow.capacity, file.count - at))
+            guard !chunk.isEmpty else { throw shrank(at: at) }
+            if let stop = body(chunk) { return at + stop }
+            at += chunk.count
         }
-        position = p + 8 <= count ? p : count
+        return file.count
     }
 
-    /// Copies (and de-obfuscates) `length` bytes at `offset` into `buffer`; a view of the mapping
-    /// itself is used instead wherever the file is not obfuscated (see `withPayload`).
-    public func read(offset: Int, length: Int, into buffer: inout [UInt8]) {
-        xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: file.bytes[offset..<(offset + length)]), fileOffset: offset, into: &buffer)
+    private func allZero(from offset: Int) throws(BlockFileError) -> Bool {
+        try walk(from: offset) { chunk in chunk.firstIndex { $0 != 0 } } == file.count
+    }
+
+    private mutating func skipZeros() throws(BlockFileError) {
+        // Eight bytes at a time, then byte by byte to the first non-zero.
+        position = try walk(from: position) { chunk in
+            var i = 0
+            while i + 8 <= chunk.count && chunk.loadUnaligned(fromByteOffset: i, as: UInt64.self) == 0 { i += 8 }
+            while i < chunk.count && chunk[i] == 0 { i += 1 }
+            return i < chunk.count ? i : nil
+        }
+    }
+
+    /// Moves to the next offset from `start` whose decoded bytes are this network's magic (and
+    /// which has 8 bytes after it), or to the end.
+    private mutating func resync(from start: Int) throws(BlockFileError) {
+        let count = file.count
+        var p = start
+        while p + 8 <= count {
+            let chunk = try file.bytes(at: p, count: min(FileWindow.capacity, count - p))
+            guard chunk.count >= 8 else { throw shrank(at: p) }
+            var i = 0
+            while i + 8 <= chunk.count {
+                let decoded = decode(chunk.loadUnaligned(fromByteOffset: i, as: UInt64.self), at: p + i)
+                if UInt32(truncatingIfNeeded: decoded) == magic {
+                    position = p + i
+                    return
+                }
+                i += 1
+            }
+            p += i  // the last 7 bytes start the next window
+        }
+        position = count
+    }
+
+    /// Copies (and de-obfuscates) `length` bytes (at most `FileWindow.capacity`) at `offset` into
+    /// `buffer`.
+    public func read(offset: Int, length: Int, into buffer: inout [UInt8]) throws(BlockFileError) {
+        let bytes = try file.bytes(at: offset, count: length)
+        guard bytes.count == length else { throw shrank(at: offset + bytes.count) }
+        xorKey.copyApplying(from: bytes, fileOffset: offset, into: &buffer)
     }
 }

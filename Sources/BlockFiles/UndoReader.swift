@@ -206,16 +206,20 @@ public final class UndoFiles: @unchecked Sendable {
         }
         let path = directory.undoFilePath(number)
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        let mapped = try MappedFile(path: path)
+        // Indexed through reads of each record's first bytes (undo records of blocks with many
+        // transactions are large: a mapping would fault their pages in); read through a mapping
+        // afterwards, each record when it is sought.
+        let window = try FileWindow(path: path, readSize: FileWindow.sparseReadSize)
+        window.adviseReadAhead(false)
         // The rev file numbered like the newest blk file may be being written by bitcoind: a
         // record cut short at its end is "not yet written", as for blk files.
-        var scanner = RecordScanner(file: mapped, number: number, magic: directory.network.magicValue, xorKey: directory.xorKey,
+        var scanner = RecordScanner(file: window, number: number, magic: directory.network.magicValue, xorKey: directory.xorKey,
                                     isNewest: isNewest(number), kind: .undo)
         var entries: [(offset: Int, size: Int, transactions: Int)] = []
         var head: [UInt8] = []
-        while let record = scanner.next() {
+        while let record = try scanner.next() {
             // The transaction count the undo data starts with, to match records to blocks cheaply.
-            scanner.read(offset: record.payloadOffset, length: min(record.size, 9), into: &head)
+            try scanner.read(offset: record.payloadOffset, length: min(record.size, 9), into: &head)
             let count = head.withUnsafeBytes { raw -> Int in
                 var cursor = ByteCursor(raw)
                 return (try? cursor.readCompactSize()).map(Int.init) ?? -1
@@ -225,8 +229,8 @@ public final class UndoFiles: @unchecked Sendable {
         if let problem = scanner.problems.first {
             throw BlockFileError(path: path, offset: problem.offset, "not an undo record: \(problem.message)")
         }
-        // Indexing touched every page; only the records sought are needed, each when it is.
-        mapped.releasePages(0..<mapped.bytes.count)
+        let mapped = try MappedFile(path: path)
+        // Only the records sought are needed, each when it is.
         mapped.adviseRandom()
         records[number] = (mapped, entries)
         if scanner.incompleteTail != nil { incompleteTails.insert(number) }

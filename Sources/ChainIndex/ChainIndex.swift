@@ -447,65 +447,65 @@ public struct ChainIndex: Sendable {
             stats.reused += 1
             return .unchanged
         }
-        let mapped: MappedFile
-        do { mapped = try MappedFile(path: path) } catch { throw .file(error) }
-        let current = FileIdentity.of(path) ?? identity
-        var resumeFrom: FileScanState?
-        if let known, current.mayHaveGrownFrom(known.scan.identity), lastRecordUnchanged(known, in: mapped, xorKey: directory.xorKey) {
-            resumeFrom = known.scan
-            stats.resumed += 1
-        } else {
-            stats.scanned += 1
+        do throws(BlockFileError) {
+            let window = try FileWindow(path: path, readSize: FileWindow.sparseReadSize)
+            let current = FileIdentity.of(path) ?? identity
+            var resumeFrom: FileScanState?
+            if let known, current.mayHaveGrownFrom(known.scan.identity), try lastRecordUnchanged(known, in: window, xorKey: directory.xorKey) {
+                resumeFrom = known.scan
+                stats.resumed += 1
+            } else {
+                stats.scanned += 1
+            }
+            let result = try scan(window, number: number, identity: current, isNewest: isNewest, directory: directory, from: resumeFrom)
+            stats.bytesScanned += max(0, window.count - (resumeFrom?.resumeOffset ?? 0))
+            if foreign == nil, let network = result.foreignNetwork { foreign = (network, path) }
+            return resumeFrom == nil ? .scanned(result.state, result.records) : .appended(result.state, result.records)
+        } catch {
+            throw .file(error)
         }
-        let result = scan(mapped, number: number, identity: current, isNewest: isNewest, directory: directory, from: resumeFrom)
-        stats.bytesScanned += max(0, mapped.bytes.count - (resumeFrom?.resumeOffset ?? 0))
-        if foreign == nil, let network = result.foreignNetwork { foreign = (network, path) }
-        return resumeFrom == nil ? .scanned(result.state, result.records) : .appended(result.state, result.records)
     }
 
-    /// Scans `mapped` from the start, or from where `earlier` stopped (returning the records
-    /// after it only); also the foreign network seen, which the index does not keep.
-    static func scan(_ mapped: MappedFile, number: Int, identity: FileIdentity, isNewest: Bool, directory: BlocksDirectory,
-                     from earlier: FileScanState?) -> (state: FileScanState, records: [HeaderRecord], foreignNetwork: Network?) {
-        // Headers only: each byte of a block body is to be read once, by the block pass. With
-        // large blocks, read-ahead would pull the bodies in with the headers, so ask for the
-        // pages touched only; with small ones the headers fill most pages anyway, and the
-        // kernel's fault-around is the faster way through them.
-        // No read-around even for the sample below (it would fetch read_ahead_kb around it).
-        mapped.adviseRandom()
-        var randomAccess = largestLeadingRecord(mapped, xorKey: directory.xorKey) >= randomAccessRecordSize
-        if !randomAccess { mapped.adviseNormal() }
+    /// Scans `file` from the start, or from where `earlier` stopped (returning the records after
+    /// it only); also the foreign network seen, which the index does not keep.
+    static func scan(_ file: FileWindow, number: Int, identity: FileIdentity, isNewest: Bool, directory: BlocksDirectory,
+                     from earlier: FileScanState?) throws(BlockFileError) -> (state: FileScanState, records: [HeaderRecord], foreignNetwork: Network?) {
+        // Headers only: each byte of a block body is to be read once, by the block pass. Large
+        // blocks: read each record's first bytes, and no read-ahead (it would pull the bodies in
+        // from disk with the headers). Small ones: the headers fill most pages anyway, so read
+        // ahead and serve several records from each read.
+        // No read-ahead even for the sample below (it would fetch read_ahead_kb around it).
+        file.adviseReadAhead(false)
+        var sparse = try largestLeadingRecord(file, xorKey: directory.xorKey) >= sparseRecordSize
+        if !sparse {
+            file.readSize = FileWindow.denseReadSize
+            file.adviseReadAhead(true)
+        }
         // Blocks grow along a chain (blk00000 starts with tiny ones): judge as the scan goes, by the
-        // recent records' average size, and stop read-ahead from there once they are large.
+        // recent records' average size, and read sparsely from there once they are large.
         var windowBytes = 0, windowRecords = 0
         var records: [HeaderRecord] = []
         // Problems found where the scan resumes concerned the file's end as it was (a record cut
         // short there, say); the new scan judges that part again.
         var problems = (earlier?.problems ?? []).filter { $0.offset < (earlier?.resumeOffset ?? 0) }
-        var scanner = RecordScanner(file: mapped, number: number, magic: directory.network.magicValue, xorKey: directory.xorKey,
+        var scanner = RecordScanner(file: file, number: number, magic: directory.network.magicValue, xorKey: directory.xorKey,
                                     isNewest: isNewest, startingAt: earlier?.resumeOffset ?? 0)
         var headerBuffer = [UInt8](repeating: 0, count: BlockHeader.size)
-        var releasedUpTo = earlier?.resumeOffset ?? 0
-        while let location = scanner.next() {
-            // Pages behind the scan leave resident memory as it goes (several files are scanned
-            // at once; each would otherwise stay resident whole until its scan ends).
-            if location.offset - releasedUpTo >= MappedFile.releaseBytes {
-                mapped.releasePages(releasedUpTo..<location.offset)
-                releasedUpTo = location.offset
-            }
-            if !randomAccess {
+        while let location = try scanner.next() {
+            if !sparse {
                 windowBytes += location.size
                 windowRecords += 1
                 if windowRecords == sizeWindow {
-                    if windowBytes / sizeWindow >= randomAccessRecordSize {
-                        randomAccess = true
-                        mapped.adviseRandom(from: location.offset)
+                    if windowBytes / sizeWindow >= sparseRecordSize {
+                        sparse = true
+                        file.readSize = FileWindow.sparseReadSize
+                        file.adviseReadAhead(false)
                     }
                     windowBytes = 0
                     windowRecords = 0
                 }
             }
-            scanner.read(offset: location.payloadOffset, length: BlockHeader.size, into: &headerBuffer)
+            try scanner.read(offset: location.payloadOffset, length: BlockHeader.size, into: &headerBuffer)
             // The record holds at least the 80 header bytes (the scanner checked its size).
             guard let (hash, header) = headerBuffer.withUnsafeBytes({ raw -> (BlockHash, BlockHeader)? in
                 var cursor = ByteCursor(raw)
@@ -513,7 +513,7 @@ public struct ChainIndex: Sendable {
             }) else { continue }
             let previous = header.previousBlockHash, bits = header.bits
             guard ProofOfWork.check(hash: hash, bits: bits) else {
-                problems.append(RecordProblem(path: mapped.path, offset: location.offset,
+                problems.append(RecordProblem(path: file.path, offset: location.offset,
                                               message: "block \(hash) fails its own proof of work (nBits \(String(bits, radix: 16))); skipped"))
                 continue
             }
@@ -526,31 +526,36 @@ public struct ChainIndex: Sendable {
 
     /// Whether the newest record an earlier scan found is still where it was, the same block
     /// (otherwise the file was rewritten, not appended to, and is scanned again in full).
-    static func lastRecordUnchanged(_ earlier: KnownFile, in mapped: MappedFile, xorKey: XorKey) -> Bool {
-        guard earlier.scan.resumeOffset <= mapped.bytes.count else { return false }
+    static func lastRecordUnchanged(_ earlier: KnownFile, in file: FileWindow, xorKey: XorKey) throws(BlockFileError) -> Bool {
+        guard earlier.scan.resumeOffset <= file.count else { return false }
         guard let last = earlier.last else { return true }
         let start = last.location.payloadOffset
-        guard start + BlockHeader.size <= mapped.bytes.count else { return false }
+        guard start + BlockHeader.size <= file.count else { return false }
+        let stored = try file.bytes(at: start, count: BlockHeader.size)
+        guard stored.count == BlockHeader.size else { return false }  // shrank meanwhile: not the file it was
         var header: [UInt8] = []
-        xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: mapped.bytes[start..<(start + BlockHeader.size)]), fileOffset: start, into: &header)
+        xorKey.copyApplying(from: stored, fileOffset: start, into: &header)
         return header.withUnsafeBytes { BlockHeader.hash(of: $0.baseAddress!) } == last.hash
     }
 
-    /// Record size from which the header pass reads pages on demand only (`MADV_RANDOM`): a
-    /// block this large spans several pages besides its header's.
-    public static let randomAccessRecordSize = 32 * 1024
+    /// Record size from which the header pass reads each record's first bytes only, without
+    /// read-ahead (``FileWindow/sparseReadSize``): a few pages of body or more per header.
+    /// Below it a read serves several records (``FileWindow/denseReadSize``).
+    public static let sparseRecordSize = 8 * 1024
 
     /// Records sampled to judge a file's block size (the first of blk00000 is the tiny genesis).
     static let sizeSamples = 4
-    /// Records whose average size decides, during a scan, that read-ahead should stop.
+    /// Records whose average size decides, during a scan, that reads become sparse.
     static let sizeWindow = 16
 
     /// The largest size field among a file's first few records (0 if there is none).
-    static func largestLeadingRecord(_ file: MappedFile, xorKey: XorKey) -> Int {
+    static func largestLeadingRecord(_ file: FileWindow, xorKey: XorKey) throws(BlockFileError) -> Int {
         var offset = 0, largest = 0
         var head: [UInt8] = []
-        for _ in 0..<sizeSamples where offset + 8 <= file.bytes.count {
-            xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: file.bytes[offset..<(offset + 8)]), fileOffset: offset, into: &head)
+        for _ in 0..<sizeSamples where offset + 8 <= file.count {
+            let stored = try file.bytes(at: offset, count: 8)
+            guard stored.count == 8 else { break }
+            xorKey.copyApplying(from: stored, fileOffset: offset, into: &head)
             let size = Int(UInt32(littleEndian: head.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self) }))
             largest = max(largest, size)
             offset += 8 + size

@@ -32,10 +32,9 @@ final class DamageFixture {
 
     /// Record locations of one file, in order.
     func records(_ file: Int) throws -> [RecordLocation] {
-        let mapped = try MappedFile(path: url(file).path)
-        var scanner = RecordScanner(file: mapped, number: file, magic: Network.regtest.magicValue, xorKey: .none, isNewest: false)
+        var scanner = RecordScanner(file: try FileWindow(path: url(file).path), number: file, magic: Network.regtest.magicValue, xorKey: .none, isNewest: false)
         var out: [RecordLocation] = []
-        while let r = scanner.next() { out.append(r) }
+        while let r = try scanner.next() { out.append(r) }
         return out
     }
 

@@ -22,10 +22,10 @@ import TestSupport
         let full = try Data(contentsOf: rev)
         // Cut inside the last record (the file is pre-allocated: zeros follow the records).
         let directory = try BlocksDirectory(path: blocks.path, network: .regtest)
-        var scanner = RecordScanner(file: try MappedFile(path: rev.path), number: newest, magic: Network.regtest.magicValue,
+        var scanner = RecordScanner(file: try FileWindow(path: rev.path), number: newest, magic: Network.regtest.magicValue,
                                     xorKey: directory.xorKey, isNewest: true, kind: .undo)
         var last: RecordLocation?
-        while let record = scanner.next() { last = record }
+        while let record = try scanner.next() { last = record }
         let record = try #require(last)
         try full.prefix(record.payloadOffset + record.size / 2).write(to: rev)
         return (blocks, rev, full)

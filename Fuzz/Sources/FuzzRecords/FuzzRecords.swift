@@ -2,9 +2,10 @@ import BitcoinWire
 import BlockFiles
 import FuzzSupport
 
-/// blk/rev record framing: byte 0 picks xor (bit 0), newest-file mode (bit 1) and undo records
-/// (bit 2); with xor, bytes 1-8 are the key; the rest is the file. Every record found is read
-/// back (de-obfuscated).
+/// blk/rev record framing: byte 0 picks xor (bit 0), newest-file mode (bit 1), undo records
+/// (bit 2) and sparse reads (bit 3: the header pass's small window, so records and garbage
+/// straddle refills); with xor, bytes 1-8 are the key; the rest is the file. Every record found
+/// is read back (de-obfuscated).
 let target: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32 = { data, size in
     let bytes = input(data, size)
     guard bytes.count >= 1 else { return 0 }
@@ -17,15 +18,17 @@ let target: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32 = { data, size 
         key = XorKey(bytes: Array(bytes[1..<9])) ?? .none
         start = 9
     }
-    let file = MappedFile(borrowing: UnsafeRawBufferPointer(rebasing: bytes[start...]), path: "fuzz/blk00000.dat")
+    let readSize = bytes[0] & 8 == 8 ? FileWindow.sparseReadSize : FileWindow.denseReadSize
+    let file = FileWindow(borrowing: UnsafeRawBufferPointer(rebasing: bytes[start...]), path: "fuzz/blk00000.dat", readSize: readSize)
     var scanner = RecordScanner(file: file, number: 0, magic: Network.regtest.magicValue, xorKey: key, isNewest: newest, kind: kind)
     var buffer: [UInt8] = []
     var records = 0
-    while let record = scanner.next() {
-        precondition(record.offset >= 0 && record.payloadOffset + record.size + kind.trailer <= file.bytes.count, "record outside the file")
-        scanner.read(offset: record.payloadOffset, length: min(record.size, BlockHeader.size), into: &buffer)
+    // Bytes in memory never end early, so reading cannot fail.
+    while let record = try! scanner.next() {
+        precondition(record.offset >= 0 && record.payloadOffset + record.size + kind.trailer <= file.count, "record outside the file")
+        try! scanner.read(offset: record.payloadOffset, length: min(record.size, BlockHeader.size), into: &buffer)
         records += 1
-        precondition(records <= file.bytes.count / 8 + 1, "more records than bytes allow")
+        precondition(records <= file.count / 8 + 1, "more records than bytes allow")
     }
     _ = scanner.problems.count
     return 0
