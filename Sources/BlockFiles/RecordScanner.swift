@@ -21,7 +21,13 @@ public struct RecordProblem: Sendable, CustomStringConvertible {
 
 /// Walks the records of one `blk*.dat` (or `rev*.dat`) file: skips pre-allocation zeros,
 /// checks each record's magic and size, and resynchronises on the next magic after garbage.
-/// It reads through a ``FileWindow``: the first bytes of each record, not the pages between.
+///
+/// It reads through a ``FileWindow`` and sets how: where records are large, each record's first
+/// bytes only, without read-ahead (the bytes between stay on disk: each byte of a block body is
+/// for the block pass to read, once); where they are small, a window at a time with read-ahead
+/// (their first bytes fill most pages anyway, and one read serves several records). It starts
+/// sparse and judges by the average size of the records it has just passed, as it goes (blocks
+/// grow along a chain: blk00000 starts with tiny ones).
 public struct RecordScanner {
     /// Block records hold a block (at least a header and a transaction count); undo records hold
     /// a `CBlockUndo` (one byte at least) followed by a 32-byte checksum.
@@ -57,6 +63,31 @@ public struct RecordScanner {
         self.kind = kind
         position = min(max(0, offset), file.count)
         lastRecordEnd = position
+        file.readSize = FileWindow.sparseReadSize
+        file.adviseReadAhead(false)
+    }
+
+    /// Average record size from which records are read sparsely (their first bytes only, no
+    /// read-ahead): a page of body or more between one record's header and the next.
+    public static let sparseRecordSize = 8 * 1024
+    /// Records whose average size decides how the next ones are read.
+    static let sizeWindow = 16
+    private var dense = false
+    private var windowBytes = 0, windowRecords = 0
+
+    /// Counts a record towards the read mode; every `sizeWindow` records, switches it if the
+    /// average size says so.
+    private mutating func judge(size: Int) {
+        windowBytes += size
+        windowRecords += 1
+        guard windowRecords == Self.sizeWindow else { return }
+        let small = windowBytes / Self.sizeWindow < Self.sparseRecordSize
+        windowBytes = 0
+        windowRecords = 0
+        guard small != dense else { return }
+        dense = small
+        file.readSize = small ? FileWindow.denseReadSize : FileWindow.sparseReadSize
+        file.adviseReadAhead(small)
     }
 
     /// Where a later scan of this file, grown by appends, should resume: the start of a record
@@ -124,6 +155,7 @@ public struct RecordScanner {
             let location = RecordLocation(file: number, offset: position, size: size)
             position = end
             lastRecordEnd = end
+            judge(size: size)
             return location
         }
         if position < count, try !allZero(from: position) {

@@ -209,8 +209,7 @@ public final class UndoFiles: @unchecked Sendable {
         // Indexed through reads of each record's first bytes (undo records of blocks with many
         // transactions are large: a mapping would fault their pages in); read through a mapping
         // afterwards, each record when it is sought.
-        let window = try FileWindow(path: path, readSize: FileWindow.sparseReadSize)
-        window.adviseReadAhead(false)
+        let window = try FileWindow(path: path)
         // The rev file numbered like the newest blk file may be being written by bitcoind: a
         // record cut short at its end is "not yet written", as for blk files.
         var scanner = RecordScanner(file: window, number: number, magic: directory.network.magicValue, xorKey: directory.xorKey,

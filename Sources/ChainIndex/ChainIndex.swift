@@ -448,7 +448,7 @@ public struct ChainIndex: Sendable {
             return .unchanged
         }
         do throws(BlockFileError) {
-            let window = try FileWindow(path: path, readSize: FileWindow.sparseReadSize)
+            let window = try FileWindow(path: path)
             let current = FileIdentity.of(path) ?? identity
             var resumeFrom: FileScanState?
             if let known, current.mayHaveGrownFrom(known.scan.identity), try lastRecordUnchanged(known, in: window, xorKey: directory.xorKey) {
@@ -470,20 +470,8 @@ public struct ChainIndex: Sendable {
     /// it only); also the foreign network seen, which the index does not keep.
     static func scan(_ file: FileWindow, number: Int, identity: FileIdentity, isNewest: Bool, directory: BlocksDirectory,
                      from earlier: FileScanState?) throws(BlockFileError) -> (state: FileScanState, records: [HeaderRecord], foreignNetwork: Network?) {
-        // Headers only: each byte of a block body is to be read once, by the block pass. Large
-        // blocks: read each record's first bytes, and no read-ahead (it would pull the bodies in
-        // from disk with the headers). Small ones: the headers fill most pages anyway, so read
-        // ahead and serve several records from each read.
-        // No read-ahead even for the sample below (it would fetch read_ahead_kb around it).
-        file.adviseReadAhead(false)
-        var sparse = try largestLeadingRecord(file, xorKey: directory.xorKey) >= sparseRecordSize
-        if !sparse {
-            file.readSize = FileWindow.denseReadSize
-            file.adviseReadAhead(true)
-        }
-        // Blocks grow along a chain (blk00000 starts with tiny ones): judge as the scan goes, by the
-        // recent records' average size, and read sparsely from there once they are large.
-        var windowBytes = 0, windowRecords = 0
+        // Headers only: the scanner reads each record's first bytes, and no more where blocks are
+        // large (see `RecordScanner`).
         var records: [HeaderRecord] = []
         // Problems found where the scan resumes concerned the file's end as it was (a record cut
         // short there, say); the new scan judges that part again.
@@ -492,19 +480,6 @@ public struct ChainIndex: Sendable {
                                     isNewest: isNewest, startingAt: earlier?.resumeOffset ?? 0)
         var headerBuffer = [UInt8](repeating: 0, count: BlockHeader.size)
         while let location = try scanner.next() {
-            if !sparse {
-                windowBytes += location.size
-                windowRecords += 1
-                if windowRecords == sizeWindow {
-                    if windowBytes / sizeWindow >= sparseRecordSize {
-                        sparse = true
-                        file.readSize = FileWindow.sparseReadSize
-                        file.adviseReadAhead(false)
-                    }
-                    windowBytes = 0
-                    windowRecords = 0
-                }
-            }
             try scanner.read(offset: location.payloadOffset, length: BlockHeader.size, into: &headerBuffer)
             // The record holds at least the 80 header bytes (the scanner checked its size).
             guard let (hash, header) = headerBuffer.withUnsafeBytes({ raw -> (BlockHash, BlockHeader)? in
@@ -536,31 +511,6 @@ public struct ChainIndex: Sendable {
         var header: [UInt8] = []
         xorKey.copyApplying(from: stored, fileOffset: start, into: &header)
         return header.withUnsafeBytes { BlockHeader.hash(of: $0.baseAddress!) } == last.hash
-    }
-
-    /// Record size from which the header pass reads each record's first bytes only, without
-    /// read-ahead (``FileWindow/sparseReadSize``): a few pages of body or more per header.
-    /// Below it a read serves several records (``FileWindow/denseReadSize``).
-    public static let sparseRecordSize = 8 * 1024
-
-    /// Records sampled to judge a file's block size (the first of blk00000 is the tiny genesis).
-    static let sizeSamples = 4
-    /// Records whose average size decides, during a scan, that reads become sparse.
-    static let sizeWindow = 16
-
-    /// The largest size field among a file's first few records (0 if there is none).
-    static func largestLeadingRecord(_ file: FileWindow, xorKey: XorKey) throws(BlockFileError) -> Int {
-        var offset = 0, largest = 0
-        var head: [UInt8] = []
-        for _ in 0..<sizeSamples where offset + 8 <= file.count {
-            let stored = try file.bytes(at: offset, count: 8)
-            guard stored.count == 8 else { break }
-            xorKey.copyApplying(from: stored, fileOffset: offset, into: &head)
-            let size = Int(UInt32(littleEndian: head.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self) }))
-            largest = max(largest, size)
-            offset += 8 + size
-        }
-        return largest
     }
 
     /// Room left in the tree's arrays for records a follow appends, so that its first look does
