@@ -107,7 +107,7 @@ public final class BlockPass: @unchecked Sendable {
     /// failure stops the pass with an error naming the file and offset.
     ///
     /// Inlinable so that it is specialized for `T` where it is called: the pass itself
-    /// (``runInOrder(records:produce:deliver:discard:)``) is not generic, and results wait in
+    /// (`runInOrder(records:produce:deliver:discard:)`) is not generic, and results wait in
     /// slots of `T`. Unspecialized generic code would look up the metadata of `T`, of its results
     /// and of their arrays in the runtime's shared caches for every block, on every worker at
     /// once: that contention, not the work, kept small blocks from scaling with cores.

@@ -28,7 +28,7 @@ extension CheckpointFile {
         }
     }
 
-    /// As ``writeAtomically(header:payloadPath:payloadBytes:to:failAfter:pauseMidwayMilliseconds:)``,
+    /// As ``writeAtomically(header:payloadPath:payloadBytes:to:threads:failAfter:pauseMidwayMilliseconds:)``,
     /// reading the payload through `payloadDescriptor` (the file `payloadPath` names; the
     /// descriptor stays open). For a database that a connection of this process holds open:
     /// opening and closing a descriptor of our own would drop that connection's locks.

@@ -8,9 +8,14 @@ public enum ProofVerifier {
     /// chain of 2^62 blocks needs fewer.
     public static let maxHops = 64
 
+    /// Checks `proof` against what the client trusts, step by step as `proofs.md` numbers them.
+    ///
     /// - Parameters:
-    ///   - trustedHeight, trustedConsensusHash: what the client trusts (never the proof's claim).
+    ///   - proof: the proof to check.
+    ///   - trustedHeight: the height of the consensus hash the client trusts (never the proof's claim).
+    ///   - trustedConsensusHash: the consensus hash the client trusts at that height.
     ///   - magic: the machine's magic, to check the Bitcoin transaction's operation (step 5).
+    /// - Returns: the record the proof proves, with where it was made.
     public static func verify(_ proof: Proof, trustedHeight: Int, trustedConsensusHash: String, magic: [UInt8]?) throws(ProofError) -> ProvenRecord {
         // 1. The trusted hash is the client's, and the format known.
         guard proof.format == Proof.format1 else { throw ProofError(step: 1, "unknown format '\(proof.format)'") }

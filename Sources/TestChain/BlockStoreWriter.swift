@@ -51,6 +51,9 @@ public final class BlockStoreWriter {
     private var descriptors: [String: Int32] = [:]
 
     /// - Parameters:
+    ///   - directory: the `blocks/` directory to write into.
+    ///   - network: the network whose magic frames every record.
+    ///   - xorKey: the obfuscation key every written byte is XORed with (Core's `xor.dat`).
     ///   - maxFileSize: rotate block files before they reach this size (Core: 128 MiB).
     ///     Pre-allocation chunks shrink to fit when it is smaller than Core's chunk size.
     public init(directory: String, network: Network, xorKey: XorKey, maxFileSize: Int = BlockStoreWriter.defaultMaxFileSize) throws {

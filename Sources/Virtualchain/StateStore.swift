@@ -284,7 +284,7 @@ public final class StateStore {
         try database.run("SELECT kind, count FROM vc_counts ORDER BY kind").map { ($0[0].string!, $0[1].int!) }
     }
 
-    /// A block's row in `vc_blocks` (see ``blockColumns``).
+    /// A block's row in `vc_blocks` (its hashes stored as bytes, each in the order its hex is shown).
     public struct BlockRow: Sendable {
         public var height: Int
         public var blockHash: BlockHash
