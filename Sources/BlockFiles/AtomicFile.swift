@@ -19,10 +19,16 @@ public final class AtomicFile {
     /// `failAfter` is a test hook: writing fails, as on a full disk, once this many bytes are written.
     public init(path: String, failAfter: Int? = nil) throws(BlockFileError) {
         self.path = path
-        temporary = (path as NSString).deletingLastPathComponent + "/." + (path as NSString).lastPathComponent + ".tmp"
+        temporary = Self.temporaryPath(for: path)
         limit = failAfter ?? Int.max
         fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw BlockFileError(path: temporary, "cannot create: \(String(cString: strerror(errno)))") }
+    }
+
+    /// Where the file for `path` is written before it is moved into place (a process killed
+    /// meanwhile leaves it: `.NAME.tmp` beside `path`).
+    public static func temporaryPath(for path: String) -> String {
+        (path as NSString).deletingLastPathComponent + "/." + (path as NSString).lastPathComponent + ".tmp"
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws(BlockFileError) {

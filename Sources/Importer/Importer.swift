@@ -63,6 +63,9 @@ public final class Importer<Machine: StateMachine> {
 
     var statePath: String { stateDirectory + "/" + StateStore.fileName }
     var pendingRestorePath: String { statePath + ".restore" }
+    /// Where a checkpoint is restored to be checked against its header, before it becomes the
+    /// pending restore.
+    var restoreCheckPath: String { pendingRestorePath + ".check" }
 
     public init(machine: Machine, stateDirectory: String, network: Network, options: ImporterOptions = ImporterOptions()) throws {
         self.machine = machine
@@ -107,6 +110,7 @@ public final class Importer<Machine: StateMachine> {
         if kept == nil {
             try completePendingRestore()
             checkpoints.removeLeftovers()
+            removeRestoreLeftovers()
         }
 
         // 1. The live state, or the newest checkpoint that verifies.
@@ -294,7 +298,7 @@ public final class Importer<Machine: StateMachine> {
                                extra: (CheckpointHeader) -> String?) throws -> CheckpointHeader? {
         var refused: [String: String] = [:]
         // The image is decoded straight into this file, then checked against its header.
-        let check = pendingRestorePath + ".check"
+        let check = restoreCheckPath
         while true {
             let (found, skipped) = try checkpoints.newestUsable(excluding: Set(refused.keys), restoringTo: check) { header in
                 if let objection = self.objection(to: header) { return objection }
@@ -355,6 +359,15 @@ public final class Importer<Machine: StateMachine> {
         let aside = statePath + ".replaced-\(Int(Date().timeIntervalSince1970))"
         try moveStateAside(to: aside)
         replacedState = aside
+    }
+
+    /// Deletes what a restore killed before it was complete leaves: the image being decoded (its
+    /// temporary file) or decoded but not yet checked. Either is as large as the state, and the
+    /// next restore, if one is needed, decodes the checkpoint again.
+    private func removeRestoreLeftovers() {
+        for path in [restoreCheckPath, AtomicFile.temporaryPath(for: restoreCheckPath)] where FileManager.default.fileExists(atPath: path) {
+            try? FileManager.default.removeItem(atPath: path)
+        }
     }
 
     /// Finishes a restore a crash interrupted: the restored image replaces the live database.

@@ -105,6 +105,22 @@ import TestSupport
         _ = lock
     }
 
+    /// A restore killed before it completed leaves an image as large as the state beside it
+    /// (being decoded, or decoded and not yet checked): the next start deletes both, whether it
+    /// restores again or, as here, uses the live state.
+    @Test func anInterruptedRestoreLeavesNothingBehind() throws {
+        let state = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: state) }
+        #expect(try cli(importArguments(chain.blocks, state, ["--checkpoint-every", "100", "--until", "200"])).status == 0)
+        let check = state.appendingPathComponent(StateStore.fileName + ".restore.check").path
+        for leftover in [check, AtomicFile.temporaryPath(for: check)] {
+            try Data(repeating: 7, count: 4096).write(to: URL(fileURLWithPath: leftover))
+        }
+        #expect(try cli(importArguments(chain.blocks, state)).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: check) && !FileManager.default.fileExists(atPath: AtomicFile.temporaryPath(for: check)))
+        #expect(try exportOf(state) == chain.referenceExport)
+    }
+
     @Test func fullDiskDuringACheckpointKeepsEarlierCheckpointsAndTheState() throws {
         let state = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: state) }
