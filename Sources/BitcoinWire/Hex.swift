@@ -2,8 +2,8 @@
 public enum Hex {
     private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
-    /// Lowercase hex of `bytes`, written straight into the string's storage (hashes are encoded
-    /// several times per block when a state stores them).
+    /// Lowercase hex of `bytes` (of their reversal if `reversed`), written straight into the
+    /// string's storage.
     public static func encode(_ bytes: UnsafeRawBufferPointer, reversed: Bool = false) -> String {
         String(unsafeUninitializedCapacity: bytes.count * 2) { out in
             write(bytes, reversed: reversed, into: out)
@@ -23,18 +23,6 @@ public enum Hex {
     }
 
     public static func encode(_ bytes: [UInt8]) -> String { bytes.withUnsafeBytes { encode($0) } }
-
-    /// A hash's display hex (byte-reversed) into `out` (64 bytes), without making a String.
-    public static func encodeDisplay(_ hash: Hash256, into out: UnsafeMutableBufferPointer<UInt8>) {
-        hash.withUnsafeBytes { encode($0, reversed: true, into: out) }
-    }
-
-    /// The hex digits of `bytes` (of their reversal if `reversed`) into the first
-    /// `2 * bytes.count` bytes of `out`, without making a String.
-    public static func encode(_ bytes: UnsafeRawBufferPointer, reversed: Bool = false, into out: UnsafeMutableBufferPointer<UInt8>) {
-        precondition(out.count >= 2 * bytes.count, "hex needs two bytes of output per byte")
-        write(bytes, reversed: reversed, into: out)
-    }
 
     public static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
         var out = [UInt8]()

@@ -88,19 +88,9 @@ public struct BlocksDirectory: Sendable {
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let bytes: UnsafeRawBufferPointer
-    private let owned: Bool
-
-    /// Treats bytes already in memory as the file at `path` (for fuzzing and tests); they must
-    /// outlive this object, which does not unmap them.
-    public init(borrowing bytes: UnsafeRawBufferPointer, path: String) {
-        self.path = path
-        self.bytes = bytes
-        owned = false
-    }
 
     public init(path: String) throws(BlockFileError) {
         self.path = path
-        owned = true
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw BlockFileError(path: path, "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -119,12 +109,8 @@ public final class MappedFile: @unchecked Sendable {
 
     /// Tells the kernel only the pages touched are wanted (no read-ahead): for a reader that
     /// reads some records of a file and not the bytes between them (an undo file, say).
-    public func adviseRandom(from offset: Int = 0) {
-        guard let base = bytes.baseAddress, offset < bytes.count else { return }
-        // madvise wants a page-aligned start: the page holding `offset`.
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = offset / page * page
-        madvise(UnsafeMutableRawPointer(mutating: base + start), bytes.count - start, MADV_RANDOM)
+    public func adviseRandom() {
+        if let base = bytes.baseAddress { madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_RANDOM) }
     }
 
     /// Tells the kernel the pages will be read in order (more read-ahead).
@@ -138,7 +124,7 @@ public final class MappedFile: @unchecked Sendable {
     /// in a shared page only takes a minor fault). A pass that is done with some blocks calls
     /// this so resident memory stays at the blocks in flight, not at the files mapped.
     public func releasePages(_ range: Range<Int>) {
-        guard owned, let base = bytes.baseAddress else { return }
+        guard let base = bytes.baseAddress else { return }
         let page = Self.pageSize
         let start = max(0, range.lowerBound) / page * page
         let end = min(bytes.count, (range.upperBound + page - 1) / page * page)
@@ -152,7 +138,7 @@ public final class MappedFile: @unchecked Sendable {
     public static let releaseBytes = 8 << 20
 
     deinit {
-        if owned, let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+        if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
     }
 }
 
