@@ -43,19 +43,8 @@ public final class FileWindow {
 
     public init(path: String, readSize: Int = FileWindow.denseReadSize) throws(BlockFileError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw BlockFileError(path: path, "cannot open: \(String(cString: strerror(errno)))") }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(fd)
-            throw BlockFileError(path: path, "cannot stat: \(reason)")
-        }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            close(fd)
-            throw BlockFileError(path: path, "cannot read: \(String(cString: strerror(EISDIR)))")
-        }
-        count = Int(info.st_size)
+        let (fd, size) = try ReadOnlyFile.open(path)
+        count = size
         source = .descriptor(fd)
         buffer = .allocate(byteCount: Self.capacity, alignment: 64)
         self.readSize = min(max(readSize, 1), Self.capacity)
@@ -103,13 +92,8 @@ public final class FileWindow {
             buffer.baseAddress!.copyMemory(from: bytes.baseAddress! + offset, byteCount: size)
             filled = size
         case let .descriptor(fd):
-            while filled < size {
-                let n = pread(fd, buffer.baseAddress! + filled, size - filled, off_t(offset + filled))
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { throw BlockFileError(path: path, offset: offset + filled, "cannot read: \(String(cString: strerror(errno)))") }
-                if n == 0 { break }  // the file shrank since it was opened: it ends here now
-                filled += n
-            }
+            // Fewer where the file shrank since it was opened: it ends there now.
+            filled = try ReadOnlyFile.read(fd, path: path, into: buffer.baseAddress!, count: size, at: offset)
         }
     }
 

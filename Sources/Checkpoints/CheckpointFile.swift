@@ -217,14 +217,10 @@ public enum CheckpointFile {
         try decodePayload(header: header, compressedBytes: fileBytes - frameEnd, nextInput: { () throws(CheckpointError) in
             guard offset < fileBytes else { return nil }
             let wanted = min(chunk.count, fileBytes - offset)
-            var filled = 0
-            while filled < wanted {
-                let n = pread(descriptor, chunk.baseAddress! + filled, wanted - filled, off_t(offset + filled))
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { throw CheckpointError.fileSystem("\(path): cannot read at offset \(offset + filled): \(String(cString: strerror(errno)))") }
-                if n == 0 { throw CheckpointError.truncated("truncated: \(path) ended at \(offset + filled) bytes while being read") }
-                filled += n
+            let filled = try fileSystem { () throws(BlockFileError) in
+                try ReadOnlyFile.read(descriptor, path: path, into: chunk.baseAddress!, count: wanted, at: offset)
             }
+            if filled < wanted { throw CheckpointError.truncated("truncated: \(path) ended at \(offset + filled) bytes while being read") }
             offset += filled
             return UnsafeRawBufferPointer(rebasing: chunk[0..<filled])
         }, into: body)

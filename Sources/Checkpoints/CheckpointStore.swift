@@ -88,36 +88,39 @@ public final class CheckpointStore: @unchecked Sendable {
     public func inspect(_ path: String, payload: Bool) -> (entry: Entry, payload: [UInt8]?) {
         guard payload else { return (examine(path, verifyPayload: false), nil) }
         var kept: [UInt8] = []
-        let entry = examine(path, verifyPayload: true) { (piece: UnsafeRawBufferPointer) throws(CheckpointError) in kept.append(contentsOf: piece) }
+        let entry = examine(path, verifyPayload: true, into: { (piece: UnsafeRawBufferPointer) throws(CheckpointError) in kept.append(contentsOf: piece) })
         return (entry, entry.ok ? kept : nil)
     }
 
     /// Reads a checkpoint's header (only the file's first bytes: listing and retention look at
     /// every checkpoint) and, with `verifyPayload`, streams its payload through every check into
-    /// `body`, a piece at a time: memory stays at a piece whatever the state's size. The entry
-    /// says what is wrong; pieces handed before a problem was found are unverified.
-    func examine(_ path: String, verifyPayload: Bool,
+    /// `body`, a piece at a time: memory stays at a piece whatever the state's size. A header
+    /// `objection` returns a reason for is not decoded: its entry has that reason as its problem.
+    /// The entry says what is wrong; pieces handed before a problem was found are unverified.
+    func examine(_ path: String, verifyPayload: Bool, objection: (CheckpointHeader) -> String? = { _ in nil },
                  into body: (UnsafeRawBufferPointer) throws(CheckpointError) -> Void = { (_: UnsafeRawBufferPointer) throws(CheckpointError) in }) -> Entry {
         func unreadable(_ reason: String, bytes: Int = 0) -> Entry {
             var entry = Entry(path: path, bytes: bytes, header: nil, problem: "cannot be read (\(reason))")
             entry.inaccessible = entry.problem
             return entry
         }
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return unreadable(String(cString: strerror(errno))) }
+        let descriptor: Int32, size: Int
+        do { (descriptor, size) = try ReadOnlyFile.open(path) } catch { return unreadable(error.message) }
         defer { close(descriptor) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else { return unreadable(String(cString: strerror(errno))) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { return unreadable(String(cString: strerror(EISDIR))) }
-        let size = Int(info.st_size)
         var prefix = [UInt8](repeating: 0, count: min(size, CheckpointFile.headerFrameLimit))
-        let read = prefix.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, 0) }
-        guard read >= 0 else { return unreadable(String(cString: strerror(errno)), bytes: size) }
-        prefix.removeLast(prefix.count - read)
         do throws(CheckpointError) {
+            let read = try prefix.withUnsafeMutableBytes { raw in
+                Result { () throws(CheckpointError) in
+                    try CheckpointFile.fileSystem { () throws(BlockFileError) in
+                        try ReadOnlyFile.read(descriptor, path: path, into: raw.baseAddress!, count: raw.count, at: 0)
+                    }
+                }
+            }.get()
+            prefix.removeLast(prefix.count - read)
             let (header, frameEnd) = try prefix.withUnsafeBytes { raw in
                 Result { () throws(CheckpointError) in try CheckpointFile.readHeader(raw) }
             }.get()
+            if let reason = objection(header) { return Entry(path: path, bytes: size, header: header, problem: reason) }
             if verifyPayload {
                 try CheckpointFile.readPayload(descriptor: descriptor, path: path, fileBytes: size, header: header, frameEnd: frameEnd, into: body)
             }
@@ -138,28 +141,23 @@ public final class CheckpointStore: @unchecked Sendable {
     /// verified). Returns its entry, and the newer ones skipped, with why. A checkpoint that
     /// cannot be read at all stops the search with an error: skipping it would restore an older
     /// state than the user has, or none. `excluding` names checkpoints already found unusable by
-    /// the caller (skipped unread).
+    /// the caller (skipped unread); one objected to is not decoded.
     public func newestUsable(excluding: Set<String> = [], restoringTo destination: String,
                              accept: (CheckpointHeader) -> String?) throws(CheckpointError) -> (found: Entry?, skipped: [Entry]) {
         var skipped: [Entry] = []
         for path in try paths().reversed() where !excluding.contains(path) {
-            // The header first: a checkpoint objected to is not decoded.
-            var entry = examine(path, verifyPayload: false)
-            if let header = entry.header, entry.problem == nil, let reason = accept(header) { entry.problem = reason }
+            let file = try CheckpointFile.fileSystem { () throws(BlockFileError) in try AtomicFile(path: destination) }
+            var writeFailure: CheckpointError?
+            let entry = examine(path, verifyPayload: true, objection: accept, into: { (piece: UnsafeRawBufferPointer) throws(CheckpointError) in
+                do throws(BlockFileError) { try file.write(piece) } catch {
+                    writeFailure = .fileSystem(error.description)
+                    throw writeFailure!
+                }
+            })
+            if let writeFailure { throw writeFailure }
             if entry.ok {
-                let file = try CheckpointFile.fileSystem { () throws(BlockFileError) in try AtomicFile(path: destination) }
-                var writeFailure: CheckpointError?
-                entry = examine(path, verifyPayload: true) { (piece: UnsafeRawBufferPointer) throws(CheckpointError) in
-                    do throws(BlockFileError) { try file.write(piece) } catch {
-                        writeFailure = .fileSystem(error.description)
-                        throw writeFailure!
-                    }
-                }
-                if let writeFailure { throw writeFailure }
-                if entry.ok {
-                    try CheckpointFile.fileSystem { () throws(BlockFileError) in try file.commit() }
-                    return (entry, skipped)
-                }
+                try CheckpointFile.fileSystem { () throws(BlockFileError) in try file.commit() }
+                return (entry, skipped)
             }
             if let inaccessible = entry.inaccessible {
                 throw CheckpointError.fileSystem("\(path): \(inaccessible); nothing was changed")

@@ -57,14 +57,10 @@ extension CheckpointFile {
                                threads: Int, failAfter: Int?, pauseMidwayMilliseconds: Int?) throws {
         /// Reads `count` payload bytes at `offset` into `buffer`.
         func read(_ buffer: UnsafeMutableRawPointer, count: Int, at offset: Int) throws {
-            var done = 0
-            while done < count {
-                let n = pread(source, buffer + done, count - done, off_t(offset + done))
-                guard n > 0 else {
-                    throw CheckpointError.fileSystem("\(payloadPath): read failed at offset \(offset + done): \(n < 0 ? String(cString: strerror(errno)) : "the file ended early")")
-                }
-                done += n
+            let done = try fileSystem { () throws(BlockFileError) in
+                try ReadOnlyFile.read(source, path: payloadPath, into: buffer, count: count, at: offset)
             }
+            if done < count { throw CheckpointError.fileSystem("\(payloadPath): read failed at offset \(offset + done): the file ended early") }
         }
 
         // First pass: the header carries the payload's SHA-256.
