@@ -20,7 +20,7 @@ extension Hashes {
         guard usesSHAExtensions else { return (dsha256(a), dsha256(b)) }
         return withUnsafeTemporaryAllocation(byteCount: 4 * 128, alignment: 16) { scratch -> (Hash256, Hash256) in
             let tailA = scratch.baseAddress!, tailB = tailA + 128
-            let secondA = tailA + 256, secondB = tailA + 384
+            let second = tailA + 256
             var stateA = initialState, stateB = initialState
             withUnsafeMutableBytes(of: &stateA) { sa in
                 withUnsafeMutableBytes(of: &stateB) { sb in
@@ -40,12 +40,7 @@ extension Hashes {
                     for i in 0..<commonEnd { vc_sha256_shani_transform2(wa, ba + 64 * i, wb, bb + 64 * i) }
                     for i in commonEnd..<endA { vc_sha256_shani_transform(wa, ba + 64 * i) }
                     for i in commonEnd..<endB { vc_sha256_shani_transform(wb, bb + 64 * i) }
-                    // Second round: each 32-byte digest, padded, in one block.
-                    digestBlock(from: wa, into: secondA)
-                    digestBlock(from: wb, into: secondB)
-                    reset(wa)
-                    reset(wb)
-                    vc_sha256_shani_transform2(wa, secondA.assumingMemoryBound(to: UInt8.self), wb, secondB.assumingMemoryBound(to: UInt8.self))
+                    secondRound(wa, wb, scratch: second)
                 }
             }
             return (digest(of: stateA), digest(of: stateB))
@@ -60,7 +55,7 @@ extension Hashes {
             return (dsha256(UnsafeRawBufferPointer(start: a, count: 64)), dsha256(UnsafeRawBufferPointer(start: b, count: 64)))
         }
         return withUnsafeTemporaryAllocation(byteCount: 3 * 64, alignment: 16) { scratch -> (Hash256, Hash256) in
-            let padding = scratch.baseAddress!, secondA = padding + 64, secondB = padding + 128
+            let padding = scratch.baseAddress!, second = padding + 64
             padding.storeBytes(of: UInt8(0x80), as: UInt8.self)
             (padding + 1).initializeMemory(as: UInt8.self, repeating: 0, count: 55)
             padding.storeBytes(of: UInt64(512).bigEndian, toByteOffset: 56, as: UInt64.self)
@@ -71,15 +66,22 @@ extension Hashes {
                     let pad = padding.assumingMemoryBound(to: UInt8.self)
                     vc_sha256_shani_transform2(wa, a.assumingMemoryBound(to: UInt8.self), wb, b.assumingMemoryBound(to: UInt8.self))
                     vc_sha256_shani_transform2(wa, pad, wb, pad)
-                    digestBlock(from: wa, into: secondA)
-                    digestBlock(from: wb, into: secondB)
-                    reset(wa)
-                    reset(wb)
-                    vc_sha256_shani_transform2(wa, secondA.assumingMemoryBound(to: UInt8.self), wb, secondB.assumingMemoryBound(to: UInt8.self))
+                    secondRound(wa, wb, scratch: second)
                 }
             }
             return (digest(of: stateA), digest(of: stateB))
         }
+    }
+
+    /// The second round of two double hashes: each lane's 32-byte first digest, padded, hashed
+    /// from the initial state (both lanes at once). `scratch` has room for two blocks.
+    private static func secondRound(_ wa: UnsafeMutablePointer<UInt32>, _ wb: UnsafeMutablePointer<UInt32>, scratch: UnsafeMutableRawPointer) {
+        let blockA = scratch, blockB = scratch + 64
+        digestBlock(from: wa, into: blockA)
+        digestBlock(from: wb, into: blockB)
+        reset(wa)
+        reset(wb)
+        vc_sha256_shani_transform2(wa, blockA.assumingMemoryBound(to: UInt8.self), wb, blockB.assumingMemoryBound(to: UInt8.self))
     }
 
     /// The padded block of a 32-byte digest (the state's words, big-endian) for the second round.

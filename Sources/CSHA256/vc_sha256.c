@@ -136,9 +136,14 @@ typedef struct {
 
 enum { STAGE_DATA, STAGE_TAIL, STAGE_SECOND, STAGE_DONE };
 
+// Steps past parts this lane has used up (or that are empty); only while bytes remain.
+static void skip_used_parts(job *j) {
+    while (j->offset == j->message->length[j->part]) { j->part++; j->offset = 0; }
+}
+
 static void copy_out(job *j, uint8_t *out, size_t count) {
     while (count > 0) {
-        while (j->offset == j->message->length[j->part]) { j->part++; j->offset = 0; }
+        skip_used_parts(j);
         size_t available = j->message->length[j->part] - j->offset;
         size_t n = available < count ? available : count;
         memcpy(out, j->message->part[j->part] + j->offset, n);
@@ -163,7 +168,7 @@ static void store_be32(uint8_t *p, uint32_t v) { p[0] = v >> 24; p[1] = v >> 16;
 static const uint8_t *next_block(job *j) {
     if (j->stage == STAGE_DATA) {
         if (j->remaining >= 64) {
-            while (j->offset == j->message->length[j->part]) { j->part++; j->offset = 0; }
+            skip_used_parts(j);
             if (j->message->length[j->part] - j->offset >= 64) {   // straight from the message
                 const uint8_t *block = j->message->part[j->part] + j->offset;
                 j->offset += 64;
@@ -201,17 +206,25 @@ static const uint8_t *next_block(job *j) {
     return NULL;
 }
 
+// The next block for lane `j`, starting the next of the messages (from `*next`) whenever the
+// lane's own is done; NULL once none is left.
+static const uint8_t *next_block_or_message(job *j, const vc_message *messages, size_t count, size_t *next, uint8_t *digests) {
+    const uint8_t *block = next_block(j);
+    while (block == NULL && *next < count) {
+        start(j, &messages[*next], digests + 32 * *next);
+        (*next)++;
+        block = next_block(j);
+    }
+    return block;
+}
+
 void vc_sha256d_messages(const vc_message *messages, size_t count, uint8_t *digests) {
     job lanes[2];
-    const uint8_t *block[2] = {NULL, NULL};
+    const uint8_t *block[2];
     size_t next = 0;
     for (int l = 0; l < 2; l++) {
-        block[l] = NULL;
-        while (block[l] == NULL && next < count) {
-            start(&lanes[l], &messages[next], digests + 32 * next);
-            next++;
-            block[l] = next_block(&lanes[l]);
-        }
+        lanes[l].stage = STAGE_DONE;  // no message yet: the first call starts one
+        block[l] = next_block_or_message(&lanes[l], messages, count, &next, digests);
     }
     while (block[0] != NULL || block[1] != NULL) {
         if (block[0] != NULL && block[1] != NULL) {
@@ -221,13 +234,7 @@ void vc_sha256d_messages(const vc_message *messages, size_t count, uint8_t *dige
             vc_sha256_shani_transform(lanes[l].state, block[l]);
         }
         for (int l = 0; l < 2; l++) {
-            if (block[l] == NULL) continue;
-            block[l] = next_block(&lanes[l]);
-            while (block[l] == NULL && next < count) {   // this lane's message is done: take the next
-                start(&lanes[l], &messages[next], digests + 32 * next);
-                next++;
-                block[l] = next_block(&lanes[l]);
-            }
+            if (block[l] != NULL) block[l] = next_block_or_message(&lanes[l], messages, count, &next, digests);
         }
     }
 }
