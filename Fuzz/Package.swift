@@ -18,6 +18,9 @@ let package = Package(
         fuzzTarget("FuzzRecords", ["BitcoinWire", "BlockFiles"]),
         fuzzTarget("FuzzBlock", ["BitcoinWire"]),
         fuzzTarget("FuzzFilter", ["BitcoinWire"]),
+        // Our filter against the original's tokenizer, transcribed plainly (a link to the test
+        // target's file, so both compare against one transcription).
+        fuzzTarget("FuzzNullData", ["BitcoinWire"]),
         fuzzTarget("FuzzCandidates", ["BitcoinWire", "BlockFiles", "BlockReader"]),
         fuzzTarget("FuzzUndo", ["BitcoinWire", "BlockFiles"]),
         fuzzTarget("FuzzCheckpoint", ["Checkpoints"]),

@@ -1,6 +1,7 @@
-/// Which transactions carry an operation (spec section 2): the data pushed by the last nulldata
-/// output starts with `magic`, followed by an opcode in `opcodes` (any opcode when nil). One
-/// definition for the engine, `ops`, `bench` and the proof verifier.
+/// Which transactions carry an operation (docs/virtualchain.md, section 2): the data the
+/// transaction carries (``TransactionView/nullData``, decided by its last `OP_RETURN`-led output)
+/// starts with `magic`, followed by an opcode in `opcodes` (any opcode when nil). One definition
+/// for the engine, `ops`, `bench`, candidate extraction and the proof verifier.
 public struct OperationFilter: Sendable {
     public let magic: [UInt8]
     /// The opcodes that count; nil accepts every opcode (`ops` lists them all).

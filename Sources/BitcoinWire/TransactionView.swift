@@ -18,13 +18,14 @@ public struct TransactionView {
     @usableFromInline let outputsStart: Int
     /// End of the outputs: start of the witness data, or of the lock time.
     @usableFromInline let outputsEnd: Int
-    /// Range of the data pushed by the transaction's last nulldata output (spec section 2), if any.
+    /// Range of the data the transaction carries (docs/virtualchain.md, section 2): the push of its
+    /// last output that starts with `OP_RETURN`, when that output is well formed; nil otherwise.
     public let nullDataRange: Range<Int>?
 
     public var version: Int32 { Int32(littleEndian: bytes.loadUnaligned(as: Int32.self)) }
     public var lockTime: UInt32 { UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self)) }
 
-    /// The data pushed by the last nulldata output (`OP_RETURN <one push>`), a view.
+    /// The data the transaction carries (see `nullDataRange`), a view.
     public var nullData: UnsafeRawBufferPointer? {
         nullDataRange.map { UnsafeRawBufferPointer(rebasing: bytes[$0]) }
     }
@@ -71,9 +72,12 @@ public struct TransactionView {
             let scriptStart = cursor.position
             try cursor.skip(Int(clamping: scriptLengthValue))
             let length = Int(scriptLengthValue)
-            if length >= 2 && cursor.base[scriptStart] == Opcode.opReturn,
-               let push = NullData.singlePush(in: UnsafeRawBufferPointer(rebasing: cursor.base[(scriptStart + 1)..<(scriptStart + length)])) {
-                nullData = (scriptStart + 1 + push.lowerBound - start)..<(scriptStart + 1 + push.upperBound - start)
+            // Every OP_RETURN-led output decides anew, a malformed one too (spec section 2).
+            if length >= 1 && cursor.base[scriptStart] == Opcode.opReturn {
+                let afterOpReturn = UnsafeRawBufferPointer(rebasing: cursor.base[(scriptStart + 1)..<(scriptStart + length)])
+                nullData = NullData.soleDataPush(afterOpReturn: afterOpReturn).map {
+                    (scriptStart + 1 + $0.lowerBound - start)..<(scriptStart + 1 + $0.upperBound - start)
+                }
             }
         }
         let outputsEnd = cursor.position
@@ -202,33 +206,44 @@ public struct TransactionView {
     }
 }
 
-/// The nulldata rule of spec section 2.
+/// The nulldata rule of spec section 2, as the original virtualchain decides it.
+///
+/// The original tokenizes an `OP_RETURN`-led script (pybitcointools' `deserialize_script`) and
+/// takes the data only when the script is exactly two tokens, the second a data push. Its
+/// tokenizer is lenient: a push that runs past the end of the script pushes the bytes that are
+/// there, and an `OP_PUSHDATA1/2/4` length cut short is read, little-endian, from the bytes that
+/// remain. A consensus tool must decide these cases as every other implementation does, however
+/// odd: such scripts are valid in blocks.
 public enum NullData {
-    /// If `script` (the bytes after `OP_RETURN`) is exactly one data push — direct 1–75 bytes,
-    /// OP_PUSHDATA1/2/4 — and nothing else, the range of the pushed bytes within it.
+    /// The data an `OP_RETURN`-led output carries: `afterOpReturn` is its script after the
+    /// `OP_RETURN` byte. The range of the pushed bytes within `afterOpReturn` when what follows
+    /// `OP_RETURN` is exactly one data push (direct 1-75 bytes, or `OP_PUSHDATA1/2/4`; cut short
+    /// or not, minimal or not); nil when it is anything else (nothing, `OP_0`, `OP_1NEGATE`,
+    /// `OP_1`-`OP_16`, another opcode, or a push followed by more), which leaves the transaction
+    /// carrying nothing.
     @inlinable
-    public static func singlePush(in script: UnsafeRawBufferPointer) -> Range<Int>? {
-        guard script.count >= 1 else { return nil }
+    public static func soleDataPush(afterOpReturn script: UnsafeRawBufferPointer) -> Range<Int>? {
+        let count = script.count
+        guard count >= 1 else { return nil }
         let op = script[0]
-        let start: Int, length: Int
+        let dataStart: Int, declaredLength: Int
         switch op {
         case 1...75:
-            start = 1; length = Int(op)
-        case Opcode.pushData1:
-            guard script.count >= 2 else { return nil }
-            start = 2; length = Int(script[1])
-        case Opcode.pushData2:
-            guard script.count >= 3 else { return nil }
-            start = 3; length = Int(script[1]) | Int(script[2]) << 8
-        case Opcode.pushData4:
-            guard script.count >= 5 else { return nil }
-            start = 5
-            length = Int(UInt32(littleEndian: script.loadUnaligned(fromByteOffset: 1, as: UInt32.self)))
+            dataStart = 1
+            declaredLength = Int(op)
+        case Opcode.pushData1, Opcode.pushData2, Opcode.pushData4:
+            let lengthBytes = 1 << Int(op - Opcode.pushData1)  // 1, 2 or 4
+            // A length cut short by the script's end: the bytes that remain, little-endian.
+            var length = 0
+            for i in 0..<min(lengthBytes, count - 1) { length |= Int(script[1 + i]) << (8 * i) }
+            dataStart = 1 + lengthBytes
+            declaredLength = length
         default:
             return nil
         }
-        guard start + length == script.count else { return nil }
-        return start..<script.count
+        // A second token follows when the push, as declared, ends before the script does.
+        guard dataStart + declaredLength >= count else { return nil }
+        return min(dataStart, count)..<count
     }
 
     /// Longest magic prefix accepted on the command line.

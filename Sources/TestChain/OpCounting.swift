@@ -1,38 +1,39 @@
 import BitcoinWire
 
-/// Writes OP_RETURN outputs for the op mix, and counts operations by the rule of spec section 2.
+/// Writes OP_RETURN outputs for the op mix, and counts operations by the rule of the nulldata
+/// document (docs/virtualchain.md, section 2).
 /// The counting is a deliberately plain, separate implementation of that rule, so that the reader's
 /// filter can be checked against the generator's manifest.
 enum OpCounting {
     /// Opcodes of the names system first, then other printable characters.
     static let opcodes: [UInt8] = Array("?:+>~$#!".utf8)
 
-    /// The data of a nulldata script: `OP_RETURN` followed by exactly one data push and nothing else.
-    static func nullDataPush(_ s: [UInt8]) -> ArraySlice<UInt8>? {
-        guard s.count >= 2, s[0] == Opcode.opReturn else { return nil }
+    /// What an output script says of the transaction's data (spec section 2): nil when it does
+    /// not start with `OP_RETURN` (it changes nothing); `.some(nil)` when it does but is not
+    /// `OP_RETURN` and exactly one data push (it clears the data); otherwise the pushed bytes,
+    /// read leniently: a push or a push length cut short by the script's end takes what is there.
+    static func nullDataPush(_ s: [UInt8]) -> ArraySlice<UInt8>?? {
+        guard s.first == Opcode.opReturn else { return .none }
+        guard s.count >= 2 else { return .some(nil) }
         let start: Int, length: Int
         switch s[1] {
         case 1...75: start = 2; length = Int(s[1])
-        case Opcode.pushData1:
-            guard s.count >= 3 else { return nil }
-            start = 3; length = Int(s[2])
-        case Opcode.pushData2:
-            guard s.count >= 4 else { return nil }
-            start = 4; length = Int(s[2]) | Int(s[3]) << 8
-        case Opcode.pushData4:
-            guard s.count >= 6 else { return nil }
-            start = 6; length = Int(s[2]) | Int(s[3]) << 8 | Int(s[4]) << 16 | Int(s[5]) << 24
-        default: return nil
+        case Opcode.pushData1, Opcode.pushData2, Opcode.pushData4:
+            let width = s[1] == Opcode.pushData1 ? 1 : s[1] == Opcode.pushData2 ? 2 : 4
+            start = 2 + width
+            length = s[2..<min(start, s.count)].reversed().reduce(0) { $0 << 8 | Int($1) }
+        default: return .some(nil)
         }
-        guard start + length == s.count else { return nil }
-        return s[start...]
+        guard start + length >= s.count else { return .some(nil) }
+        return .some(s[min(start, s.count)...])
     }
 
-    /// Adds one to `counts[i]` if the last nulldata output among `outputs` carries an operation for `magics[i]`.
+    /// Adds one to `counts[i]` if the transaction with these `outputs` carries an operation for
+    /// `magics[i]`: the last output starting with `OP_RETURN` decides, malformed or not.
     static func count(outputs: [[UInt8]], magics: [[UInt8]], into counts: inout [Int]) {
         var last: ArraySlice<UInt8>?
         for script in outputs {
-            if let data = nullDataPush(script) { last = data }
+            if let verdict = nullDataPush(script) { last = verdict }
         }
         guard let data = last else { return }
         for (i, magic) in magics.enumerated() where data.count >= magic.count + 1 && data.starts(with: magic) {

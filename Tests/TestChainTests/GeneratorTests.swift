@@ -123,7 +123,7 @@ func fileContents(_ directory: URL) throws -> [String: Data] {
         #expect(throws: OpMix.ParseError.self) { try OpMix(parsing: "magics=") }
     }
 
-    @Test func opCountingFollowsSpecSection2() {
+    @Test func opCountingDecidesAsTheOriginal() {
         let id = Array("id".utf8)
         func count(_ scripts: [[UInt8]]) -> Int {
             var counts = [0]
@@ -134,8 +134,11 @@ func fileContents(_ directory: URL) throws -> [String: Data] {
         #expect(count([op]) == 1)
         #expect(count([Script.nullData(id)]) == 0)                                   // no opcode byte
         #expect(count([op, Script.nullData(Array("omni".utf8) + [0])]) == 0)         // the last nulldata counts
-        #expect(count([op, op + [0x51]]) == 1)                                        // two pushes: not nulldata
+        #expect(count([op, op + [0x51]]) == 0)                                        // a malformed last OP_RETURN clears
+        #expect(count([op + [0x51], op]) == 1)                                        // a well-formed last one decides
+        #expect(count([op, [0x51]]) == 1)                                             // a payment after it changes nothing
         #expect(count([[Opcode.opReturn, Opcode.pushData1, 3] + id + [0x24]]) == 1)   // PUSHDATA1 is a data push
-        #expect(count([[Opcode.opReturn, Opcode.pushData1, 9] + id + [0x24]]) == 0)   // push runs past the end
+        #expect(count([[Opcode.opReturn, Opcode.pushData1, 9] + id + [0x24]]) == 1)   // a push cut short pushes what is there
+        #expect(count([[Opcode.opReturn, Opcode.pushData2, 9]]) == 0)                  // a length cut short: empty data
     }
 }

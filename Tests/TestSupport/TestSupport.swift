@@ -10,6 +10,9 @@ public enum TestPaths {
     public static let corpus = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus")
     public static var corpusAvailable: Bool { FileManager.default.fileExists(atPath: corpus.path) }
 
+    /// `../shared/spec` beside the project: vectors computed with the original's code, read in place.
+    public static let sharedSpec = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/spec")
+
     public static let pythonTests = packageRoot.appendingPathComponent("Tests/python")
 
     /// The built `virtualchain` executable (the test targets depend on it, so it is built first).

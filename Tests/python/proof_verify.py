@@ -27,8 +27,28 @@ def read_compact(b, i):
     return int.from_bytes(b[i + 1:i + 1 + width], "little"), i + 1 + width
 
 
+def sole_push_after_op_return(script):
+    """The original virtualchain's rule for an OP_RETURN-led script: the data when exactly one
+    data push follows OP_RETURN (read leniently: a push, or a push's length, cut short by the
+    script's end takes the bytes that are there), None for anything else."""
+    if len(script) < 2:
+        return None
+    op = script[1]
+    if 1 <= op <= 75:
+        start, length = 2, op
+    elif op in (0x4C, 0x4D, 0x4E):
+        width = {0x4C: 1, 0x4D: 2, 0x4E: 4}[op]
+        start, length = 2 + width, int.from_bytes(script[2:2 + width], "little")
+    else:
+        return None
+    if start + length < len(script):
+        return None  # more follows the push
+    return script[start:]
+
+
 def last_nulldata(tx):
-    """The data pushed by the last output `OP_RETURN <one push>` of a non-witness transaction."""
+    """The data the transaction carries: every output starting with OP_RETURN decides anew, a
+    malformed one too (the original virtualchain's rule), of a non-witness transaction."""
     i = 4
     n_in, i = read_compact(tx, i)
     for _ in range(n_in):
@@ -40,14 +60,8 @@ def last_nulldata(tx):
         length, i = read_compact(tx, i + 8)
         script = tx[i:i + length]
         i += length
-        if len(script) >= 2 and script[0] == 0x6A:
-            op, rest = script[1], script[2:]
-            if 1 <= op <= 75 and len(rest) == op:
-                found = rest
-            elif op == 0x4C and len(rest) >= 1 and len(rest) - 1 == rest[0]:
-                found = rest[1:]
-            elif op == 0x4D and len(rest) >= 2 and len(rest) - 2 == int.from_bytes(rest[:2], "little"):
-                found = rest[2:]
+        if len(script) >= 1 and script[0] == 0x6A:
+            found = sole_push_after_op_return(script)
     if i + 4 != len(tx):
         raise Refused(5, "the transaction does not parse")
     return found

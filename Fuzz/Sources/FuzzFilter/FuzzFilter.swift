@@ -2,7 +2,7 @@ import BitcoinWire
 import FuzzSupport
 
 /// The operation filter (spec section 2): byte 0 gives the magic length (0-7), then the magic,
-/// then a transaction; also the nulldata rule on the raw bytes as a script.
+/// then a transaction; also the nulldata rule on the raw bytes as what follows OP_RETURN.
 let target: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32 = { data, size in
     let bytes = input(data, size)
     guard bytes.count >= 1 else { return 0 }
@@ -10,7 +10,7 @@ let target: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32 = { data, size 
     guard bytes.count >= 1 + magicLength else { return 0 }
     let magic = Array(bytes[1..<(1 + magicLength)])
     let rest = UnsafeRawBufferPointer(rebasing: bytes[(1 + magicLength)...])
-    if let push = NullData.singlePush(in: rest) {
+    if let push = NullData.soleDataPush(afterOpReturn: rest) {
         precondition(push.upperBound == rest.count && push.lowerBound <= rest.count, "push outside the script")
     }
     var cursor = ByteCursor(rest)
