@@ -222,6 +222,9 @@ public final class Engine<Machine: StateMachine> {
     /// and the replay stops with an error (the state at the block before).
     public var expectedConsensusHashes: [Int: String] = [:]
 
+    /// What `scanBlock` is given for a block without operations.
+    private let noOperations: [Machine.Operation] = []
+
     /// The open batch: blocks applied but not yet committed.
     private var batch: (blocks: Int, startedNanoseconds: UInt64, committedHashes: Int)?
 
@@ -262,9 +265,13 @@ public final class Engine<Machine: StateMachine> {
                     // The context shares the chain's storage; it ends with this scope, before the
                     // chain is appended to, so the append never copies.
                     let context = BlockContext(height: height, blockHash: hash, database: MachineDatabase(database), consensus: consensus)
-                    // Most blocks have no candidates: they skip what follows, whose generic
-                    // values (of `Machine.Operation`) cost runtime metadata lookups even empty.
-                    if !candidates.isEmpty {
+                    // Most blocks have no candidates: the machine scans an empty list made once
+                    // (the original calls `db_scan_block` for every block), and they skip what
+                    // follows, whose generic values (of `Machine.Operation`) cost runtime
+                    // metadata lookups even empty.
+                    if candidates.isEmpty {
+                        try machine.scanBlock(noOperations, in: context)
+                    } else {
                         try apply(candidates, in: context, records: &records, counts: &counts, outcome: &outcome)
                     }
                     for record in try machine.endOfBlock(context) { records.append((record, nil, nil)) }
@@ -305,7 +312,7 @@ public final class Engine<Machine: StateMachine> {
             }
             operations.append((operation, candidate))
         }
-        if !operations.isEmpty { try machine.scanBlock(operations.map(\.operation), in: context) }
+        try machine.scanBlock(operations.map(\.operation), in: context)
         for (operation, candidate) in operations {
             do {
                 // A rejection undoes whatever check or commit wrote: no half-applied operation.

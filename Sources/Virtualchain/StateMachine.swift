@@ -85,8 +85,9 @@ public protocol StateMachine {
     /// Must not throw or look at the state: it sees the candidate only.
     func parse(_ candidate: Candidate) -> Operation?
     /// A look at all of a block's operations, in vtxindex order, before any is checked (the
-    /// original's `db_scan_block`): to find operations of one block that collide, say. Default:
-    /// nothing. An error stops the replay with the state at the block before.
+    /// original's `db_scan_block`): to find operations of one block that collide, say. Called for
+    /// every block, with an empty list where the block has none. Default: nothing. An error stops
+    /// the replay with the state at the block before.
     func scanBlock(_ operations: [Operation], in block: BlockContext) throws
     /// Throws a ``Rejection`` if the operation is not valid against the state as it stands
     /// (including operations of this block accepted before it). Other errors stop the replay.

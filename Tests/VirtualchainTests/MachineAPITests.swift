@@ -91,6 +91,18 @@ struct LedgerV2: StateMachine {
         #expect(try inputs.map { try $0.get("script", as: [UInt8].self) } == [[0x51, 0], [0x51, 1], [0x51, 2]])
     }
 
+    /// As the original's `db_scan_block`: every block is scanned, with an empty list where it
+    /// carries no operation, including one whose only candidate the machine drops.
+    @Test func scanBlockIsCalledForEveryBlock() throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let engine = try Engine(machine: Ledger(), stateDirectory: root.path, network: .regtest)
+        let (block, undo) = ledgerBlock(payloads: [])
+        try engine.process(block: block, height: 1, undo: undo)
+        let machineView = MachineDatabase(engine.store.database)
+        #expect(try machineView.fetchOne(Int.self, "SELECT operations FROM scans WHERE height = 1") == 0)
+    }
+
     @Test func aMachineCannotTouchTransactionsSettingsOrTheEnginesTables() throws {
         let root = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
