@@ -18,7 +18,7 @@ public struct ImporterOptions: Sendable {
     public static let defaultCheckpointShare = 0.05
     /// Trusted consensus hashes by height (`--expect`): the replay stops before a block whose
     /// hash differs, as the original's `expected_snapshots`.
-    public var expectedConsensusHashes: [Int: String] = [:]
+    public var expectedConsensusHashes: [Int: ConsensusDigest] = [:]
     public var retention = CheckpointStore.Retention()
     public var until: Int?
     /// Only blocks with at least this many confirmations are processed (follow mode).

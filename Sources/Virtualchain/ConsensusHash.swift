@@ -82,9 +82,11 @@ public struct ConsensusChain: Sendable {
     /// The next height to hash.
     public var nextHeight: Int { firstBlock + digests.count }
 
-    public func hash(atHeight height: Int) -> String? {
+    public func hash(atHeight height: Int) -> String? { digest(atHeight: height)?.hex }
+
+    public func digest(atHeight height: Int) -> ConsensusDigest? {
         let i = height - firstBlock
-        return i >= 0 && i < digests.count ? digests[i].hex : nil
+        return i >= 0 && i < digests.count ? digests[i] : nil
     }
 
     /// Computes and appends CH(nextHeight) for a block whose accepted records are `records`.

@@ -18,8 +18,9 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case noBlocks(directory: String)
     /// A pruned directory starts after the block the state needs next.
     case blocksStartTooLate(directory: String, baseHeight: Int, needed: Int)
-    /// Our consensus hash differs from a trusted one (`expectedConsensusHashes`).
-    case unexpectedConsensusHash(height: Int, ours: String, expected: String)
+    /// Our consensus hash differs from a trusted one (`expectedConsensusHashes`): one just
+    /// computed (`stored` false: that block was not applied) or one the state already holds.
+    case unexpectedConsensusHash(height: Int, ours: ConsensusDigest, expected: ConsensusDigest, stored: Bool)
     /// `process(block:height:undo:)` was given a block out of order.
     case blockOutOfOrder(given: Int, expected: Int)
 
@@ -35,8 +36,10 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
             "no blocks in \(directory)"
         case let .blocksStartTooLate(directory, baseHeight, needed):
             "\(directory) starts at height \(baseHeight) (pruned), but the state needs block \(needed) onwards"
-        case let .unexpectedConsensusHash(height, ours, expected):
-            "consensus hash \(ours) at height \(height) differs from the expected \(expected): this state's history is not the trusted one; the state is kept at the block before"
+        case let .unexpectedConsensusHash(height, ours, expected, stored):
+            stored
+                ? "the state's consensus hash \(ours.hex) at height \(height) differs from the expected \(expected.hex): this state's history is not the trusted one; nothing was imported"
+                : "consensus hash \(ours.hex) at height \(height) differs from the expected \(expected.hex): this state's history is not the trusted one; the state is kept at the block before"
         case let .blockOutOfOrder(given, expected):
             "block at height \(given) given, the state expects \(expected)"
         }
@@ -140,6 +143,7 @@ public final class Engine<Machine: StateMachine> {
                 throw EngineError.tipNotOnBestChain(directory: directory.path, tipHash: tip.blockHash, height: tip.height)
             }
         }
+        try checkStoredExpectations()
         guard let chainTip = index.tipHeight else { throw EngineError.noBlocks(directory: directory.path) }
         let last = min(until ?? chainTip, chainTip)
         summary.tipHash = storedTip?.blockHash
@@ -198,6 +202,15 @@ public final class Engine<Machine: StateMachine> {
         return summary
     }
 
+    /// Compares the trusted hashes of heights the state already holds with the stored ones,
+    /// lowest height first; throws for the first that differs.
+    public func checkStoredExpectations() throws {
+        for (height, expected) in expectedConsensusHashes.sorted(by: { $0.key < $1.key }) {
+            guard let stored = consensus.digest(atHeight: height) else { continue }
+            if stored != expected { throw EngineError.unexpectedConsensusHash(height: height, ours: stored, expected: expected, stored: true) }
+        }
+    }
+
     /// Closes the state database (before a restore replaces it); the engine must not be used
     /// afterwards.
     public func close() { store.close() }
@@ -218,9 +231,11 @@ public final class Engine<Machine: StateMachine> {
     }
     public var commitPolicy = CommitPolicy()
 
-    /// Consensus hashes the caller trusts, by height: a block whose hash differs is not applied
-    /// and the replay stops with an error (the state at the block before).
-    public var expectedConsensusHashes: [Int: String] = [:]
+    /// Consensus hashes the caller trusts, by height (the original's `expected_snapshots`): `run`
+    /// first compares those of heights the state already holds and stops, before any block, if
+    /// one differs; a new block whose hash differs is not applied and the replay stops with an
+    /// error (the state at the block before).
+    public var expectedConsensusHashes: [Int: ConsensusDigest] = [:]
 
     /// What `scanBlock` is given for a block without operations.
     private let noOperations: [Machine.Operation] = []
@@ -277,8 +292,8 @@ public final class Engine<Machine: StateMachine> {
                     for record in try machine.endOfBlock(context) { records.append((record, nil, nil)) }
                 }
                 let hashes = consensus.appendDigest(records: records.map(\.record))
-                if !expectedConsensusHashes.isEmpty, let expected = expectedConsensusHashes[height], expected != hashes.consensusHash.hex {
-                    throw EngineError.unexpectedConsensusHash(height: height, ours: hashes.consensusHash.hex, expected: expected)
+                if !expectedConsensusHashes.isEmpty, let expected = expectedConsensusHashes[height], expected != hashes.consensusHash {
+                    throw EngineError.unexpectedConsensusHash(height: height, ours: hashes.consensusHash, expected: expected, stored: false)
                 }
                 try store.appendBlock(StateStore.BlockRow(height: height, blockHash: hash, opsHash: hashes.opsHash, consensusHash: hashes.consensusHash,
                                                           accepted: outcome.accepted, rejected: outcome.rejected),

@@ -98,16 +98,18 @@ struct ReplayOptions: ParsableArguments {
     var expectations: [String] = []
 
     /// `--expect` values by height.
-    var expectedHashes: [Int: String] {
+    var expectedHashes: [Int: ConsensusDigest] {
         get throws {
-            var expected: [Int: String] = [:]
+            var expected: [Int: ConsensusDigest] = [:]
             for text in expectations {
                 let parts = text.split(separator: ":", maxSplits: 1)
-                guard parts.count == 2, let height = Int(parts[0]), height >= 0,
-                      parts[1].utf8.count == 32, [UInt8](hex: String(parts[1])) != nil else {
+                guard parts.count == 2, let height = Int(parts[0]), height >= 0, let digest = ConsensusDigest(hex: String(parts[1])) else {
                     throw ValidationError("--expect '\(text)' is not HEIGHT:CONSENSUS_HASH (32 hex digits)")
                 }
-                expected[height] = parts[1].lowercased()
+                if let other = expected[height], other != digest {
+                    throw ValidationError("--expect gives two consensus hashes for height \(height)")
+                }
+                expected[height] = digest
             }
             return expected
         }

@@ -219,5 +219,25 @@ import TestSupport
         let malformed = try runCLI(["import", "--datadir", testdata, "--network", "regtest", "--machine", "names",
                                     "--state", badState.path, "--expect", "150"])
         #expect(malformed.status == 2)
+
+        // Heights the state already holds are checked too, before any new block: on the
+        // up-to-date state a wrong hash exits 1 naming the height, the right one 0.
+        let goodState = root.appendingPathComponent("good").path
+        let tipBefore = try StateStore(directory: goodState).tip()
+        let storedWrong = try runCLI(["import", "--datadir", testdata, "--network", "regtest", "--machine", "names",
+                                      "--state", goodState, "--quiet", "--expect", "102:" + String(repeating: "0", count: 32)])
+        #expect(storedWrong.status == 1)
+        #expect(storedWrong.stderr.contains("consensus hash") && storedWrong.stderr.contains("at height 102 differs from the expected 0000"), "\(storedWrong.stderr)")
+        let right102 = try #require(try fixture.store.block(atHeight: 102)?.consensusHash)
+        let storedRight = try runCLI(["import", "--datadir", testdata, "--network", "regtest", "--machine", "names",
+                                      "--state", goodState, "--quiet", "--expect", "102:\(right102)", "--expect", "150:\(right)"])
+        #expect(storedRight.status == 0, "\(storedRight.stderr)")
+        // A state behind the expected height: the stored heights are checked before the
+        // replay goes on (the bad state stopped at 149; 102 is stored there).
+        let behind = try runCLI(["import", "--datadir", testdata, "--network", "regtest", "--machine", "names",
+                                 "--state", badState.path, "--quiet", "--expect", "102:" + String(repeating: "1", count: 32)])
+        #expect(behind.status == 1 && behind.stderr.contains("at height 102"), "\(behind.stderr)")
+        #expect(try StateStore(directory: badState.path).tip()?.height == 149)
+        #expect(try StateStore(directory: goodState).tip()?.height == tipBefore?.height)
     }
 }
