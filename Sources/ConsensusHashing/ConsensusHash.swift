@@ -33,15 +33,32 @@ public enum ConsensusHash {
         return merkleRoot(hex: records.map { dshaHex($0) }.sorted())
     }
 
-    /// Heights whose consensus hashes enter CH(height): height-1, height-3, height-7, ... ≥ first block.
-    public static func skipListHeights(height: Int, firstBlock: Int) -> [Int] {
-        var heights: [Int] = []
+    /// Heights whose consensus hashes enter CH(height): height-1, height-3, height-7, ...,
+    /// height-(2^i - 1), while at or above the first block (never below it: the original's loop
+    /// stops at `get_first_block_id()`). The one definition of the skip list.
+    public struct SkipList: Sequence, IteratorProtocol {
+        let height: Int, firstBlock: Int
         var i = 1
-        while height - ((1 << i) - 1) >= firstBlock {
-            heights.append(height - ((1 << i) - 1))
-            i += 1
+        public init(height: Int, firstBlock: Int) {
+            self.height = height
+            self.firstBlock = firstBlock
         }
-        return heights
+        public mutating func next() -> Int? {
+            guard i < Int.bitWidth - 1 else { return nil }
+            let skipped = height - ((1 << i) - 1)
+            guard skipped >= firstBlock else { return nil }
+            i += 1
+            return skipped
+        }
+    }
+
+    /// The skip list's heights as an array (see ``SkipList``).
+    public static func skipListHeights(height: Int, firstBlock: Int) -> [Int] { Array(SkipList(height: height, firstBlock: firstBlock)) }
+
+    /// The ops hash of a block's accepted records, given serialized, as bytes in the order its hex
+    /// shows them (the empty block's when there are none).
+    public static func opsHashBytes(serialized records: [[UInt8]]) -> Hash256 {
+        Hash256(bytes: [UInt8](hex: opsHash(serialized: records))!)
     }
 
     /// CH(k) from the ops hash of block k and the consensus hashes of the skip-list heights.

@@ -64,13 +64,23 @@ extension ConsensusHash {
 
 /// Consensus hashes by height from the first block, with the per-block computation. Hashes are
 /// kept as 16-byte values; appending one costs the same at every height.
+///
+/// A machine's *initial* hashes (``StateMachine/initialConsensusHashes``, heights below the first
+/// block) are known to the chain as the original's `get_initial_snapshots` are: a lookup by
+/// height and the fork*-consistency window find them, but the skip list does not reach below the
+/// first block (the original's `snapshot` stops at `get_first_block_id()`), so they never enter a
+/// consensus hash.
 public struct ConsensusChain: Sendable {
     public let firstBlock: Int
     public private(set) var digests: [ConsensusDigest] = []
+    /// Hashes given for heights below `firstBlock`, by height.
+    public let initialDigests: [Int: ConsensusDigest]
 
-    public init(firstBlock: Int, digests: [ConsensusDigest] = []) {
+    public init(firstBlock: Int, digests: [ConsensusDigest] = [], initialDigests: [Int: ConsensusDigest] = [:]) {
+        precondition(initialDigests.keys.allSatisfy { $0 < firstBlock }, "initial consensus hashes must lie below the first block")
         self.firstBlock = firstBlock
         self.digests = digests
+        self.initialDigests = initialDigests
     }
 
     /// Every hash as hex, in height order (O(n): for tests and tools, not per block).
@@ -84,9 +94,11 @@ public struct ConsensusChain: Sendable {
 
     public func hash(atHeight height: Int) -> String? { digest(atHeight: height)?.hex }
 
+    /// Our consensus hash at `height`: a block's from the first block on, an initial one below.
     public func digest(atHeight height: Int) -> ConsensusDigest? {
         let i = height - firstBlock
-        return i >= 0 && i < digests.count ? digests[i] : nil
+        if i < 0 { return initialDigests.isEmpty ? nil : initialDigests[height] }
+        return i < digests.count ? digests[i] : nil
     }
 
     /// Computes and appends CH(nextHeight) for a block whose accepted records are `records`.
@@ -100,20 +112,25 @@ public struct ConsensusChain: Sendable {
     /// and the new consensus hash. A block without records (most blocks) costs no allocation.
     @discardableResult
     public mutating func appendDigest(records: [ConsensusRecord]) -> (opsHash: Hash256, consensusHash: ConsensusDigest) {
-        let opsHash = records.isEmpty ? ConsensusHash.emptyOpsHashBytes : Hash256(bytes: [UInt8](hex: ConsensusHash.opsHash(records))!)
+        let opsHash = records.isEmpty ? ConsensusHash.emptyOpsHashBytes : ConsensusHash.opsHashBytes(serialized: records.map(\.serialized))
+        return (opsHash, appendDigest(opsHash: opsHash))
+    }
+
+    /// Computes and appends CH(nextHeight) from the block's ops hash (its bytes in the order its
+    /// hex shows them) and the skip list's hashes.
+    @discardableResult
+    public mutating func appendDigest(opsHash: Hash256) -> ConsensusDigest {
         let height = nextHeight
         let digest = withUnsafeTemporaryAllocation(of: ConsensusDigest.self, capacity: ConsensusHash.maxLeaves) { previous in
             var count = 0
-            var i = 1
-            while height - ((1 << i) - 1) >= firstBlock {
-                previous[count] = digests[height - ((1 << i) - 1) - firstBlock]
+            for skipped in ConsensusHash.SkipList(height: height, firstBlock: firstBlock) {
+                previous[count] = digests[skipped - firstBlock]
                 count += 1
-                i += 1
             }
             return ConsensusHash.consensusDigest(opsHash: opsHash, previous: UnsafeBufferPointer(rebasing: previous[0..<count]))
         }
         digests.append(digest)
-        return (opsHash, digest)
+        return digest
     }
 
     public mutating func truncate(toHeight height: Int) {
@@ -122,13 +139,11 @@ public struct ConsensusChain: Sendable {
     }
 
     /// Fork*-consistency: whether `hash` (16 raw bytes) is one of ours for the `window` blocks
-    /// before `height`.
+    /// before `height` (initial hashes included, as the original's `get_valid_consensus_hashes`).
     public func isRecent(_ hash: [UInt8], before height: Int, window: Int) -> Bool {
-        guard hash.count == ConsensusHash.consensusHashSize else { return false }
+        guard hash.count == ConsensusHash.consensusHashSize, window >= 1 else { return false }
         let wanted = hash.withUnsafeBytes { ConsensusDigest(loading: $0.baseAddress!) }
-        let low = max(firstBlock, height - window)
-        guard height - 1 >= low else { return false }
-        for h in low...(height - 1) where h - firstBlock < digests.count && digests[h - firstBlock] == wanted { return true }
+        for h in max(height - window, Int.min + 1)..<height where digest(atHeight: h) == wanted { return true }
         return false
     }
 }

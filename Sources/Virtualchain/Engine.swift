@@ -16,6 +16,9 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     /// importer handles both; the engine alone does not).
     case tipNotOnBestChain(directory: String, tipHash: String, height: Int)
     case noBlocks(directory: String)
+    /// The machine's initial consensus hashes are not below its first block, or differ from
+    /// those the state was created with.
+    case initialHashesRefused(directory: String, problem: String)
     /// A pruned directory starts after the block the state needs next.
     case blocksStartTooLate(directory: String, baseHeight: Int, needed: Int)
     /// Our consensus hash differs from a trusted one (`expectedConsensusHashes`): one just
@@ -32,6 +35,8 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
             "\(directory): consensus hashes are not contiguous from block \(firstBlock) (found height \(height) at position \(position))"
         case let .tipNotOnBestChain(directory, tipHash, height):
             "the best chain in \(directory) does not contain our tip \(tipHash) at height \(height) (a reorganisation, or blocks missing); the state is kept unchanged"
+        case let .initialHashesRefused(directory, problem):
+            "\(directory): \(problem)"
         case let .noBlocks(directory):
             "no blocks in \(directory)"
         case let .blocksStartTooLate(directory, baseHeight, needed):
@@ -112,8 +117,20 @@ public final class Engine<Machine: StateMachine> {
                   meta.version <= expected.version else {
                 throw EngineError.foreignState(directory: stateDirectory, found: meta, expected: expected)
             }
-        } else {
-            try store.setMeta(expected)
+        }
+        let initial = machine.initialConsensusHashes
+        if let wrong = initial.keys.first(where: { $0 >= machine.firstBlock }) {
+            throw EngineError.initialHashesRefused(directory: stateDirectory, problem: "initial consensus hash at height \(wrong), not below the first block \(machine.firstBlock)")
+        }
+        if storedMeta == nil {
+            // Together: a state is never seen with its identity but without its initial hashes.
+            let created = store
+            try created.database.transaction {
+                try created.setMeta(expected)
+                try created.setInitialHashes(initial)
+            }
+        } else if try store.initialHashes() != initial {
+            throw EngineError.initialHashesRefused(directory: stateDirectory, problem: "the state's initial consensus hashes differ from the machine's")
         }
         try store.migrate(machine: Machine.identity, steps: machine.migrations)
         if let meta = storedMeta, meta.version < expected.version { try store.setMeta(expected) }
@@ -125,7 +142,7 @@ public final class Engine<Machine: StateMachine> {
             }
             digests.append(digest)
         }
-        consensus = ConsensusChain(firstBlock: machine.firstBlock, digests: digests)
+        consensus = ConsensusChain(firstBlock: machine.firstBlock, digests: digests, initialDigests: initial)
     }
 
     /// Processes best-chain blocks after the stored tip up to `until` (or the directory's tip).

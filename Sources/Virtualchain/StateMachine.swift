@@ -80,6 +80,12 @@ public protocol StateMachine {
     var opcodes: Set<UInt8> { get }
     /// SQL run once each, in order, to create and evolve the machine's tables (not named `vc_*`).
     var migrations: [String] { get }
+    /// Consensus hashes for heights below `firstBlock` (the original's `get_initial_snapshots`;
+    /// Blockstack's mainnet has four). Stored when the state is created and shown by `export`;
+    /// operations may cite them (``BlockContext/isRecentConsensusHash(_:window:)``), but, as in the
+    /// original, the skip list never reaches below the first block, so they do not enter the first
+    /// blocks' consensus hashes. Default: none.
+    var initialConsensusHashes: [Int: ConsensusDigest] { get }
 
     /// Turns a candidate into an operation, or nil to drop it (malformed: counted as dropped).
     /// Must not throw or look at the state: it sees the candidate only.
@@ -102,6 +108,7 @@ public protocol StateMachine {
 }
 
 extension StateMachine {
+    public var initialConsensusHashes: [Int: ConsensusDigest] { [:] }
     public func scanBlock(_ operations: [Operation], in block: BlockContext) throws {}
     public func endOfBlock(_ block: BlockContext) throws -> [ConsensusRecord] { [] }
 }

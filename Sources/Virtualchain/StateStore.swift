@@ -26,8 +26,24 @@ public final class StateStore {
         }
     }
 
-    public init(directory: String) throws {
+    /// Opens the state in `directory` for writing, creating the directory, the database and the
+    /// engine's tables where they are missing: for the engine (which holds the state's lock).
+    public convenience init(directory: String) throws {
+        try self.init(directory: directory, readOnly: false)
+    }
+
+    /// Opens an existing state only to read it (`status`, `export`, `verify`, `prove`): nothing is
+    /// created and the database is opened with `SQLITE_OPEN_READONLY`.
+    public static func openForReading(directory: String) throws -> StateStore {
+        try StateStore(directory: directory, readOnly: true)
+    }
+
+    private init(directory: String, readOnly: Bool) throws {
         self.directory = directory
+        if readOnly {
+            database = try SQLiteDatabase(path: directory + "/" + Self.fileName, readOnly: true)
+            return
+        }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         database = try SQLiteDatabase(path: directory + "/" + Self.fileName)
         try database.execute("""
@@ -38,6 +54,7 @@ public final class StateStore {
                 opcode TEXT NOT NULL, serialized BLOB NOT NULL, PRIMARY KEY (height, position));
             CREATE TABLE IF NOT EXISTS vc_counts (kind TEXT PRIMARY KEY, count INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS vc_migrations (machine TEXT NOT NULL, step INTEGER NOT NULL, PRIMARY KEY (machine, step));
+            CREATE TABLE IF NOT EXISTS vc_initial_hashes (height INTEGER PRIMARY KEY, consensus_hash BLOB NOT NULL);
             """)
     }
 
@@ -195,6 +212,29 @@ public final class StateStore {
                 try database.restricted { try database.execute(sql) }
                 try database.run("INSERT INTO vc_migrations (machine, step) VALUES (?, ?)", [.text(machine), SQLiteValue(i)])
             }
+        }
+    }
+
+    /// The machine's initial consensus hashes (heights below its first block), stored when the
+    /// state was created. A state without the table (none had any) has none.
+    public func initialHashes() throws -> [Int: ConsensusDigest] {
+        guard try database.run("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'vc_initial_hashes'").first != nil else { return [:] }
+        var hashes: [Int: ConsensusDigest] = [:]
+        for row in try database.run("SELECT height, consensus_hash FROM vc_initial_hashes ORDER BY height") {
+            let height = row[0].int ?? -1
+            guard let bytes = row[1].blob, bytes.count == ConsensusHash.consensusHashSize else {
+                throw StateStoreError(path: database.path, problem: "initial consensus hash at height \(height) is not a hash")
+            }
+            hashes[height] = bytes.withUnsafeBytes { ConsensusDigest(loading: $0.baseAddress!) }
+        }
+        return hashes
+    }
+
+    /// Stores the initial consensus hashes of a new state.
+    func setInitialHashes(_ hashes: [Int: ConsensusDigest]) throws {
+        for (height, digest) in hashes.sorted(by: { $0.key < $1.key }) {
+            try database.run("INSERT INTO vc_initial_hashes (height, consensus_hash) VALUES (?, ?)",
+                             [SQLiteValue(height), .blob(digest.withUnsafeBytes { Array($0) })])
         }
     }
 

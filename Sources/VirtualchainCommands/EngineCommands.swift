@@ -26,6 +26,12 @@ public struct MachineRegistration: Sendable {
                             _ replay: (any ImportRunning) throws -> ImportReport) throws -> ImportReport
     /// The machine's magic on a network (what `verify-proof` checks a transaction against).
     let magic: @Sendable (_ network: Network) -> [UInt8]
+    /// The name the machine stores in its states (`StateMachine.identity`).
+    let identity: String
+    /// Replays `directory`'s best chain up to `until` into a new state in `scratch` (no
+    /// checkpoints, no header index kept): what `verify --replay` compares a state with.
+    let replay: @Sendable (_ network: Network, _ scratch: String, _ directory: BlocksDirectory, _ index: ChainIndex, _ until: Int,
+                           _ passOptions: BlockPassOptions) throws -> Void
 
     public init<Machine: StateMachine & SendableMetatype>(_ name: String, _ make: @escaping @Sendable (Network) -> Machine) {
         self.name = name
@@ -36,6 +42,12 @@ public struct MachineRegistration: Sendable {
             try Importer.rebuild(machine: make(network), stateDirectory: state, network: network, options: options) { try replay($0) }
         }
         magic = { make($0).magic }
+        identity = Machine.identity
+        replay = { network, scratch, directory, index, until, passOptions in
+            let engine = try Engine(machine: make(network), stateDirectory: scratch, network: network)
+            defer { engine.close() }
+            _ = try engine.run(directory: directory, index: index, until: until, passOptions: passOptions)
+        }
     }
 }
 
@@ -313,22 +325,130 @@ struct ExportCommand: ParsableCommand {
 }
 
 struct VerifyCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "verify", abstract: "Exit 0 only if our consensus hash at HEIGHT equals the one given.")
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check a state: recompute every ops hash and consensus hash from its records, compare with a trusted hash; --replay also replays the blocks and compares every table.",
+        discussion: """
+            Without --replay, every block's ops hash is recomputed from its records and every consensus hash from the first \
+            block (docs/virtualchain.md, section 4) and compared with the stored ones; with --height and --consensus-hash the \
+            recomputed hash at that height must equal the trusted one. Machine tables are not covered by the hashes: \
+            --replay replays the blocks into a scratch state and compares every table, the machine's and the engine's, row by \
+            row (the original's state_engine_verify). Exit status: 0 verified, 1 the state differs (the first height, table or \
+            row is named), 2 bad input (hash text, no such state or height, wrong machine or network).
+            """
+    )
     @Option(help: "State directory.") var state: String
-    @Option(help: "Block height.") var height: Int
-    @Option(name: .customLong("consensus-hash"), help: "Expected consensus hash (32 hex digits).") var consensusHash: String
+    @Option(help: "Height of the trusted consensus hash.") var height: Int?
+    @Option(name: .customLong("consensus-hash"), help: "The trusted consensus hash at --height (32 hex digits).") var consensusHash: String?
+    @Flag(help: "Also replay the blocks into a scratch state and compare every table with this state's.") var replay = false
+    @OptionGroup var source: ChainSourceOptions
+    @Option(help: ArgumentHelp("With --replay: the state machine (default: the one the state names).", valueName: "name"))
+    var machine: String?
+    @Option(help: "With --replay: where the scratch state goes (default: a new temporary directory, removed afterwards).")
+    var scratch: String?
+
+    func validate() throws {
+        if (height == nil) != (consensusHash == nil) { throw ValidationError("--height and --consensus-hash go together") }
+        if let consensusHash, ConsensusDigest(hex: consensusHash) == nil {
+            throw ValidationError("--consensus-hash '\(consensusHash)' is not a consensus hash (32 hex digits)")
+        }
+        if !replay && (source.datadir != nil || source.blocksdir != nil || machine != nil || scratch != nil) {
+            throw ValidationError("--datadir, --blocksdir, --machine and --scratch go with --replay")
+        }
+    }
+
+    /// Bad input: exit status 2, as the argument parser's own refusals.
+    private func refuse(_ message: String) -> ExitCode {
+        Self.printError(message)
+        return ExitCode(2)
+    }
+
+    private func differs(_ difference: StateAudit.Difference) -> ExitCode {
+        emit("differs\(difference.height.map { " at height \($0)" } ?? ""): \(difference.problem)")
+        return ExitCode(1)
+    }
 
     func run() throws {
-        let store = try openState(state, command: Self.self)
-        let ours = try store.block(atHeight: height)?.consensusHash
-        guard let ours else {
-            Self.printError("no consensus hash at height \(height) in \(state)")
+        guard FileManager.default.fileExists(atPath: state + "/" + StateStore.fileName) else {
+            throw refuse("no state in \(state) (expected \(StateStore.fileName))")
+        }
+        let store: StateStore
+        do { store = try StateStore.openForReading(directory: state) } catch { throw refuse(commandLineMessage(for: error)) }
+        defer { store.close() }
+        let check: StateAudit.HashCheck
+        do { check = try StateAudit.recomputeHashes(of: store) } catch {
+            Self.printError(commandLineMessage(for: error))
             throw ExitCode(1)
         }
-        if ours == consensusHash.lowercased() {
-            emit("match: \(ours) at height \(height)")
+        guard case let .consistent(blocks, chain) = check else {
+            if case let .differs(difference) = check { throw differs(difference) }
+            return
+        }
+        let range = blocks > 0 ? "blocks \(chain.firstBlock)-\(chain.nextHeight - 1) (\(blocks))" : "no blocks"
+        var claims = ["\(range): every ops hash recomputed from the records and every consensus hash from the first block equal the stored ones"]
+        if let height, let trusted = consensusHash.flatMap(ConsensusDigest.init(hex:)) {
+            guard let ours = chain.digest(atHeight: height) else {
+                throw refuse("no consensus hash at height \(height) in \(state) (it holds \(range))")
+            }
+            guard ours == trusted else {
+                throw differs(StateAudit.Difference(height: height, table: "vc_blocks",
+                                                    problem: "the consensus hash recomputed at height \(height) is \(ours.hex), not the trusted \(trusted.hex): this state's history is not the trusted one"))
+            }
+            claims.append("the consensus hash at height \(height) equals the trusted \(trusted.hex)")
+        }
+        if replay {
+            try replayAndCompare(store: store, lastHeight: blocks > 0 ? chain.nextHeight - 1 : nil)
+            claims.append("every table equals a replay of the blocks")
+        }
+        emit("verified: " + claims.joined(separator: "; "))
+        if height == nil { emit("note: no trusted hash given (--height, --consensus-hash): the state agrees with itself and its blocks, which does not show its history is the one others have") }
+        if !replay { emit("note: machine tables are not covered by the hashes; verify --replay compares them with a replay") }
+    }
+
+    private func replayAndCompare(store: StateStore, lastHeight: Int?) throws {
+        guard let meta = try store.meta() else { throw refuse("\(state) does not say which machine it holds") }
+        let machines = CommandLineSetup.machines
+        let registration: MachineRegistration
+        if let machine {
+            guard let found = machines.first(where: { $0.name == machine }) else {
+                throw refuse("unknown --machine '\(machine)' (\(machines.map(\.name).joined(separator: ", ")))")
+            }
+            guard found.identity == meta.machine else { throw refuse("\(state) holds state of \(meta.machine), not of \(found.identity)") }
+            registration = found
         } else {
-            emit("mismatch at height \(height): ours \(ours), given \(consensusHash.lowercased())")
+            guard let found = machines.first(where: { $0.identity == meta.machine }) else {
+                throw refuse("\(state) holds state of \(meta.machine), which this program does not have")
+            }
+            registration = found
+        }
+        let network = source.resolvedNetwork
+        guard meta.network == network.rawValue else { throw refuse("\(state) holds a \(meta.network) state, not \(network.rawValue) (--network)") }
+        guard let lastHeight else { return }
+        let (directory, index) = try source.loadIndex(for: Self.self)
+        let scratchDirectory = scratch ?? FileManager.default.temporaryDirectory.appendingPathComponent("virtualchain-verify-\(UUID().uuidString)").path
+        guard !FileManager.default.fileExists(atPath: scratchDirectory + "/" + StateStore.fileName) else {
+            throw refuse("--scratch \(scratchDirectory) already holds a state; give an empty directory")
+        }
+        defer {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: scratchDirectory + "/" + StateStore.fileName + suffix) }
+            if scratch == nil { try? FileManager.default.removeItem(atPath: scratchDirectory) }
+        }
+        do {
+            try registration.replay(network, scratchDirectory, directory, index, lastHeight, source.passOptions)
+            let replayed = try StateStore.openForReading(directory: scratchDirectory)
+            let replayedTip = try replayed.tip()?.height
+            replayed.close()
+            guard replayedTip == lastHeight else {
+                throw differs(StateAudit.Difference(height: (replayedTip ?? meta.firstBlock - 1) + 1, table: nil,
+                                                    problem: "the blocks directory's best chain ends at \(replayedTip.map(String.init) ?? "no block"), below the state's tip \(lastHeight)"))
+            }
+            if let difference = try StateAudit.firstDifference(between: state + "/" + StateStore.fileName, and: scratchDirectory + "/" + StateStore.fileName) {
+                throw differs(difference)
+            }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            Self.printError(commandLineMessage(for: error))
             throw ExitCode(1)
         }
     }
