@@ -316,6 +316,9 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         let store = try openState(state, command: Self.self)
         let out = OutputBuffer()
+        for (height, digest) in try store.initialHashes().sorted(by: { $0.key < $1.key }) {
+            try out.line(try JSONOutput.line(ExportJSON(height: height, block: nil, opsHash: nil, consensusHash: digest.hex, records: [], txids: [])))
+        }
         try store.export { height, block, opsHash, consensusHash, records in
             try out.line(try JSONOutput.line(ExportJSON(height: height, block: block, opsHash: opsHash, consensusHash: consensusHash,
                                                         records: records.map(\.serialized), txids: records.map(\.txid))))

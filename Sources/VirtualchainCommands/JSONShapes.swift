@@ -69,11 +69,12 @@ struct OperationJSON: Encodable {
     }
 }
 
-/// `export`: one per block of the state.
+/// `export`: one per block of the state, after one per initial consensus hash of the machine
+/// (heights below its first block: `block` and `ops_hash` null, no records).
 struct ExportJSON: Encodable {
     var height: Int
-    var block: String
-    var opsHash: String
+    var block: String?
+    var opsHash: String?
     var consensusHash: String
     var records: [String]
     /// Parallel to `records`: the transaction that made each, null for an end-of-block record.
@@ -82,6 +83,16 @@ struct ExportJSON: Encodable {
     enum CodingKeys: String, CodingKey {
         case height, block, records, txids
         case opsHash = "ops_hash", consensusHash = "consensus_hash"
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(height, forKey: .height)
+        try c.encode(block, forKey: .block)  // null, not left out, for an initial hash
+        try c.encode(opsHash, forKey: .opsHash)
+        try c.encode(consensusHash, forKey: .consensusHash)
+        try c.encode(records, forKey: .records)
+        try c.encode(txids, forKey: .txids)
     }
 }
 
