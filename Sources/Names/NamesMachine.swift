@@ -29,6 +29,10 @@ public struct NamesMachine: StateMachine, Sendable {
 
     public init(firstBlock: Int) { self.firstBlock = firstBlock }
 
+    /// Every record ends with the block's height and the transaction's vtxindex (its 5th and
+    /// 6th fields): a proof of it binds its height without a Bitcoin part.
+    public var recordPositionFields: RecordPositionFields? { RecordPositionFields(height: 4, vtxindex: 5) }
+
     /// Mainnet starts where Blockstack did; other networks at block 1.
     public static func firstBlock(network: String) -> Int { network == "mainnet" ? 373_601 : 1 }
 

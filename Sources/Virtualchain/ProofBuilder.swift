@@ -9,7 +9,7 @@ public struct ProofBuilderError: Error, CustomStringConvertible, Sendable {
     public init(_ description: String) { self.description = description }
 }
 
-/// Builds light-client proofs (`proofs.md`) from a state: the prover beside the state store. The
+/// Builds light-client proofs (docs/proofs.md) from a state: the prover beside the state store. The
 /// verifier (module `Proofs`) needs none of this.
 public enum ProofBuilder {
     /// The hops from `trustedHeight` down to `target`, chosen greedily: from each height, jump
@@ -51,10 +51,12 @@ public enum ProofBuilder {
         }
         let hops = try hops(trustedHeight: trusted, target: height, firstBlock: meta.firstBlock,
                             consensusHash: { try row($0).consensusHash }, opsHash: { try row($0).opsHash })
-        let txid = records[index].txid
+        // A txid is stated only with the Bitcoin part that proves it (docs/proofs.md).
+        var txid: String?
         var bitcoin: Proof.Bitcoin?
-        if let blocks, let txid, let vtxindex = records[index].vtxindex {
-            bitcoin = try bitcoinPart(blockHash: try row(height).blockHash, height: height, vtxindex: vtxindex, txid: txid, blocks: blocks)
+        if let blocks, let recordTxid = records[index].txid, let vtxindex = records[index].vtxindex {
+            bitcoin = try bitcoinPart(blockHash: try row(height).blockHash, height: height, vtxindex: vtxindex, txid: recordTxid, blocks: blocks)
+            txid = recordTxid
         }
         return Proof(machine: meta.machine, machineVersion: meta.version, network: meta.network, firstBlock: meta.firstBlock,
                      trusted: Proof.Trusted(height: trusted, consensusHash: trustedRow.consensusHash), hops: hops,
@@ -69,7 +71,8 @@ public enum ProofBuilder {
         return try proof(store: store, height: location.height, recordIndex: location.position, trustedHeight: trustedHeight, blocks: blocks)
     }
 
-    /// Header, transaction (without witness), its index and merkle branch, from the block files.
+    /// Header, transaction (without witness), its index and merkle branch, and the coinbase with
+    /// its branch, from the block files.
     static func bitcoinPart(blockHash: String, height: Int, vtxindex: Int, txid: String,
                             blocks: (directory: BlocksDirectory, index: ChainIndex)) throws -> Proof.Bitcoin {
         guard let hash = BlockHash(displayHex: blockHash), let recordIndex = blocks.index.position(of: hash) else {
@@ -85,7 +88,9 @@ public enum ProofBuilder {
             }
             return Proof.Bitcoin(blockHeader: Hex.encode(UnsafeRawBufferPointer(rebasing: raw[0..<BlockHeader.size])),
                                  tx: Hex.encode(view.transactions[vtxindex].serializedWithoutWitness()), txIndex: vtxindex,
-                                 merkleBranch: Merkle.branch(txids, index: vtxindex).map { Hex.encode($0.bytes) })
+                                 merkleBranch: Merkle.branch(txids, index: vtxindex).map { Hex.encode($0.bytes) },
+                                 coinbase: Hex.encode(view.transactions[0].serializedWithoutWitness()),
+                                 coinbaseBranch: Merkle.branch(txids, index: 0).map { Hex.encode($0.bytes) })
         }
     }
 }

@@ -1,5 +1,6 @@
 import BitcoinWire
 import BlockReader
+@_exported import struct Proofs.RecordPositionFields
 
 // What a machine is handed comes from the reader side (BlockReader); the names are repeated
 // here so that a machine needs `import Virtualchain` only.
@@ -86,6 +87,10 @@ public protocol StateMachine {
     /// original, the skip list never reaches below the first block, so they do not enter the first
     /// blocks' consensus hashes. Default: none.
     var initialConsensusHashes: [Int: ConsensusDigest] { get }
+    /// Where the machine's consensus records carry the block's height and the transaction's
+    /// vtxindex, if they do: a light-client proof of such a record binds its height without a
+    /// Bitcoin part (docs/proofs.md, step 6). Default: nil.
+    var recordPositionFields: RecordPositionFields? { get }
 
     /// Turns a candidate into an operation, or nil to drop it (malformed: counted as dropped).
     /// Must not throw or look at the state: it sees the candidate only.
@@ -109,6 +114,7 @@ public protocol StateMachine {
 
 extension StateMachine {
     public var initialConsensusHashes: [Int: ConsensusDigest] { [:] }
+    public var recordPositionFields: RecordPositionFields? { nil }
     public func scanBlock(_ operations: [Operation], in block: BlockContext) throws {}
     public func endOfBlock(_ block: BlockContext) throws -> [ConsensusRecord] { [] }
 }

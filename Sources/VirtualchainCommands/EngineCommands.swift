@@ -6,6 +6,7 @@ import ChainIndex
 import Foundation
 import Checkpoints
 import Importer
+import Proofs
 import Virtualchain
 
 /// Type-erased importer, so the command line can pick the machine at run time.
@@ -26,8 +27,12 @@ public struct MachineRegistration: Sendable {
                             _ replay: (any ImportRunning) throws -> ImportReport) throws -> ImportReport
     /// The machine's magic on a network (what `verify-proof` checks a transaction against).
     let magic: @Sendable (_ network: Network) -> [UInt8]
-    /// The name the machine stores in its states (`StateMachine.identity`).
+    /// The name the machine stores in its states (`StateMachine.identity`), its rules' version,
+    /// its first block on a network, and where its records carry height and vtxindex.
     let identity: String
+    let version: Int
+    let firstBlock: @Sendable (_ network: Network) -> Int
+    let recordFields: RecordPositionFields?
     /// Replays `directory`'s best chain up to `until` into a new state in `scratch` (no
     /// checkpoints, no header index kept): what `verify --replay` compares a state with.
     let replay: @Sendable (_ network: Network, _ scratch: String, _ directory: BlocksDirectory, _ index: ChainIndex, _ until: Int,
@@ -43,6 +48,9 @@ public struct MachineRegistration: Sendable {
         }
         magic = { make($0).magic }
         identity = Machine.identity
+        version = Machine.version
+        firstBlock = { make($0).firstBlock }
+        recordFields = make(.regtest).recordPositionFields
         replay = { network, scratch, directory, index, until, passOptions in
             let engine = try Engine(machine: make(network), stateDirectory: scratch, network: network)
             defer { engine.close() }

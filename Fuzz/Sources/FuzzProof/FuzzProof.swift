@@ -7,9 +7,12 @@ import Proofs
 let target: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32 = { data, size in
     let bytes = Array(input(data, size))
     guard let proof = try? Proof.parse(bytes) else { return 0 }
-    _ = try? ProofVerifier.verify(proof, trustedHeight: proof.trusted.height, trustedConsensusHash: proof.trusted.consensusHash, magic: Array("id".utf8))
-    _ = try? ProofVerifier.verify(proof, trustedHeight: proof.trusted.height, trustedConsensusHash: proof.trusted.consensusHash, magic: nil)
-    _ = try? ProofVerifier.verify(proof, trustedHeight: proof.trusted.height &+ 1, trustedConsensusHash: "00", magic: [])
+    let names = ProofExpectations(machine: "names", machineVersion: 1, network: "regtest", firstBlock: 1, magic: Array("id".utf8),
+                                  recordFields: RecordPositionFields(height: 4, vtxindex: 5), bip34Height: 1, requireHeight: true)
+    _ = try? ProofVerifier.verify(proof, trustedHeight: proof.trusted.height, trustedConsensusHash: proof.trusted.consensusHash, expecting: names)
+    _ = try? ProofVerifier.verify(proof, trustedHeight: proof.trusted.height, trustedConsensusHash: proof.trusted.consensusHash, expecting: ProofExpectations())
+    _ = try? ProofVerifier.verify(proof, trustedHeight: proof.trusted.height &+ 1, trustedConsensusHash: "00", expecting: ProofExpectations(magic: []))
+    _ = ProofVerifier.recordFields(String(decoding: Array(UnsafeRawBufferPointer(start: data, count: size)), as: UTF8.self))
     _ = try? proof.json()
     return 0
 }
