@@ -72,7 +72,7 @@ public struct TransactionView {
             let scriptStart = cursor.position
             try cursor.skip(Int(clamping: scriptLengthValue))
             let length = Int(scriptLengthValue)
-            // Every OP_RETURN-led output decides anew, a malformed one too (spec section 2).
+            // Every OP_RETURN-led output decides anew, a malformed one too (docs/virtualchain.md, section 2).
             if length >= 1 && cursor.base[scriptStart] == Opcode.opReturn {
                 let afterOpReturn = UnsafeRawBufferPointer(rebasing: cursor.base[(scriptStart + 1)..<(scriptStart + length)])
                 nullData = NullData.soleDataPush(afterOpReturn: afterOpReturn).map {
@@ -206,7 +206,7 @@ public struct TransactionView {
     }
 }
 
-/// The nulldata rule of spec section 2, as the original virtualchain decides it.
+/// The nulldata rule of docs/virtualchain.md, section 2, as the original virtualchain decides it.
 ///
 /// The original tokenizes an `OP_RETURN`-led script (pybitcointools' `deserialize_script`) and
 /// takes the data only when the script is exactly two tokens, the second a data push. Its

@@ -20,7 +20,7 @@ public enum Senders: Hashable, Sendable {
     }
 }
 
-/// A transaction that carries the machine's magic and a known opcode (spec section 2), with
+/// A transaction that carries the machine's magic and a known opcode (docs/virtualchain.md, section 2), with
 /// everything a state machine may look at.
 ///
 /// Candidates are built on the block pass's worker threads and handed to the machine on the
@@ -91,7 +91,7 @@ public struct CandidateValueError: Error, CustomStringConvertible, Sendable {
     public var description: String { "transaction \(txid) (index \(vtxindex)): \(message)" }
 }
 
-/// Finding a block's candidate operations (spec section 2) and their senders; independent of any
+/// Finding a block's candidate operations (docs/virtualchain.md, section 2) and their senders; independent of any
 /// machine, so worker threads can call it.
 public enum CandidateExtraction {
     /// The block's candidate transactions, with senders and fees where `spent` (the block's undo

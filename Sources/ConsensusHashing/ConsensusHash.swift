@@ -1,10 +1,10 @@
 import BitcoinWire
 
-// The consensus-hash function of spec section 4, on hex strings (its definition) and on bytes
+// The consensus-hash function of docs/virtualchain.md, section 4, on hex strings (its definition) and on bytes
 // (what a replay computes per block). Depends on hashing only: a light client's proof verifier
 // links this and nothing of the engine.
 
-/// The consensus-hash algorithm of the original virtualchain (spec section 4).
+/// The consensus-hash algorithm of the original virtualchain (docs/virtualchain.md, section 4).
 public enum ConsensusHash {
     /// Merkle root over hex strings: leaves byte-reversed, pairs double-SHA-256'd, odd rows
     /// completed with their last entry, the root reversed back. Entries may differ in length

@@ -1,7 +1,7 @@
 import BitcoinWire
 import Virtualchain
 
-/// The naming system of `shared/spec/names.md`, modelled on Blockstack's `.id`: names are
+/// The naming system of `docs/names.md`, modelled on Blockstack's `.id`: names are
 /// preordered (a salted-by-sender hash and a burn), registered, renewed, updated, transferred and
 /// revoked. Written only against the public `StateMachine` API.
 public struct NamesMachine: StateMachine, Sendable {

@@ -9,7 +9,7 @@ struct AssembledBlock {
     var bytes: [UInt8]
     var undo: [UInt8]
     var transactionCount: Int
-    /// Operations per magic (index into `OpMix.magics`) by the rule of spec section 2.
+    /// Operations per magic (index into `OpMix.magics`) by the rule of docs/virtualchain.md, section 2.
     var opCounts: [Int]
     /// txids of the caller-chosen transactions, in the order given.
     var specialTxids: [Txid] = []

@@ -8,7 +8,7 @@ enum OpCounting {
     /// Opcodes of the names system first, then other printable characters.
     static let opcodes: [UInt8] = Array("?:+>~$#!".utf8)
 
-    /// What an output script says of the transaction's data (spec section 2): nil when it does
+    /// What an output script says of the transaction's data (docs/virtualchain.md, section 2): nil when it does
     /// not start with `OP_RETURN` (it changes nothing); `.some(nil)` when it does but is not
     /// `OP_RETURN` and exactly one data push (it clears the data); otherwise the pushed bytes,
     /// read leniently: a push or a push length cut short by the script's end takes what is there.

@@ -39,7 +39,7 @@ public struct ConsensusRecord: Hashable, Sendable {
         self.fields = fields
     }
 
-    /// `opcode ":" join(",", [len(s) ":" s ...])`, spec section 4.
+    /// `opcode ":" join(",", [len(s) ":" s ...])`, docs/virtualchain.md, section 4.
     public var serialized: [UInt8] {
         var out: [UInt8] = [opcode, UInt8(ascii: ":")]
         for (i, field) in fields.enumerated() {

@@ -274,7 +274,7 @@ public final class Engine<Machine: StateMachine> {
         }
     }
 
-    /// Steps 2-4 of spec section 3 for one block: applied inside the open batch (a savepoint of
+    /// Steps 2-4 of docs/virtualchain.md, section 3 for one block: applied inside the open batch (a savepoint of
     /// its transaction, so a failing block leaves the blocks before it intact), committed with
     /// the batch.
     ///
@@ -328,7 +328,7 @@ public final class Engine<Machine: StateMachine> {
         return outcome
     }
 
-    /// Step 2 of spec section 3 for a block's candidates: parse each, scan the block's
+    /// Step 2 of docs/virtualchain.md, section 3 for a block's candidates: parse each, scan the block's
     /// operations, then check and commit each (a rejection undoes whatever it wrote).
     private func apply(_ candidates: [Candidate], in context: BlockContext,
                        records: inout [(record: ConsensusRecord, vtxindex: Int?, txid: Txid?)],

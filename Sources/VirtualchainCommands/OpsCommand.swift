@@ -8,7 +8,7 @@ import Foundation
 struct OpsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ops",
-        abstract: "List the operations carrying a magic prefix (spec section 2), one JSON object per line."
+        abstract: "List the operations carrying a magic prefix (docs/virtualchain.md, section 2), one JSON object per line."
     )
 
     @OptionGroup var source: ChainSourceOptions

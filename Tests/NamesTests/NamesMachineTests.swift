@@ -5,7 +5,7 @@ import TestSupport
 @testable import Names
 @testable import Virtualchain
 
-/// The names rules of shared/spec/names.md, one block at a time with hand-made candidates.
+/// The names rules of docs/names.md, one block at a time with hand-made candidates.
 @Suite struct NamesMachineTests {
     let alice = Script.p2wpkh([UInt8](repeating: 0xa1, count: 20))
     let bob = Script.p2wpkh([UInt8](repeating: 0xb0, count: 20))

@@ -7,7 +7,7 @@ import TestSupport
 @testable import Proofs
 @testable import Virtualchain
 
-/// Light-client proofs (shared/spec/proofs.md) of the bundled names chain: every accepted record
+/// Light-client proofs (docs/proofs.md) of the bundled names chain: every accepted record
 /// proved and verified, here and by an independent Python verifier; every tampering refused at
 /// its step.
 @Suite(.serialized) struct ProofTests {

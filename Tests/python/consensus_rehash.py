@@ -1,4 +1,4 @@
-"""An independent implementation of spec section 4, to re-hash an export.
+"""An independent implementation of docs/virtualchain.md, section 4, to re-hash an export.
 
 Usage: consensus_rehash.py EXPORT.jsonl FIRST_BLOCK
 Recomputes every block's ops hash and consensus hash from its records alone and prints one JSON
