@@ -50,6 +50,35 @@ public struct BlockView {
         }
     }
 
+    /// The witness merkle tree's leaves (BIP141): zero for the coinbase, each other transaction's
+    /// wtxid, which is its txid (from `txids`, not hashed again) where it has no witness data.
+    /// Transactions with witness data are double-hashed two at a time, as `txids()` does.
+    public func wtxidLeaves(txids: [Txid]) -> [Hash256] {
+        let count = transactions.count
+        var leaves = [Hash256](repeating: .zero, count: count)
+        var witnessed: [Int] = []
+        for i in 1..<max(1, count) {
+            if transactions[i].hasWitness { witnessed.append(i) } else { leaves[i] = txids[i].rawHash }
+        }
+        guard !witnessed.isEmpty else { return leaves }
+        guard Hashes.usesSHAExtensions, witnessed.count > 1 else {
+            for i in witnessed { leaves[i] = transactions[i].wtxid().rawHash }
+            return leaves
+        }
+        withUnsafeTemporaryAllocation(of: vc_message.self, capacity: witnessed.count) { messages in
+            withUnsafeTemporaryAllocation(of: Hash256.self, capacity: witnessed.count) { digests in
+                for (j, i) in witnessed.enumerated() {
+                    let bytes = transactions[i].bytes
+                    messages[j] = vc_message(part: (bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), nil, nil), length: (bytes.count, 0, 0))
+                }
+                // Hash256 is its 32 bytes: the digests are written in place.
+                vc_sha256d_messages(messages.baseAddress!, witnessed.count, UnsafeMutableRawPointer(digests.baseAddress!).assumingMemoryBound(to: UInt8.self))
+                for (j, i) in witnessed.enumerated() { leaves[i] = digests[j] }
+            }
+        }
+        return leaves
+    }
+
     /// Offset of transaction `index` within the block.
     public func offset(ofTransaction index: Int) -> Int {
         transactions[index].bytes.baseAddress! - bytes.baseAddress!
@@ -87,11 +116,7 @@ public struct BlockView {
             guard witness.count == 1, witness[0].count == 1, witness[0][0].count == 32 else {
                 throw WireError(.invalid("coinbase witness must be one 32-byte reserved value (bad-witness-nonce-size)"), at: coinbaseOffset)
             }
-            var wtxids = [Hash256.zero]
-            wtxids.reserveCapacity(transactions.count)
-            // Without witness data a transaction's wtxid is its txid: hashed once, not twice.
-            for (i, tx) in transactions.enumerated().dropFirst() { wtxids.append(tx.hasWitness ? tx.wtxid().rawHash : txids[i].rawHash) }
-            var witnessRoot = Merkle.root(wtxids).root
+            var witnessRoot = Merkle.root(wtxidLeaves(txids: txids)).root
             let expected = withUnsafeBytes(of: &witnessRoot) { rootBytes in Hashes.dsha256(parts: rootBytes, witness[0][0]) }
             if !expected.withUnsafeBytes({ $0.elementsEqual(commitment) }) {
                 throw WireError(.invalid("witness commitment does not match the transactions (bad-witness-merkle-match)"), at: coinbaseOffset)

@@ -98,8 +98,9 @@ public struct Transaction: Hashable, Sendable {
     }
 
     /// An owned copy of a parsed transaction.
-    public init(_ view: TransactionView) {
-        let witnesses = view.witnesses()
+    /// An owned copy of `view`; `withWitness: false` leaves every input's witness empty.
+    public init(_ view: TransactionView, withWitness: Bool = true) {
+        let witnesses = withWitness ? view.witnesses() : []
         version = view.version
         inputs = view.inputs().enumerated().map { i, input in
             TxIn(previousOutput: OutPoint(txid: input.previousTxid, index: input.previousIndex), scriptSig: Array(input.scriptSig),

@@ -13,6 +13,9 @@ public struct ParsedBlock {
     public let view: BlockView
     /// Path of the blk file, for error messages.
     public let path: String
+    /// The transactions' txids where verification computed them (nil with `verify` off): handed
+    /// on so that nothing hashes a transaction twice.
+    public let txids: [Txid]?
 }
 
 /// A block the pass cannot hand on, with the blk file and offset where it goes wrong.
@@ -255,12 +258,15 @@ public final class BlockPass: @unchecked Sendable {
         do {
             let view = try BlockView.parse(payload)
             let height = record.height
+            var txids: [Txid]?
             if options.verify {
+                let computed = view.txids()
                 // Each contextual check only where Core makes it: at this height on this network.
-                try view.verify(rules: height.map { directory.network.consensus.rules(atHeight: $0) } ?? .contextFree,
+                try view.verify(txids: computed, rules: height.map { directory.network.consensus.rules(atHeight: $0) } ?? .contextFree,
                                 witnessCommitment: options.witnessCommitmentNeeded?(view) ?? true)
+                txids = computed
             }
-            return try transform(ParsedBlock(height: height, hash: record.hash, location: location, view: view, path: path))
+            return try transform(ParsedBlock(height: height, hash: record.hash, location: location, view: view, path: path, txids: txids))
         } catch let error as WireError {
             throw BlockPassError.invalidBlock(path: path, offset: location.payloadOffset + error.offset, block: record.hash,
                                               reason: Self.describe(error))

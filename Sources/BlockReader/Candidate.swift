@@ -97,13 +97,19 @@ public enum CandidateExtraction {
     /// The block's candidate transactions, with senders and fees where `spent` (the block's undo
     /// data) or `fallback` (previous outputs found by the extra pass) resolves them. Every sum is
     /// checked against Core's money range (`CheckTxInputs`), so no value can overflow.
-    public static func candidates(in view: BlockView, height: Int, hash: BlockHash, filter: OperationFilter,
+    ///
+    /// `txids`, where the caller has them (verification computed them), are used as they are: a
+    /// candidate's transaction is not hashed again.
+    /// `withWitness: false` hands on inputs without their witness data (for a machine that
+    /// reads none, whose blocks' witness commitments are then not checked).
+    public static func candidates(in view: BlockView, height: Int, hash: BlockHash, filter: OperationFilter, txids: [Txid]? = nil,
+                                  withWitness: Bool = true,
                                   spent: SpentCoins?, fallback: [OutPoint: TxOut]) throws(CandidateValueError) -> [Candidate] {
         var candidates: [Candidate] = []
         for (vtxindex, tx) in view.transactions.enumerated() {
             guard let op = filter.operation(in: tx) else { continue }
-            let owned = Transaction(tx)
-            candidates.append(Candidate(height: height, blockHash: hash, txid: tx.txid(), vtxindex: vtxindex, opcode: op.opcode,
+            let owned = Transaction(tx, withWitness: withWitness)
+            candidates.append(Candidate(height: height, blockHash: hash, txid: txids?[vtxindex] ?? tx.txid(), vtxindex: vtxindex, opcode: op.opcode,
                                         payload: Array(op.payload), inputs: owned.inputs, outputs: owned.outputs, senders: .unresolved, fee: nil))
         }
         guard !candidates.isEmpty else { return [] }

@@ -26,21 +26,29 @@ public final class CandidateReader {
     public let positions: [Int]
     public let filter: OperationFilter
     public let senders: SenderResolver
+    /// Whether candidates carry their inputs' witness data (and blocks with candidates have
+    /// their witness commitment checked).
+    public let withWitness: Bool
     let pass: BlockPass
 
     /// Prepares reading `positions` (entries of `index`, in the order wanted); runs the fallback
     /// pass of ``SenderResolver`` where undo files are missing.
-    public init(directory: BlocksDirectory, index: ChainIndex, positions: [Int], filter: OperationFilter,
+    ///
+    /// `withWitness`: whether the machine reads witness data. Witness bytes reach a machine only
+    /// through candidates (their inputs' witnesses): with it, the witness commitment is checked
+    /// in blocks that have a candidate; without it, candidates carry no witness data and no
+    /// commitment protects anything the machine sees, so none is checked (the merkle root, which
+    /// covers every byte a machine is given, is checked either way).
+    public init(directory: BlocksDirectory, index: ChainIndex, positions: [Int], filter: OperationFilter, withWitness: Bool = true,
                 passOptions: BlockPassOptions = BlockPassOptions()) throws {
         self.directory = directory
         self.index = index
         self.positions = positions
         self.filter = filter
+        self.withWitness = withWitness
         senders = try SenderResolver(directory: directory, index: index, positions: positions, filter: filter, passOptions: passOptions)
-        // Witness bytes reach a machine only through candidates (their inputs' witnesses): the
-        // witness commitment is checked in blocks that have one.
         var options = passOptions
-        options.witnessCommitmentNeeded = { filter.matchesAny(in: $0) }
+        options.witnessCommitmentNeeded = { @Sendable view in withWitness && filter.matchesAny(in: view) }
         // The consumer applies blocks one after the other: where it, not parsing, sets the pace,
         // workers that woke up must not take its core.
         if options.workerNice == nil { options.workerNice = BlockPassOptions.replayWorkerNice }
@@ -52,13 +60,13 @@ public final class CandidateReader {
     /// ``CandidateReaderError`` and what `consume` throws; blocks before the failing one have
     /// been consumed.
     public func run(consume: (_ position: Int, _ candidates: [Candidate]) throws -> Void) throws {
-        let filter = filter, senders = senders
+        let filter = filter, senders = senders, withWitness = withWitness
         try pass.run(records: positions, transform: { block -> [Candidate] in
             guard filter.matchesAny(in: block.view) else { return [] }
             let spent = try senders.spentCoins(for: block)
             let height = block.height ?? -1
             do {
-                return try CandidateExtraction.candidates(in: block.view, height: height, hash: block.hash, filter: filter,
+                return try CandidateExtraction.candidates(in: block.view, height: height, hash: block.hash, filter: filter, txids: block.txids, withWitness: withWitness,
                                                           spent: spent, fallback: senders.previousOutputs)
             } catch let error as CandidateValueError {
                 throw CandidateReaderError(path: block.path, offset: block.location.payloadOffset + error.blockOffset,

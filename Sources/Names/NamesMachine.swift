@@ -33,6 +33,9 @@ public struct NamesMachine: StateMachine, Sendable {
     /// 6th fields): a proof of it binds its height without a Bitcoin part.
     public var recordPositionFields: RecordPositionFields? { RecordPositionFields(height: 4, vtxindex: 5) }
 
+    /// Senders come from the undo data, never from witnesses.
+    public var readsWitnessData: Bool { false }
+
     /// Mainnet starts where Blockstack did; other networks at block 1.
     public static func firstBlock(network: String) -> Int { network == "mainnet" ? 373_601 : 1 }
 

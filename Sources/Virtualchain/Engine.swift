@@ -171,7 +171,8 @@ public final class Engine<Machine: StateMachine> {
         }
         let positions = (next...last).map { index.position(atHeight: $0)! }
         let reader = try CandidateReader(directory: directory, index: index, positions: positions,
-                                         filter: OperationFilter(magic: machine.magic, opcodes: machine.opcodes), passOptions: passOptions)
+                                         filter: OperationFilter(magic: machine.magic, opcodes: machine.opcodes),
+                                         withWitness: machine.readsWitnessData, passOptions: passOptions)
         summary.usedFallback = reader.senders.usesFallbackPass
         // The newest block applied (its hex only once, at the end) and when progress was last told.
         var lastApplied: BlockHash?
@@ -376,7 +377,7 @@ public final class Engine<Machine: StateMachine> {
             let spent = SpentCoins(all: try undo.withUnsafeBytes { try UndoFormat.decodeBlockUndo($0) })
             return try CandidateExtraction.candidates(in: view, height: height, hash: view.hash,
                                                       filter: OperationFilter(magic: machine.magic, opcodes: machine.opcodes),
-                                                      spent: spent, fallback: [:])
+                                                      withWitness: machine.readsWitnessData, spent: spent, fallback: [:])
         }
         let hash = bytes.withUnsafeBytes { BlockHeader.hash(of: $0.baseAddress!) }
         let outcome = try commitBlock(height: height, hash: hash, candidates: candidates)

@@ -91,6 +91,12 @@ public protocol StateMachine {
     /// vtxindex, if they do: a light-client proof of such a record binds its height without a
     /// Bitcoin part (docs/proofs.md, step 6). Default: nil.
     var recordPositionFields: RecordPositionFields? { get }
+    /// Whether the machine reads its candidates' witness data (``Candidate/inputs``' `witness`).
+    /// Default true: candidates carry it, and a block with a candidate has its witness
+    /// commitment checked. A machine that reads none says false: its candidates' inputs carry no
+    /// witness, and no commitment is checked for it (none protects a byte it is given; the merkle
+    /// root, which covers them all, still is). Saves hashing every witness transaction twice.
+    var readsWitnessData: Bool { get }
 
     /// Turns a candidate into an operation, or nil to drop it (malformed: counted as dropped).
     /// Must not throw or look at the state: it sees the candidate only.
@@ -115,6 +121,7 @@ public protocol StateMachine {
 extension StateMachine {
     public var initialConsensusHashes: [Int: ConsensusDigest] { [:] }
     public var recordPositionFields: RecordPositionFields? { nil }
+    public var readsWitnessData: Bool { true }
     public func scanBlock(_ operations: [Operation], in block: BlockContext) throws {}
     public func endOfBlock(_ block: BlockContext) throws -> [ConsensusRecord] { [] }
 }

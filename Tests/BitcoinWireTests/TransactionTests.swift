@@ -64,3 +64,25 @@ import TestSupport
         #expect(tx.txid.displayHex == "bb41a757f405890fb0f5856228e23b715702d714d59bf2b1feb70d8b2b4e3e08")
     }
 }
+
+/// The witness tree's leaves of a real segwit block, hashed two at a time, equal each
+/// transaction's own wtxid (OpenSSL, one at a time), and the block's witness commitment holds.
+@Suite struct WitnessLeavesTests {
+    @Test(.enabled(if: TestPaths.corpusAvailable || TestPaths.inCI, "needs ../shared/corpus (real mainnet data); in CI it fails without it"))
+    func leavesOfARealSegwitBlock() throws {
+        let url = TestPaths.corpus.appendingPathComponent("mainnet/block-00000000000000000021868c2cefc52a480d173c849412fe81c4e5ab806f94ab.blk")
+        let bytes = [UInt8](try Data(contentsOf: url))
+        try bytes.withUnsafeBytes { raw in
+            let view = try BlockView.parse(raw)
+            let txids = view.txids()
+            let leaves = view.wtxidLeaves(txids: txids)
+            #expect(leaves.count == view.transactions.count && leaves[0] == .zero)
+            #expect(view.transactions.filter(\.hasWitness).count == 104)
+            for i in 1..<view.transactions.count {
+                #expect(leaves[i] == view.transactions[i].wtxid().rawHash, "transaction \(i)")
+            }
+            try view.verify(txids: txids, rules: .contextFree)
+            try view.verify(txids: txids, rules: BlockRules(height: 540_107, coinbaseHeight: true, minimumVersion: 4, segwit: true))
+        }
+    }
+}

@@ -73,6 +73,20 @@ import TestSupport
         } catch {
             #expect("\(error)".contains("bad-witness-merkle-match"), "\(error)")
         }
+        // A reader for a machine that reads no witness data (names): its candidates carry none,
+        // so the damaged witness reaches nothing either, and no commitment is checked.
+        let blind = try CandidateReader(directory: directory, index: index, positions: [index.position(atHeight: loud)!],
+                                        filter: OperationFilter(magic: Array("id".utf8)), withWitness: false)
+        var handed: [[TxIn]] = []
+        try blind.run { _, candidates in handed += candidates.map(\.inputs) }
+        #expect(!handed.isEmpty && handed.allSatisfy { $0.allSatisfy(\.witness.isEmpty) })
+        // With witness data, the undamaged blocks' candidates carry it where it exists.
+        let undamaged = try #require((1...(index.tipHeight ?? 0)).first { !corrupted.contains($0) && $0 > 100 })
+        let seeing = try CandidateReader(directory: directory, index: index, positions: Array(index.bestChain.suffix(from: undamaged)).filter {
+            !corrupted.contains(index.entries[$0].height ?? -1) }, filter: OperationFilter(magic: Array("id".utf8)))
+        var witnessed = 0
+        try seeing.run { _, candidates in witnessed += candidates.filter { $0.inputs.contains { !$0.witness.isEmpty } }.count }
+        #expect(witnessed > 0)
         // A plain block pass checks every block: the first damaged one stops it.
         let pass = BlockPass(directory: directory, index: index)
         #expect(throws: BlockPassError.self) {
