@@ -55,7 +55,6 @@ let package = Package(
             dependencies: [
                 "BitcoinWire", "BlockFiles", "ChainIndex", "BlockReader", "Virtualchain", "Checkpoints", "Importer", "Measuring",
                 "Proofs",
-                "Reference",  // bench's import phase replays through the reference machine
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -6,7 +6,6 @@ import ChainIndex
 import Foundation
 import Importer
 import Measuring
-import Reference
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,7 +14,7 @@ struct BenchCommand: ParsableCommand {
         discussion: """
         Phases: headers (header pass), parse (every block parsed, every txid computed), filter \
         (operation filter only, nothing hashed), each on 1 thread and, for parse and filter, on all \
-        cores; import (a replay through the reference machine into a scratch state, verification \
+        cores; import (a replay through --machine, reference by default, into a scratch state, verification \
         on, all cores, as `import` runs; with --no-verify, import_no_verify without it, compared \
         with filter_all_cores). Each is reported in MB/s of best-chain block bytes and as a \
         ratio to OpenSSL SHA-256 over the same number of bytes in 1 KiB chunks, measured in the same \
@@ -37,16 +36,33 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("import"), inversion: .prefixedNo, help: "Measure the import phase (default on; --no-import skips it).")
     var importPhase = true
 
-    /// One replay of the whole best chain through the reference machine into a fresh scratch
-    /// state, checkpoints as `import` writes them; seconds.
+    @Option(help: ArgumentHelp("The machine the import phase replays through (default: reference, or the program's only one).", valueName: "name"))
+    var machine: String?
+
+    /// The machine of the import phase.
+    var registration: MachineRegistration {
+        get throws {
+            let machines = CommandLineSetup.machines
+            let name = machine ?? (machines.contains { $0.name == "reference" } ? "reference" : machines.count == 1 ? machines[0].name : "")
+            guard let found = machines.first(where: { $0.name == name }) else {
+                throw ValidationError(machine == nil ? "--machine is required: \(machines.map(\.name).joined(separator: ", "))"
+                                                     : "unknown --machine '\(name)' (\(machines.map(\.name).joined(separator: ", ")))")
+            }
+            return found
+        }
+    }
+
+    func validate() throws { _ = try registration }
+
+    /// One replay of the whole best chain through the chosen machine into a fresh scratch state,
+    /// checkpoints as `import` writes them; seconds.
     private func replay(directory: BlocksDirectory, index: ChainIndex) throws -> Double {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("vc-bench-import-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         var options = ImporterOptions()
         options.passOptions = source.passOptions
-        let importer = try Importer(machine: NotaryMachine(), stateDirectory: scratch, network: directory.network, options: options)
         let started = now()
-        _ = try importer.run(directory: directory, index: index)
+        try registration.importOnce(directory.network, scratch, directory, index, options)
         return now() - started
     }
 
@@ -165,7 +181,8 @@ struct BenchCommand: ParsableCommand {
                                                      blocksPerSecond: Double(blocks) / phase.seconds,
                                                      transactionsPerSecond: Double(transactions) / phase.seconds, threads: phase.threads,
                                                      ratioToParseAllCores: phase.name == "import" ? parseAllCores.map { mbps / $0 } : nil,
-                                                     ratioToFilterAllCores: phase.name == "import_no_verify" ? filterAllCores.map { mbps / $0 } : nil)
+                                                     ratioToFilterAllCores: phase.name == "import_no_verify" ? filterAllCores.map { mbps / $0 } : nil,
+                                                     machine: phase.name.hasPrefix("import") ? try registration.name : nil)
             }
             emit(try JSONOutput.line(BenchJSON(bytes: bytes, blocks: blocks, txs: transactions, threads: cores, sha256Mbps: shaMBps,
                                                anonRSSBytes: peakAnonymous, peakRSSBytes: ResidentMemory.peakTotal(), phases: shaped)))
@@ -181,7 +198,7 @@ struct BenchCommand: ParsableCommand {
             if let importPhase = phases.first(where: { $0.name.hasPrefix("import") }) {
                 let base = importPhase.name == "import" ? "parse_all_cores" : "filter_all_cores"
                 if let reference = phases.first(where: { $0.name == base }) {
-                    emit("\(importPhase.name): \(String(format: "%.2f", reference.seconds / importPhase.seconds)) x \(base)")
+                    emit("\(importPhase.name) (machine \(try registration.name)): \(String(format: "%.2f", reference.seconds / importPhase.seconds)) x \(base)")
                 }
             }
             emit("resident memory: \(peakAnonymous >> 20) MiB anonymous; peak \(ResidentMemory.peakTotal() >> 20) MiB including mapped block files")

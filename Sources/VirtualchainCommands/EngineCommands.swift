@@ -33,6 +33,10 @@ public struct MachineRegistration: Sendable {
     let version: Int
     let firstBlock: @Sendable (_ network: Network) -> Int
     let recordFields: RecordPositionFields?
+    /// One import of `directory` into a new state in `scratch` through an `Importer` (as
+    /// `import` runs, checkpoints included): `bench`'s import phase.
+    let importOnce: @Sendable (_ network: Network, _ scratch: String, _ directory: BlocksDirectory, _ index: ChainIndex,
+                               _ options: ImporterOptions) throws -> Void
     /// Replays `directory`'s best chain up to `until` into a new state in `scratch` (no
     /// checkpoints, no header index kept): what `verify --replay` compares a state with.
     let replay: @Sendable (_ network: Network, _ scratch: String, _ directory: BlocksDirectory, _ index: ChainIndex, _ until: Int,
@@ -51,6 +55,9 @@ public struct MachineRegistration: Sendable {
         version = Machine.version
         firstBlock = { make($0).firstBlock }
         recordFields = make(.regtest).recordPositionFields
+        importOnce = { network, scratch, directory, index, options in
+            _ = try Importer(machine: make(network), stateDirectory: scratch, network: network, options: options).run(directory: directory, index: index)
+        }
         replay = { network, scratch, directory, index, until, passOptions in
             let engine = try Engine(machine: make(network), stateDirectory: scratch, network: network)
             defer { engine.close() }

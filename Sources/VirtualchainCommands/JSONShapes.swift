@@ -234,8 +234,10 @@ struct BenchJSON: Encodable {
         var ratioToParseAllCores: Double?
         /// For `import_no_verify`: its MB/s over filter_all_cores's.
         var ratioToFilterAllCores: Double? = nil
+        /// For the import phases: the machine replayed through.
+        var machine: String? = nil
         enum CodingKeys: String, CodingKey {
-            case seconds, mbps, threads
+            case seconds, mbps, threads, machine
             case ratioToSHA256 = "ratio_to_sha256", blocksPerSecond = "blocks_per_s", transactionsPerSecond = "tx_per_s"
             case ratioToParseAllCores = "ratio_to_parse_all_cores", ratioToFilterAllCores = "ratio_to_filter_all_cores"
         }
