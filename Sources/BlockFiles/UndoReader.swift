@@ -98,6 +98,14 @@ public final class UndoFiles: @unchecked Sendable {
     /// Rev files whose last record was cut short (only the newest can be: bitcoind writing it).
     private var incompleteTails = Set<Int>()
     private var clock = 0
+    private var hasIndexedAny = false
+
+    /// Whether any undo record has been sought yet (a reader that needs undo data).
+    public var isInUse: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return hasIndexedAny
+    }
 
     public init(directory: BlocksDirectory) { self.directory = directory }
 
@@ -232,6 +240,7 @@ public final class UndoFiles: @unchecked Sendable {
         // Only the records sought are needed, each when it is.
         mapped.adviseRandom()
         records[number] = (mapped, entries)
+        hasIndexedAny = true
         if scanner.incompleteTail != nil { incompleteTails.insert(number) }
         return (mapped, entries)
     }

@@ -86,6 +86,13 @@ public struct BlockPassOptions: Sendable {
     /// blocks this, not the block count, bounds the mapped pages resident and the results held.
     public static let maxBytesAhead = 64 << 20
 
+    /// Read the blocks ahead of the workers on a thread of the pass's own (``ReadAhead``), so that
+    /// a cold pass keeps the disk busy while it parses.
+    public var readAhead = true
+    /// With `readAhead`: asked as the pass reaches each blk file, whether to read its rev file
+    /// ahead too (a reader that has been needing undo data).
+    public var undoWanted: (@Sendable () -> Bool)?
+
     public init(verify: Bool = true, threads: Int? = nil, window: Int = BlockPassOptions.defaultWindow) {
         self.verify = verify
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
@@ -152,7 +159,10 @@ public final class BlockPass: @unchecked Sendable {
             }
             return end
         }
-        let files = MappingCache(directory: directory, records: records.map { index.entries[$0].location })
+        let locations = records.map { index.entries[$0].location }
+        let files = MappingCache(directory: directory, records: locations)
+        let readAhead = options.readAhead ? ReadAhead(directory: directory, locations: locations, prefixBytes: prefix, undoWanted: options.undoWanted) : nil
+        readAhead?.start()
         let workers = min(options.threads, records.count)
         let group = DispatchGroup()
         for _ in 0..<workers {
@@ -194,6 +204,7 @@ public final class BlockPass: @unchecked Sendable {
             worker.start()
         }
         defer {
+            readAhead?.stop()
             state.cancel()
             group.wait()
             // Results made but never delivered (the pass stopped early): the workers are done.
@@ -216,6 +227,7 @@ public final class BlockPass: @unchecked Sendable {
                 }
             }
             position = run.upperBound
+            readAhead?.consumed(upTo: position)
             if let failure { throw failure }
         }
     }

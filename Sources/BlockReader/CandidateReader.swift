@@ -48,6 +48,10 @@ public final class CandidateReader {
         self.withWitness = withWitness
         senders = try SenderResolver(directory: directory, index: index, positions: positions, filter: filter, passOptions: passOptions)
         var options = passOptions
+        // Rev files are read ahead once candidates have needed undo data: a replay of blocks
+        // without any (the reference machine on this chain) reads none.
+        let undo = senders.undo
+        options.undoWanted = { undo.isInUse }
         options.witnessCommitmentNeeded = { @Sendable view in withWitness && filter.matchesAny(in: view) }
         // The consumer applies blocks one after the other: where it, not parsing, sets the pace,
         // workers that woke up must not take its core.

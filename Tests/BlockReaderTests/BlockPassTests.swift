@@ -128,3 +128,37 @@ final class LiveCount: @unchecked Sendable {
     func add(_ n: Int) { lock.lock(); count += n; lock.unlock() }
     var value: Int { lock.lock(); defer { lock.unlock() }; return count }
 }
+
+/// The read-ahead thread stays within its bound of the consumer, and goes on as it consumes.
+@Suite struct ReadAheadTests {
+    @Test func readAheadStaysWithinItsBound() throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        var options = TestChainOptions()
+        options.length = .blocks(300)
+        options.blockWeight = 40_000
+        options.seed = "read-ahead"
+        _ = try TestChainGenerator.generate(options, out: root.path)
+        let directory = try BlocksDirectory(path: root.appendingPathComponent("blocks").path, network: .regtest)
+        let index = try ChainIndex(directory: directory)
+        let locations = index.bestChain.map { index.entries[$0].location }
+        var prefix = [0]
+        for location in locations { prefix.append(prefix.last! + location.size) }
+        let bound = 100_000
+        let readAhead = ReadAhead(directory: directory, locations: locations, prefixBytes: prefix, undoWanted: { true }, maxBytesAhead: bound)
+        readAhead.start()
+        defer { readAhead.stop() }
+        func settle() { Thread.sleep(forTimeInterval: 0.2) }
+        settle()
+        let first = readAhead.requested
+        #expect(first > 0 && first < locations.count)
+        #expect(prefix[first - 1] <= bound, "requested \(prefix[first - 1]) bytes ahead of nothing consumed")
+        readAhead.consumed(upTo: first)
+        settle()
+        #expect(readAhead.requested > first)
+        #expect(prefix[readAhead.requested - 1] - prefix[first] <= bound)
+        readAhead.consumed(upTo: locations.count)
+        settle()
+        #expect(readAhead.requested == locations.count)
+    }
+}
