@@ -252,19 +252,19 @@ public final class BlockPass: @unchecked Sendable {
             throw BlockPassError.fileChanged(path: file.path, offset: location.offset, block: record.hash, fileEnd: file.bytes.count,
                                              blockEnd: location.payloadOffset + location.size)
         }
-        let payload: UnsafeRawBufferPointer
+        let stored = UnsafeRawBufferPointer(rebasing: file.bytes[location.payloadOffset..<(location.payloadOffset + location.size)])
         if directory.xorKey.isIdentity {
-            payload = UnsafeRawBufferPointer(rebasing: file.bytes[location.payloadOffset..<(location.payloadOffset + location.size)])
-            return try parse(payload, record: record, recordIndex: recordIndex, path: file.path, transform: transform)
+            return try parse(stored, stored: stored, record: record, recordIndex: recordIndex, path: file.path, transform: transform)
         }
-        directory.xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: file.bytes[location.payloadOffset..<(location.payloadOffset + location.size)]),
-                                      fileOffset: location.payloadOffset, into: &buffer)
+        directory.xorKey.copyApplying(from: stored, fileOffset: location.payloadOffset, into: &buffer)
         return try buffer.withUnsafeBytes { raw in
-            try parse(raw, record: record, recordIndex: recordIndex, path: file.path, transform: transform)
+            try parse(raw, stored: stored, record: record, recordIndex: recordIndex, path: file.path, transform: transform)
         }
     }
 
-    private func parse(_ payload: UnsafeRawBufferPointer, record: BlockEntry, recordIndex: Int, path: String,
+    /// `stored` is the record's payload as the file holds it (obfuscated where the directory is):
+    /// what bitcoind has not written over yet is zeros there.
+    private func parse(_ payload: UnsafeRawBufferPointer, stored: UnsafeRawBufferPointer, record: BlockEntry, recordIndex: Int, path: String,
                        transform: (ParsedBlock) throws -> Void) throws {
         let location = record.location
         do {
@@ -280,9 +280,25 @@ public final class BlockPass: @unchecked Sendable {
             }
             return try transform(ParsedBlock(height: height, hash: record.hash, location: location, view: view, path: path, txids: txids))
         } catch let error as WireError {
+            if Self.isPartlyWritten(stored, file: location.file, of: directory) {
+                throw NotYetWritten(record: .block, path: path, block: record.hash, height: record.height ?? -1)
+            }
             throw BlockPassError.invalidBlock(path: path, offset: location.payloadOffset + error.offset, block: record.hash,
                                               reason: Self.describe(error))
         }
+    }
+
+    /// Zero bytes a record's end must have to be taken for one bitcoind is still writing: more
+    /// than any valid block that fails to parse would end in by chance, fewer than a write cut
+    /// anywhere leaves (its transactions' bytes are still the reserved zeros).
+    static let partlyWrittenZeroTail = 32
+
+    /// A block that does not parse or verify is one bitcoind is still writing where it is in the
+    /// newest blk file and its record ends in zeros as stored (the space bitcoind reserves ahead
+    /// of its writes, not yet written over; zeros on disk even in an obfuscated directory).
+    static func isPartlyWritten(_ stored: UnsafeRawBufferPointer, file: Int, of directory: BlocksDirectory) -> Bool {
+        guard file == directory.blockFiles.last, stored.count >= partlyWrittenZeroTail else { return false }
+        return stored.suffix(partlyWrittenZeroTail).allSatisfy { $0 == 0 }
     }
 
     static func describe(_ error: WireError) -> String {

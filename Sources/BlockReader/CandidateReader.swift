@@ -60,7 +60,7 @@ public final class CandidateReader {
     }
 
     /// Hands each block's candidates (often none) to `consume`, in order, on the calling thread.
-    /// Throws `BlockPassError`, ``UndoNotYetWritten``, ``SenderResolutionError``,
+    /// Throws `BlockPassError`, ``NotYetWritten``, ``SenderResolutionError``,
     /// ``CandidateReaderError`` and what `consume` throws; blocks before the failing one have
     /// been consumed.
     public func run(consume: (_ position: Int, _ candidates: [Candidate]) throws -> Void) throws {

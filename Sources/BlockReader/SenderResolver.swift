@@ -3,14 +3,32 @@ import BlockFiles
 import ChainIndex
 import Foundation
 
-/// A block's undo record is not in the newest rev file yet: bitcoind writes it when it connects
-/// the block, after storing the block. Not damage; a later look finds it.
-public struct UndoNotYetWritten: Error, CustomStringConvertible, Sendable {
+/// A record bitcoind has not finished writing, in the files it is writing to: not damage; a
+/// later look finds it. Either a block's undo record, which bitcoind appends to the rev file
+/// when it *connects* the block (which can be long after it stored it: headers-first download
+/// stores blocks out of order), or a block record written only in part into the space bitcoind
+/// reserved with zeros ahead of its writes.
+public struct NotYetWritten: Error, CustomStringConvertible, Sendable {
+    public enum Record: Sendable { case undo, block }
+    public var record: Record
     public var path: String
     public var block: BlockHash
     public var height: Int
+
+    public init(record: Record, path: String, block: BlockHash, height: Int) {
+        self.record = record
+        self.path = path
+        self.block = block
+        self.height = height
+    }
+
     public var description: String {
-        "\(path): the undo record of block \(block) at height \(height) is not written yet (this is the rev file bitcoind is appending to); the state is kept at the block before"
+        switch record {
+        case .undo:
+            "\(path): the undo record of block \(block) at height \(height) is not written yet (bitcoind writes it when it connects the block); the state is kept at the block before"
+        case .block:
+            "\(path): block \(block) at height \(height) is only partly written yet (the rest of its record is still zeros); the state is kept at the block before"
+        }
     }
 }
 
@@ -74,7 +92,7 @@ public final class SenderResolver: Sendable {
 
     /// The coins the candidate transactions of `block` spent, from its undo record; nil for a
     /// block in a file without undo data (its senders come from `previousOutputs`). Throws
-    /// ``UndoNotYetWritten`` where bitcoind has not written the record yet, and
+    /// ``NotYetWritten`` where bitcoind has not written the record yet, and
     /// ``SenderResolutionError`` where no record fits.
     ///
     /// Only the candidates' coins are decoded; the rest of the record is walked without
@@ -91,8 +109,11 @@ public final class SenderResolver: Sendable {
         }
         if let found { return found }
         let path = directory.undoFilePath(block.location.file)
-        if undo.isBeingWritten(block.location.file) {
-            throw UndoNotYetWritten(path: path, block: block.hash, height: block.height ?? -1)
+        // The rev file bitcoind appends to (numbered like the newest blk file): the record may
+        // be cut short, or not started at all (the file then ends cleanly, or in the zeros
+        // bitcoind reserved, before it).
+        if undo.isBeingWritten(block.location.file) || undo.isNewest(block.location.file) {
+            throw NotYetWritten(record: .undo, path: path, block: block.hash, height: block.height ?? -1)
         }
         throw SenderResolutionError.noUndoRecordFits(path: path, block: block.hash, height: block.height ?? -1)
     }

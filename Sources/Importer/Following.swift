@@ -95,7 +95,7 @@ extension Importer {
             try index!.finishIndexWrite()
             try reported(report, first)
             first = false
-            lookAgain = report.summary.waitingForUndo != nil
+            lookAgain = report.summary.waitingForBitcoind != nil
             if report.summary.interrupted { break }
         }
         // The tip the follow reached gets its checkpoint (the looks wrote one every

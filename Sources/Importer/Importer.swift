@@ -192,8 +192,8 @@ public final class Importer<Machine: StateMachine> {
                 try current.commitPendingBlocks()  // a checkpoint holds committed blocks only
                 try writer.checkpoint(state: current.store) { size in self.header(engine: current, height: height, hash: hash, size: size) }
             }
-        }, shouldStop: shouldStop, waitForUndo: options.confirmations > 0)
-        if let waiting = summary.waitingForUndo {
+        }, shouldStop: shouldStop, waitForBitcoind: options.confirmations > 0)
+        if let waiting = summary.waitingForBitcoind {
             notes.append("\(waiting.description); waiting for it")
         }
         if checkpointAtEnd, let tip = try current.store.tip() {

@@ -76,7 +76,7 @@ public struct ImportSummary: Sendable {
     public var interrupted = false
     /// Stopped at the block before one whose undo record bitcoind has not written yet (only when
     /// `run` was asked to wait for it, as follow mode does); the next run resumes there.
-    public var waitingForUndo: UndoNotYetWritten?
+    public var waitingForBitcoind: NotYetWritten?
     public var tipHash: String?
     public var consensusHash: String?
 }
@@ -93,7 +93,7 @@ let engineProgressIntervalNanoseconds: UInt64 = 50_000_000
 /// of another machine, newer version, network or first block, and SQLite errors; `run` throws
 /// ``EngineError`` (a state whose tip left the chain, an unexpected consensus hash), the reader's
 /// errors (module `BlockReader`: `BlockPassError` for a block that does not parse or verify,
-/// `SenderResolutionError` for damaged undo data, `UndoNotYetWritten`, `CandidateReaderError` for
+/// `SenderResolutionError` for damaged undo data, `NotYetWritten`, `CandidateReaderError` for
 /// values outside the money range, each naming file and offset), and whatever the machine throws
 /// other than ``Rejection``. After an
 /// error the state ends at a block boundary, the block before the failure.
@@ -150,7 +150,7 @@ public final class Engine<Machine: StateMachine> {
                     passOptions: BlockPassOptions = BlockPassOptions(),
                     progress: ((ImportProgress) -> Void)? = nil,
                     afterBlock: ((_ height: Int, _ hash: BlockHash) throws -> Void)? = nil,
-                    shouldStop: (() -> Bool)? = nil, waitForUndo: Bool = false) throws -> ImportSummary {
+                    shouldStop: (() -> Bool)? = nil, waitForBitcoind: Bool = false) throws -> ImportSummary {
         var summary = ImportSummary(machine: Machine.identity)
         let started = Date()
         let next = consensus.nextHeight
@@ -205,8 +205,8 @@ public final class Engine<Machine: StateMachine> {
             })
         } catch is Interrupted {
             summary.interrupted = true
-        } catch let waiting as UndoNotYetWritten where waitForUndo {
-            summary.waitingForUndo = waiting
+        } catch let waiting as NotYetWritten where waitForBitcoind {
+            summary.waitingForBitcoind = waiting
         } catch {
             // The blocks before the failing one are whole: keep them (the state ends at a block
             // boundary, the block before the failure).

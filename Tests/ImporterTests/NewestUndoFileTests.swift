@@ -7,52 +7,85 @@ import TestSupport
 @testable import TestChain
 @testable import Virtualchain
 
-/// The newest rev file is the one bitcoind appends to: a record cut short at its end is "not yet
-/// written", never damage. A one-off import stops before the block that needs it (exit 1, said
-/// so); follow mode waits for the next poll.
+/// The newest blk and rev files are the ones bitcoind writes to: a record cut short at their end,
+/// a record not started yet (the file ending cleanly, or in the zeros bitcoind reserves, before
+/// it) and a block record written only in part into those zeros are "not yet written", never
+/// damage. A one-off import stops before the block that needs it (exit 1, said so); follow mode
+/// waits, and once the files are complete reaches the state of an uninterrupted import.
 @Suite(.serialized) struct NewestUndoFileTests {
     let chain = CheckpointChain.shared
 
-    /// A copy of the chain whose newest rev file is cut in half, and that file's full bytes.
-    func cutCopy(_ root: URL) throws -> (blocks: URL, revPath: URL, full: Data) {
+    enum Cut: CaseIterable {
+        /// The newest rev file's last record cut in half, nothing after it.
+        case undoCutShort
+        /// The newest rev file ends cleanly before its last record.
+        case undoNotStarted
+        /// The same, with the zeros bitcoind reserves where the record will go.
+        case undoNotStartedInReservedZeros
+        /// The newest blk file's last block record written only in part: its second half zeros.
+        case blockPartlyWritten
+
+        var message: String {
+            switch self {
+            case .blockPartlyWritten: "is only partly written yet"
+            default: "is not written yet (bitcoind writes it when it connects the block)"
+            }
+        }
+    }
+
+    /// A copy of the chain cut as `cut` says, the file cut and its full bytes.
+    func cutCopy(_ root: URL, _ cut: Cut) throws -> (blocks: URL, path: URL, full: Data) {
         let blocks = root.appendingPathComponent("blocks")
         try FileManager.default.copyItem(at: chain.blocks, to: blocks)
-        let newest = try BlocksDirectory(path: blocks.path, network: .regtest).blockFiles.last!
-        let rev = blocks.appendingPathComponent(BlockFileFormat.undoFileName(newest))
-        let full = try Data(contentsOf: rev)
-        // Cut inside the last record (the file is pre-allocated: zeros follow the records).
         let directory = try BlocksDirectory(path: blocks.path, network: .regtest)
-        var scanner = RecordScanner(file: try FileWindow(path: rev.path), number: newest, magic: Network.regtest.magicValue,
-                                    xorKey: directory.xorKey, isNewest: true, kind: .undo)
+        let newest = directory.blockFiles.last!
+        let isBlock = cut == .blockPartlyWritten
+        let file = blocks.appendingPathComponent(isBlock ? BlockFileFormat.blockFileName(newest) : BlockFileFormat.undoFileName(newest))
+        let full = try Data(contentsOf: file)
+        var scanner = RecordScanner(file: try FileWindow(path: file.path), number: newest, magic: Network.regtest.magicValue,
+                                    xorKey: directory.xorKey, isNewest: true, kind: isBlock ? .block : .undo)
         var last: RecordLocation?
         while let record = try scanner.next() { last = record }
         let record = try #require(last)
-        try full.prefix(record.payloadOffset + record.size / 2).write(to: rev)
-        return (blocks, rev, full)
+        var bytes = full
+        switch cut {
+        case .undoCutShort:
+            bytes = full.prefix(record.payloadOffset + record.size / 2)
+        case .undoNotStarted:
+            bytes = full.prefix(record.offset)
+        case .undoNotStartedInReservedZeros:
+            bytes = full.prefix(record.offset) + Data(count: full.count - record.offset)
+        case .blockPartlyWritten:
+            let from = record.payloadOffset + record.size / 2
+            bytes.replaceSubrange(from..<(record.payloadOffset + record.size), with: Data(count: record.payloadOffset + record.size - from))
+        }
+        try bytes.write(to: file)
+        return (blocks, file, full)
     }
 
-    @Test func aOneOffImportStopsBeforeTheBlockAndSaysWhy() throws {
+    @Test(arguments: Cut.allCases)
+    func aOneOffImportStopsBeforeTheBlockAndSaysWhy(_ cut: Cut) throws {
         let root = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        let (blocks, rev, full) = try cutCopy(root)
+        let (blocks, path, full) = try cutCopy(root, cut)
         let state = root.appendingPathComponent("state")
         let result = try cli(importArguments(blocks, state))
         #expect(result.status == 1)
-        #expect(result.stderr.contains("\(rev.path): the undo record of block"), "\(result.stderr)")
-        #expect(result.stderr.contains("is not written yet"))
-        #expect(!result.stderr.contains("not an undo record"))
+        #expect(result.stderr.contains("\(path.path): ") && result.stderr.contains(cut.message), "\(result.stderr)")
+        #expect(!result.stderr.contains("damaged") && !result.stderr.contains("not an undo record"))
         let stopped = try #require(try StateStore(directory: state.path).tip()?.height)
         #expect(stopped < chain.summary.tipHeight)
         // Once bitcoind has written it, the import resumes to the uninterrupted result.
-        try full.write(to: rev)
+        try full.write(to: path)
         #expect(try cli(importArguments(blocks, state)).status == 0)
         #expect(try exportOf(state) == chain.referenceExport)
     }
 
-    @Test func followModeWaitsForTheRecord() throws {
+    @Test(arguments: Cut.allCases)
+    func followModeWaitsForTheRecord(_ cut: Cut) throws {
         let root = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        let (blocks, rev, full) = try cutCopy(root)
+        let (blocks, path, full) = try cutCopy(root, cut)
         let state = root.appendingPathComponent("state")
         let process = Process()
         process.executableURL = TestPaths.executable
@@ -69,9 +102,13 @@ import TestSupport
 
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline && !output().contains("waiting for it") && process.isRunning { usleep(100_000) }
-        #expect(output().contains("is not written yet (this is the rev file bitcoind is appending to)"), "\(output())")
+        #expect(output().contains(cut.message), "\(output())")
         #expect(process.isRunning, "the follower exited: \(output())")
-        try full.write(to: rev, options: .atomic)
+        // Written in place, as bitcoind writes (into the same file, not a new one).
+        let writer = try FileHandle(forWritingTo: path)
+        try writer.seek(toOffset: 0)
+        try writer.write(contentsOf: full)
+        try writer.close()
         let caughtUp = Date().addingTimeInterval(30)
         while Date() < caughtUp, (try? StateStore(directory: state.path).tip()?.height) != chain.summary.tipHeight { usleep(100_000) }
         process.terminate()
