@@ -68,11 +68,10 @@ public struct BlocksDirectory: Sendable {
     /// `xor.dat`: absent means no obfuscation; anything but exactly 8 bytes is an error.
     static func readXorKey(directory: String) throws(BlockFileError) -> XorKey {
         let path = directory + "/" + XorKey.fileName
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { return .none }
-            throw BlockFileError(path: path, "cannot read: \(String(cString: strerror(errno)))")
-        }
+        var info = stat()
+        if lstat(path, &info) != 0 && errno == ENOENT { return .none }
+        // A regular file, opened without blocking (a named pipe in its place is refused).
+        let (fd, _) = try ReadOnlyFile.open(path)
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 16)
         let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, 16) }
@@ -91,12 +90,9 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String) throws(BlockFileError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw BlockFileError(path: path, "cannot open: \(String(cString: strerror(errno)))") }
+        // Only a regular file is mapped; a named pipe, device or directory is refused by name.
+        let (fd, size) = try ReadOnlyFile.open(path)
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw BlockFileError(path: path, "cannot stat: \(String(cString: strerror(errno)))") }
-        let size = Int(info.st_size)
         if size == 0 {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return

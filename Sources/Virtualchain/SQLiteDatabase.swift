@@ -1,4 +1,8 @@
+import BlockFiles
 import CSQLite
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public var path: String
@@ -24,6 +28,12 @@ public final class SQLiteDatabase {
 
     public init(path: String, readOnly: Bool = false) throws {
         self.path = path
+        // SQLite would open a named pipe and wait on it for ever, and a device as if it were a
+        // database: only a regular file (or none yet, to create) is opened.
+        var info = stat()
+        if stat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG {
+            throw SQLiteError(path: path, code: SQLITE_CANTOPEN, message: "cannot open: it is \(ReadOnlyFile.describeType(info.st_mode)), not a database file")
+        }
         let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
         let status = sqlite3_open_v2(path, &handle, flags | SQLITE_OPEN_NOMUTEX, nil)
         if status != SQLITE_OK {

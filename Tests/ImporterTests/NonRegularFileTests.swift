@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import BlockFiles
+@testable import Virtualchain
+
+/// A named pipe where a file is expected must not hang the tool (open() would wait for a writer
+/// for ever, with the state's lock held): each is refused, naming what it is, within seconds.
+@Suite(.serialized) struct NonRegularFileTests {
+    let chain = CheckpointChain.shared
+
+    enum Place: String, CaseIterable {
+        case blockFile, undoFile, xorKey, headerIndex, stateDatabase, checkpoint
+    }
+
+    /// Runs `virtualchain` with a deadline: the result, or nil if it had to be killed.
+    func run(_ arguments: [String], seconds: Double = 20) throws -> ProcessResult? {
+        let process = Process()
+        process.executableURL = TestPaths.executable
+        process.arguments = arguments
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("vc-fifo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let errURL = scratch.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let err = try FileHandle(forWritingTo: errURL)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = err
+        try process.run()
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(50_000) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        try err.close()
+        return ProcessResult(status: process.terminationStatus, stdout: "", stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+    }
+
+    @Test(arguments: Place.allCases)
+    func aNamedPipeIsRefusedWithinSeconds(_ place: Place) throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let blocks = root.appendingPathComponent("blocks"), state = root.appendingPathComponent("state")
+        try FileManager.default.copyItem(at: chain.blocks, to: blocks)
+        #expect(try cli(importArguments(blocks, state, ["--until", "60", "--checkpoint-every", "20"])).status == 0)
+        let directory = try BlocksDirectory(path: blocks.path, network: .regtest)
+        let target: URL = switch place {
+        case .blockFile: blocks.appendingPathComponent(BlockFileFormat.blockFileName(directory.blockFiles.last!))
+        case .undoFile: blocks.appendingPathComponent(BlockFileFormat.undoFileName(directory.blockFiles.last!))
+        case .xorKey: blocks.appendingPathComponent(XorKey.fileName)
+        case .headerIndex: state.appendingPathComponent("header-index.bin")
+        case .stateDatabase: state.appendingPathComponent(StateStore.fileName)
+        case .checkpoint: state.appendingPathComponent("checkpoints/" + (try FileManager.default.contentsOfDirectory(atPath: state.appendingPathComponent("checkpoints").path).sorted().last!))
+        }
+        try? FileManager.default.removeItem(at: target)
+        for suffix in ["-wal", "-shm"] where place == .stateDatabase { try? FileManager.default.removeItem(atPath: target.path + suffix) }
+        #expect(mkfifo(target.path, 0o644) == 0)
+        let result = try run(importArguments(blocks, state))
+        let finished = try #require(result, "import hung on a named pipe as the \(place)")
+        switch place {
+        case .headerIndex:
+            // The index is rebuilt aside and put in place of the pipe: the import goes on.
+            #expect(finished.status == 0, "\(finished.stderr)")
+        case .checkpoint:
+            // A checkpoint is only read when the state needs one: the live state is fine here.
+            #expect(finished.status == 0, "\(finished.stderr)")
+        default:
+            #expect(finished.status != 0, "\(finished.stderr)")
+            #expect(finished.stderr.contains("named pipe"), "\(place): \(finished.stderr)")
+        }
+        // The read-only commands too.
+        if place == .stateDatabase || place == .checkpoint {
+            for command in [["status", "--state", state.path], ["checkpoints", "verify", "--state", state.path], ["export", "--state", state.path]] {
+                let read = try #require(try run(command), "\(command[0]) hung on a named pipe as the \(place)")
+                if place == .stateDatabase && command[0] != "checkpoints" {
+                    #expect(read.status != 0 && read.stderr.contains("named pipe"), "\(command[0]): \(read.stderr)")
+                }
+                if place == .checkpoint && command[0] == "checkpoints" {
+                    #expect(read.status == 1, "checkpoints verify passed a named pipe: \(read.stderr)")  // "BAD ...: it is a named pipe"
+                }
+            }
+        }
+    }
+
+    @Test func aProofThatIsNoFileIsRefusedForWhatItIs() throws {
+        let devNull = try #require(try run(["verify-proof", "/dev/null", "--height", "1", "--consensus-hash", String(repeating: "0", count: 32)]))
+        #expect(devNull.status == 2 && devNull.stderr.contains("character device"), "\(devNull.stderr)")
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let pipe = root.appendingPathComponent("proof")
+        #expect(mkfifo(pipe.path, 0o644) == 0)
+        let fifo = try #require(try run(["verify-proof", pipe.path, "--height", "1", "--consensus-hash", String(repeating: "0", count: 32)]))
+        #expect(fifo.status == 2 && fifo.stderr.contains("named pipe"), "\(fifo.stderr)")
+    }
+}
