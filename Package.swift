@@ -34,8 +34,11 @@ let package = Package(
         // SHA-256 compressions through the x86 SHA extensions, two streams at once (our own C:
         // Swift cannot reach the CPU's SHA instructions; OpenSSL hashes one stream at a time).
         .target(name: "CSHA256"),
+        // A SIGBUS in a mapping of a file that shrank becomes a flag the reader checks, not a
+        // crash (C: a signal handler must be async-signal-safe, which Swift code cannot promise).
+        .target(name: "CMappingGuard"),
         .target(name: "BitcoinWire", dependencies: ["CCrypto", "CSHA256"]),
-        .target(name: "BlockFiles", dependencies: ["BitcoinWire"]),
+        .target(name: "BlockFiles", dependencies: ["BitcoinWire", "CMappingGuard"]),
         .target(name: "ChainIndex", dependencies: ["BitcoinWire", "BlockFiles"]),
         .target(name: "BlockReader", dependencies: ["BitcoinWire", "BlockFiles", "ChainIndex"]),
         // Measuring helpers for bench and Benchmarks/ (hash baseline, resident memory): not the reader's business.

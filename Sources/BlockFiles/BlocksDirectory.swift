@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import BitcoinWire
+import CMappingGuard
 
 /// A Bitcoin Core `blocks/` directory: its `blk*.dat` files and the xor key.
 public struct BlocksDirectory: Sendable {
@@ -62,6 +63,7 @@ public struct BlocksDirectory: Sendable {
         var bytes: [UInt8] = []
         xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: file.bytes[payload..<(payload + location.size)]),
                             fileOffset: payload, into: &bytes)
+        if file.wasCutShort { throw BlockFileError(path: path, offset: location.offset, "the file changed while it was read (it is shorter now)") }
         return bytes
     }
 
@@ -84,9 +86,20 @@ public struct BlocksDirectory: Sendable {
 }
 
 /// A read-only memory mapping of a whole file, unmapped when released.
+///
+/// Guarded against the file shrinking under it (a blk file pruned or rewritten while read): a
+/// read past the file's new end would raise SIGBUS and end the process; instead it reads zeros,
+/// and ``wasCutShort`` says so. A reader checks it after reading a record and reports the file
+/// changed (see `CMappingGuard`).
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let bytes: UnsafeRawBufferPointer
+    /// The mapping's slot with the SIGBUS guard (-1: unguarded, every slot taken).
+    private var guardSlot: Int32 = -1
+
+    /// Whether a read of this mapping found the file shorter than when it was mapped (it read
+    /// zeros there): what was read from it since cannot be trusted.
+    public var wasCutShort: Bool { vc_guard_faulted(guardSlot) != 0 }
 
     public init(path: String) throws(BlockFileError) {
         self.path = path
@@ -101,6 +114,7 @@ public final class MappedFile: @unchecked Sendable {
             throw BlockFileError(path: path, "cannot map: \(String(cString: strerror(errno)))")
         }
         bytes = UnsafeRawBufferPointer(start: address, count: size)
+        if vc_guard_install() == 0 { guardSlot = vc_guard_register(address, size) }
     }
 
     /// Tells the kernel only the pages touched are wanted (no read-ahead): for a reader that
@@ -134,6 +148,7 @@ public final class MappedFile: @unchecked Sendable {
     public static let releaseBytes = 8 << 20
 
     deinit {
+        vc_guard_unregister(guardSlot)
         if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
     }
 }

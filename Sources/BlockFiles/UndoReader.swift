@@ -139,6 +139,11 @@ public final class UndoFiles: @unchecked Sendable {
         return incompleteTails.contains(number)
     }
 
+    /// Records rev file `number` holds (0 where it has none or is absent).
+    public func recordCount(_ number: Int) throws(BlockFileError) -> Int {
+        try index(number)?.1.count ?? 0
+    }
+
     /// Whether `rev%05d.dat` exists for block file `number`.
     public func hasUndoFile(_ number: Int) -> Bool {
         FileManager.default.fileExists(atPath: directory.undoFilePath(number))
@@ -173,6 +178,7 @@ public final class UndoFiles: @unchecked Sendable {
             guard entry.transactions == transactionCount - 1 else { continue }
             directory.xorKey.copyApplying(from: UnsafeRawBufferPointer(rebasing: mapped.bytes[(entry.offset + 8)..<(entry.offset + 8 + entry.size + 32)]),
                                           fileOffset: entry.offset + 8, into: &buffer)
+            if mapped.wasCutShort { throw BlockFileError(path: mapped.path, offset: entry.offset, "the file changed while it was read (it is shorter now)") }
             // The record is copied: its pages can leave resident memory (rev files stay mapped),
             // and so can the neighbours the kernel's fault-around mapped in with them.
             let window = Self.faultAroundBytes

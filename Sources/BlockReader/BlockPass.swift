@@ -128,18 +128,23 @@ public final class BlockPass: @unchecked Sendable {
         let slots = ResultSlots<T>(count: options.window)
         defer { slots.deallocate() }
         try runInOrder(records: records,
-                       produce: { slot, block in slots.initialize(slot, to: try transform(block)) },
+                       produce: { slot, block, stillValid in
+                           let result = try transform(block)
+                           try stillValid()  // what the transform read was the file's bytes
+                           slots.initialize(slot, to: result)
+                       },
                        deliver: { recordIndex, slot in try consume(recordIndex, slots.take(slot)) },
                        discard: { slots.discard($0) })
     }
 
     /// The pass without its result type: `produce` parses a block into result slot `slot` (on a
-    /// worker; slot = position modulo the window, owned by that worker until delivered),
+    /// worker; slot = position modulo the window, owned by that worker until delivered), calling
+    /// `stillValid` before it stores its result (it throws if the file shrank under the read),
     /// `deliver` hands a record's slot to the consumer (on the calling thread, in order), and
     /// `discard` drops a result that will not be delivered (after an error).
     @usableFromInline
     func runInOrder(records: [Int],
-                    produce: @escaping @Sendable (_ slot: Int, ParsedBlock) throws -> Void,
+                    produce: @escaping @Sendable (_ slot: Int, ParsedBlock, _ stillValid: () throws -> Void) throws -> Void,
                     deliver: (_ recordIndex: Int, _ slot: Int) throws -> Void,
                     discard: (_ slot: Int) -> Void) throws {
         guard !records.isEmpty else { return }
@@ -185,8 +190,9 @@ public final class BlockPass: @unchecked Sendable {
                         let number = index.entries[recordIndex].location.file
                         do {
                             if current?.number != number { current = (number, try files.mapping(number)) }
-                            try self.process(recordIndex: recordIndex, file: current!.mapped, buffer: &buffer) { block in
-                                try produce(position % window, block)
+                            let mapped = current!.mapped
+                            try self.process(recordIndex: recordIndex, file: mapped, buffer: &buffer) { block in
+                                try produce(position % window, block) { try Self.checkNotCutShort(mapped, block: block) }
                             }
                         } catch {
                             failures.append((position, error))
@@ -253,10 +259,12 @@ public final class BlockPass: @unchecked Sendable {
                                              blockEnd: location.payloadOffset + location.size)
         }
         let stored = UnsafeRawBufferPointer(rebasing: file.bytes[location.payloadOffset..<(location.payloadOffset + location.size)])
+        if file.wasCutShort { throw Self.cutShort(file, record: record) }
         if directory.xorKey.isIdentity {
             return try parse(stored, stored: stored, record: record, recordIndex: recordIndex, path: file.path, transform: transform)
         }
         directory.xorKey.copyApplying(from: stored, fileOffset: location.payloadOffset, into: &buffer)
+        if file.wasCutShort { throw Self.cutShort(file, record: record) }  // the copy read zeros
         return try buffer.withUnsafeBytes { raw in
             try parse(raw, stored: stored, record: record, recordIndex: recordIndex, path: file.path, transform: transform)
         }
@@ -286,6 +294,24 @@ public final class BlockPass: @unchecked Sendable {
             throw BlockPassError.invalidBlock(path: path, offset: location.payloadOffset + error.offset, block: record.hash,
                                               reason: Self.describe(error))
         }
+    }
+
+    /// The file shrank under the mapping while the block was read (pruned, rewritten): what was
+    /// read past its new end was zeros, not the block.
+    static func cutShort(_ file: MappedFile, record: BlockEntry) -> BlockPassError {
+        .fileChanged(path: file.path, offset: record.location.offset, block: record.hash, fileEnd: Self.currentSize(file.path),
+                     blockEnd: record.location.payloadOffset + record.location.size)
+    }
+
+    static func checkNotCutShort(_ file: MappedFile, block: ParsedBlock) throws {
+        guard file.wasCutShort else { return }
+        throw BlockPassError.fileChanged(path: file.path, offset: block.location.offset, block: block.hash, fileEnd: currentSize(file.path),
+                                         blockEnd: block.location.payloadOffset + block.location.size)
+    }
+
+    static func currentSize(_ path: String) -> Int {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : 0
     }
 
     /// Zero bytes a record's end must have to be taken for one bitcoind is still writing: more

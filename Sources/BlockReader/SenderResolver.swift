@@ -66,6 +66,9 @@ public final class SenderResolver: Sendable {
     /// where unknown). Sized by the replay, not the chain: a follow poll pays for its new blocks.
     let expectedUndoPosition: [Int32]
     let firstHeight: Int
+    /// Per blk file of the replay, its blocks off the best chain: bitcoind may have connected
+    /// them (a branch that later lost), so their undo records may sit among the best chain's.
+    let offChainBlocks: [Int: Int]
 
     /// Whether some senders come from the fallback pass rather than undo files.
     public var usesFallbackPass: Bool { !filesWithoutUndo.isEmpty }
@@ -85,6 +88,11 @@ public final class SenderResolver: Sendable {
         firstHeight = heights.min() ?? 0
         expectedUndoPosition = Self.undoRanks(index: index, files: files.subtracting(filesWithoutUndo),
                                               heights: firstHeight..<((heights.max() ?? -1) + 1))
+        var offChain: [Int: Int] = [:]
+        for file in files {
+            for position in index.entryRange(ofFile: file) ?? 0..<0 where index.entries[position].status != .best { offChain[file, default: 0] += 1 }
+        }
+        offChainBlocks = offChain
         previousOutputs = filesWithoutUndo.isEmpty ? [:]
             : try Self.collectPreviousOutputs(directory: directory, index: index, positions: positions, filesWithoutUndo: filesWithoutUndo,
                                               filter: filter, passOptions: passOptions)
@@ -110,9 +118,13 @@ public final class SenderResolver: Sendable {
         if let found { return found }
         let path = directory.undoFilePath(block.location.file)
         // The rev file bitcoind appends to (numbered like the newest blk file): the record may
-        // be cut short, or not started at all (the file then ends cleanly, or in the zeros
-        // bitcoind reserved, before it).
-        if undo.isBeingWritten(block.location.file) || undo.isNewest(block.location.file) {
+        // be cut short, or not started at all, the file ending (cleanly, or in the zeros
+        // bitcoind reserved) before the place it will take. More records than could come before
+        // it (the best chain's below it, and any of the file's blocks off the best chain) would
+        // mean bitcoind connected later blocks, and so this one: its record is then damaged.
+        let file = block.location.file
+        let written = try undo.recordCount(file)
+        if undo.isBeingWritten(file) || (undo.isNewest(file) && written <= expectedPosition(of: block) + offChainBlocks[file, default: 0]) {
             throw NotYetWritten(record: .undo, path: path, block: block.hash, height: block.height ?? -1)
         }
         throw SenderResolutionError.noUndoRecordFits(path: path, block: block.hash, height: block.height ?? -1)
@@ -130,12 +142,16 @@ public final class SenderResolver: Sendable {
         }
     }
 
+    /// Where `block`'s undo record should be among its rev file's records (0 where unknown).
+    private func expectedPosition(of block: ParsedBlock) -> Int {
+        let slot = (block.height ?? -1) - firstHeight
+        return expectedUndoPosition.indices.contains(slot) ? max(0, Int(expectedUndoPosition[slot])) : 0
+    }
+
     /// The undo record of `block` that `accept` takes, sought from where it should be.
     private func findRecord<T>(of block: ParsedBlock, accept: (UnsafeRawBufferPointer) throws(WireError) -> T?) throws(BlockFileError) -> T? {
-        let slot = (block.height ?? -1) - firstHeight
-        let expected = expectedUndoPosition.indices.contains(slot) ? max(0, Int(expectedUndoPosition[slot])) : 0
-        return try undo.findRecord(blockFile: block.location.file, previousBlockHash: block.view.header.previousBlockHash,
-                                   transactionCount: block.view.transactions.count, expectedPosition: expected, accept: accept)
+        try undo.findRecord(blockFile: block.location.file, previousBlockHash: block.view.header.previousBlockHash,
+                            transactionCount: block.view.transactions.count, expectedPosition: expectedPosition(of: block), accept: accept)
     }
 
     /// The coins of transactions `wanted` (vtxindexes, ascending) from a `CBlockUndo`, if the
