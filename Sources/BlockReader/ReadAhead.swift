@@ -27,6 +27,9 @@ final class ReadAhead: @unchecked Sendable {
     /// Ranges of one file closer than this are read in one request (the gap costs less than a
     /// second request on any disk).
     static let mergeGap = 1 << 20
+    /// Bytes asked for per call at most: Linux reads ahead at most the device's read-ahead
+    /// window per `WILLNEED` call (128 KiB to a few MiB) and drops the rest of a larger range.
+    static let requestBytes = 1 << 20
 
     private let directory: BlocksDirectory
     private let locations: [RecordLocation]
@@ -98,7 +101,7 @@ final class ReadAhead: @unchecked Sendable {
         var pending: (start: Int, end: Int)?
         var undoRead = Set<Int>()
         func flush() {
-            if let descriptor = open?.descriptor, let range = pending { _ = posix_fadvise(descriptor, off_t(range.start), off_t(range.end - range.start), POSIX_FADV_WILLNEED) }
+            if let descriptor = open?.descriptor, let range = pending { Self.willNeed(descriptor, range.start..<range.end) }
             pending = nil
         }
         defer {
@@ -128,7 +131,17 @@ final class ReadAhead: @unchecked Sendable {
     /// The whole of a rev file (undo records are sought across it, in about file order).
     private func readWhole(_ path: String) {
         guard let (descriptor, size) = try? ReadOnlyFile.open(path) else { return }
-        _ = posix_fadvise(descriptor, 0, off_t(size), POSIX_FADV_WILLNEED)
+        Self.willNeed(descriptor, 0..<size)
         close(descriptor)
+    }
+
+    /// Asks the kernel to read `range` of the file, a `requestBytes` piece at a time.
+    static func willNeed(_ descriptor: Int32, _ range: Range<Int>) {
+        var start = range.lowerBound
+        while start < range.upperBound {
+            let length = min(requestBytes, range.upperBound - start)
+            _ = posix_fadvise(descriptor, off_t(start), off_t(length), POSIX_FADV_WILLNEED)
+            start += length
+        }
     }
 }
