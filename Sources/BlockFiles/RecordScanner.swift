@@ -36,6 +36,12 @@ public struct RecordScanner {
         public var trailer: Int { self == .undo ? 32 : 0 }
         var minimumSize: Int { self == .undo ? 1 : BlockHeader.size + 1 }
         var name: String { self == .undo ? "undo data" : "a block" }
+        /// Zero bytes (as stored) at a record's end, followed by nothing but zeros, that make it
+        /// one bitcoind is still writing into its reserved space. An undo record ends in its
+        /// checksum, never 32 zero bytes. A complete block may end in 36 (a segwit coinbase-only
+        /// block: its 32-byte witness reserved value and a zero lock time, unobfuscated), never
+        /// in 64 as far as anything standard goes.
+        var unwrittenTailBytes: Int { self == .undo ? 32 : 64 }
     }
 
     public let file: FileWindow
@@ -126,6 +132,7 @@ public struct RecordScanner {
                     continue
                 }
                 let start = position
+                if try isBeingWritten(at: start) { return nil }
                 if foreignNetwork == nil { foreignNetwork = Network.fromMagic(recordMagic) }
                 try resync(from: position + 1)
                 let kind = Network.fromMagic(recordMagic).map { "magic of \($0.rawValue), not of this network" } ?? "bytes that are not a record"
@@ -137,6 +144,7 @@ public struct RecordScanner {
             let end = position + 8 + size + kind.trailer
             if size > Limits.maxBlockSerializedSize || size < kind.minimumSize {
                 let start = position
+                if try isBeingWritten(at: start) { return nil }
                 problems.append(RecordProblem(path: file.path, offset: start,
                                               message: "record size \(size) is impossible for \(kind.name) (\(kind.minimumSize) bytes to 4,000,000)"))
                 try resync(from: position + 1)
@@ -149,6 +157,16 @@ public struct RecordScanner {
                     problems.append(RecordProblem(path: file.path, offset: position,
                                                   message: "record of \(size + kind.trailer) bytes runs past the end of the file (\(count) bytes)"))
                 }
+                position = count
+                return nil
+            }
+            // A record bitcoind is writing into the zeros it reserved: its header and size are
+            // there, the rest (its end) still zeros as stored. Not a record yet: a later look
+            // reads it from here.
+            let tail = kind.unwrittenTailBytes
+            if isNewest, end - position >= 8 + tail, try file.bytes(at: end - tail, count: tail).allSatisfy({ $0 == 0 }),
+               try allZero(from: end) {
+                incompleteTail = position
                 position = count
                 return nil
             }
@@ -167,6 +185,18 @@ public struct RecordScanner {
         }
         position = count
         return nil
+    }
+
+    /// In the file being written, whether the bytes at `offset` that are not a record are the
+    /// start of one bitcoind is writing into its reserved zeros: from within the 8-byte record
+    /// header on, the rest of the file is zeros as stored. Then they are the incomplete tail.
+    private mutating func isBeingWritten(at offset: Int) throws(BlockFileError) -> Bool {
+        guard isNewest else { return false }
+        let head = try file.bytes(at: offset, count: min(8, file.count - offset))
+        guard let zero = head.firstIndex(of: 0), try allZero(from: offset + zero) else { return false }
+        incompleteTail = offset
+        position = file.count
+        return true
     }
 
     /// Calls `body` with the file's bytes from `offset` on, a window at a time, until it returns

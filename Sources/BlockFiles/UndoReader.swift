@@ -109,9 +109,6 @@ public final class UndoFiles: @unchecked Sendable {
 
     public init(directory: BlocksDirectory) { self.directory = directory }
 
-    /// Whether rev file `number` is the one bitcoind may still be appending to (numbered like
-    /// the newest blk file).
-    public func isNewest(_ number: Int) -> Bool { number == directory.blockFiles.last }
 
     /// Linux maps up to this much around a faulting page of a file mapping (`fault_around_bytes`,
     /// 64 KiB by default): releasing a record's pages releases this window around them too.
@@ -131,8 +128,8 @@ public final class UndoFiles: @unchecked Sendable {
         if let due { mapped.releasePages(due) }
     }
 
-    /// Whether rev file `number` is being written: the newest, ending in a record cut short. A
-    /// block whose record is missing there is "not yet written"; anywhere else it is damage.
+    /// Whether rev file `number` is being written: it ends in a record cut short (bitcoind
+    /// appends to the rev file of each block it connects, not only to the newest).
     public func isBeingWritten(_ number: Int) -> Bool {
         lock.lock()
         defer { lock.unlock() }
@@ -224,10 +221,11 @@ public final class UndoFiles: @unchecked Sendable {
         // transactions are large: a mapping would fault their pages in); read through a mapping
         // afterwards, each record when it is sought.
         let window = try FileWindow(path: path)
-        // The rev file numbered like the newest blk file may be being written by bitcoind: a
-        // record cut short at its end is "not yet written", as for blk files.
+        // Any rev file may be being appended to (bitcoind writes a block's undo record into the
+        // rev file of the block's blk file when it connects it): a record cut short at its end
+        // is "not yet written", as in the newest blk file.
         var scanner = RecordScanner(file: window, number: number, magic: directory.network.magicValue, xorKey: directory.xorKey,
-                                    isNewest: isNewest(number), kind: .undo)
+                                    isNewest: true, kind: .undo)
         var entries: [(offset: Int, size: Int, transactions: Int)] = []
         var head: [UInt8] = []
         while let record = try scanner.next() {

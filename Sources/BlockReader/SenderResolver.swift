@@ -83,7 +83,12 @@ public final class SenderResolver: Sendable {
         let undo = UndoFiles(directory: directory)
         self.undo = undo
         let files = Set(positions.map { index.entries[$0].location.file })
-        filesWithoutUndo = files.filter { !undo.hasUndoFile($0) }
+        // A directory with undo data is bitcoind's: a rev file missing there is one it has not
+        // started yet (it writes undo records when it connects blocks), and its blocks' records
+        // are "not yet written". Only a directory without any (blk files copied alone) needs the
+        // fallback pass.
+        let hasUndoData = directory.blockFiles.contains { undo.hasUndoFile($0) }
+        filesWithoutUndo = hasUndoData ? [] : files.filter { !undo.hasUndoFile($0) }
         let heights = positions.compactMap { index.entries[$0].height }
         firstHeight = heights.min() ?? 0
         expectedUndoPosition = Self.undoRanks(index: index, files: files.subtracting(filesWithoutUndo),
@@ -117,14 +122,16 @@ public final class SenderResolver: Sendable {
         }
         if let found { return found }
         let path = directory.undoFilePath(block.location.file)
-        // The rev file bitcoind appends to (numbered like the newest blk file): the record may
-        // be cut short, or not started at all, the file ending (cleanly, or in the zeros
-        // bitcoind reserved) before the place it will take. More records than could come before
-        // it (the best chain's below it, and any of the file's blocks off the best chain) would
-        // mean bitcoind connected later blocks, and so this one: its record is then damaged.
+        // bitcoind appends a block's undo record to the rev file numbered like its blk file when
+        // it connects the block, which may be long after it stored it (headers-first download
+        // stores blocks ahead, across files): the record may be cut short, or not started at
+        // all, the file ending (cleanly, or in the zeros bitcoind reserved) before the place it
+        // will take. More records than could come before it (the best chain's below it, and any
+        // of the file's blocks off the best chain) would mean bitcoind connected later blocks,
+        // and so this one: its record is then damaged.
         let file = block.location.file
         let written = try undo.recordCount(file)
-        if undo.isBeingWritten(file) || (undo.isNewest(file) && written <= expectedPosition(of: block) + offChainBlocks[file, default: 0]) {
+        if undo.isBeingWritten(file) || written <= expectedPosition(of: block) + offChainBlocks[file, default: 0] {
             throw NotYetWritten(record: .undo, path: path, block: block.hash, height: block.height ?? -1)
         }
         throw SenderResolutionError.noUndoRecordFits(path: path, block: block.hash, height: block.height ?? -1)

@@ -74,6 +74,12 @@ public final class Importer<Machine: StateMachine> {
         self.options = options
         lock = try StateLock(directory: stateDirectory)
         checkpoints = CheckpointStore(stateDirectory: stateDirectory)
+        // Refused before any work: every run would replay and then fail to put its index there.
+        let indexPath = HeaderIndexStore(stateDirectory: stateDirectory).path
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: indexPath, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw ImporterError.headerIndexIsADirectory(path: indexPath)
+        }
     }
 
     /// Whether a checkpoint header belongs to this machine, version, network and first block.
@@ -365,7 +371,9 @@ public final class Importer<Machine: StateMachine> {
     /// temporary file) or decoded but not yet checked. Either is as large as the state, and the
     /// next restore, if one is needed, decodes the checkpoint again.
     private func removeRestoreLeftovers() {
-        for path in [restoreCheckPath, AtomicFile.temporaryPath(for: restoreCheckPath)] where FileManager.default.fileExists(atPath: path) {
+        // SQLite's log and shared-memory files of the image being checked go with it.
+        let leftovers = [restoreCheckPath, AtomicFile.temporaryPath(for: restoreCheckPath)].flatMap { [$0, $0 + "-wal", $0 + "-shm"] }
+        for path in leftovers where FileManager.default.fileExists(atPath: path) {
             try? FileManager.default.removeItem(atPath: path)
         }
     }

@@ -39,6 +39,8 @@ public enum ImporterError: Error, CustomStringConvertible, Sendable {
     case notMoreWork(directory: String, tipHash: String, height: Int, bestHeight: Int)
     /// A directory stands where the state database should be.
     case stateIsADirectory(path: String)
+    /// A directory stands where the header index is written (`header-index.bin`).
+    case headerIndexIsADirectory(path: String)
     /// The state database cannot be opened (permissions, the open-file limit); not damage.
     case stateUnreachable(path: String, reason: String)
     /// No usable checkpoint, and the directory starts after the machine's first block.
@@ -55,11 +57,13 @@ public enum ImporterError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case let .chainLost(directory, tipHash, height):
-            "our tip \(tipHash) at height \(height) is not on the best chain of \(directory), and no block of ours is: the blocks directory lost our chain (not a reorganisation); the state is kept unchanged"
+            "our tip \(tipHash) at height \(height) is not on the best chain of \(directory), and no block of ours is: the blocks directory lost our chain (not a reorganisation; or its xor.dat is not the key its blk files were written with, so none of our blocks decodes); the state is kept unchanged"
         case let .notMoreWork(directory, tipHash, height, bestHeight):
             "our tip \(tipHash) at height \(height) is not on the best chain of \(directory), which ends at height \(bestHeight) without more work than ours: blocks missing or damaged there, not a reorganisation; the state is kept unchanged"
         case let .stateIsADirectory(path):
             "\(path) is a directory, not a state database; nothing was changed"
+        case let .headerIndexIsADirectory(path):
+            "\(path) is a directory, where the header index is kept; remove it (the index is rebuilt from the blk files); nothing was changed"
         case let .stateUnreachable(path, reason):
             "\(path) cannot be opened (\(reason)); nothing was changed"
         case let .cannotRebuild(baseHeight, firstBlock):

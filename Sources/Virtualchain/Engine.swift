@@ -38,7 +38,7 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
         case let .initialHashesRefused(directory, problem):
             "\(directory): \(problem)"
         case let .noBlocks(directory):
-            "no blocks in \(directory)"
+            "no blocks in \(directory) (if its blk files are not empty, no record in them decodes with the key of its xor.dat, or with none where xor.dat is missing: check that xor.dat belongs to these files)"
         case let .blocksStartTooLate(directory, baseHeight, needed):
             "\(directory) starts at height \(baseHeight) (pruned), but the state needs block \(needed) onwards"
         case let .unexpectedConsensusHash(height, ours, expected, stored):
@@ -170,9 +170,17 @@ public final class Engine<Machine: StateMachine> {
             throw EngineError.blocksStartTooLate(directory: directory.path, baseHeight: index.baseHeight, needed: next)
         }
         let positions = (next...last).map { index.position(atHeight: $0)! }
-        let reader = try CandidateReader(directory: directory, index: index, positions: positions,
+        let reader: CandidateReader
+        do {
+            // Without undo files the reader's fallback pass reads blocks first: one bitcoind is
+            // still writing is waited for here too.
+            reader = try CandidateReader(directory: directory, index: index, positions: positions,
                                          filter: OperationFilter(magic: machine.magic, opcodes: machine.opcodes),
                                          withWitness: machine.readsWitnessData, passOptions: passOptions)
+        } catch let waiting as NotYetWritten where waitForBitcoind {
+            summary.waitingForBitcoind = waiting
+            return summary
+        }
         summary.usedFallback = reader.senders.usesFallbackPass
         // The newest block applied (its hex only once, at the end) and when progress was last told.
         var lastApplied: BlockHash?

@@ -257,7 +257,30 @@ struct ImportCommand: ParsableCommand {
     func run() throws {
         let stop = StopSignal()
         if options.follow { stop.installSignalHandlers() }
-        try options.runImport(try options.makeImporter(stateDirectory: options.state, command: Self.self), stop: stop, command: Self.self)
+        // A first import that fails before its first block (a wrong network, no blocks
+        // directory) leaves no state directory behind it: it made one only to hold the lock.
+        let existed = FileManager.default.fileExists(atPath: options.state)
+        do {
+            try options.runImport(try options.makeImporter(stateDirectory: options.state, command: Self.self), stop: stop, command: Self.self)
+        } catch {
+            if !existed { Self.removeIfEmpty(options.state) }
+            throw error
+        }
+    }
+
+    /// Removes a state directory this run created if no block reached it.
+    static func removeIfEmpty(_ directory: String) {
+        let statePath = directory + "/" + StateStore.fileName
+        if FileManager.default.fileExists(atPath: statePath) {
+            guard let store = try? StateStore.openForReading(directory: directory) else { return }
+            let tip = try? store.tip()
+            store.close()
+            guard tip == nil else { return }
+        }
+        let ours: Set<String> = ["lock", StateStore.fileName, StateStore.fileName + "-wal", StateStore.fileName + "-shm", "header-index.bin", "checkpoints"]
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory), Set(names).isSubset(of: ours) else { return }
+        if names.contains("checkpoints"), (try? FileManager.default.contentsOfDirectory(atPath: directory + "/checkpoints"))?.isEmpty == false { return }
+        try? FileManager.default.removeItem(atPath: directory)
     }
 }
 

@@ -92,3 +92,57 @@ import TestSupport
         #expect(throws: BlockFileError.self) { try FileWindow(path: dir.path) }  // a directory is no file
     }
 }
+
+/// The file bitcoind writes into its reserved zeros: a record whose end is still zeros, with
+/// nothing but zeros after it, is one being written (left for a later look); a complete block
+/// that happens to end in zeros (a segwit coinbase-only block ends in 36) is a record.
+@Suite struct ReservedZerosTests {
+    func scan(_ payloadTail: [UInt8], reserved: Int, kind: RecordScanner.Kind = .block) throws -> (records: Int, incompleteTail: Int?) {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("vc-reserved-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let magic = Network.regtest.magicValue
+        let payload = [UInt8](repeating: 0xab, count: 200) + payloadTail
+        var bytes: [UInt8] = []
+        for _ in 0..<2 {
+            withUnsafeBytes(of: magic.littleEndian) { bytes += $0 }
+            withUnsafeBytes(of: UInt32(payload.count).littleEndian) { bytes += $0 }
+            bytes += payload + (kind == .undo ? [UInt8](repeating: 0x5c, count: 32) : [])
+        }
+        if kind == .undo { bytes.replaceSubrange((bytes.count - 32)..<bytes.count, with: [UInt8](repeating: payloadTail.isEmpty ? 0 : 0x5c, count: 32)) }
+        bytes += [UInt8](repeating: 0, count: reserved)
+        try Data(bytes).write(to: url)
+        var scanner = RecordScanner(file: try FileWindow(path: url.path), number: 0, magic: magic, xorKey: .none, isNewest: true, kind: kind)
+        var records = 0
+        while try scanner.next() != nil { records += 1 }
+        #expect(scanner.problems.isEmpty, "\(scanner.problems)")
+        return (records, scanner.incompleteTail)
+    }
+
+    @Test func aCompleteBlockEndingInZerosIsARecord() throws {
+        let coinbaseOnlyEnd = [UInt8](repeating: 0, count: 36)
+        #expect(try scan(coinbaseOnlyEnd, reserved: 4096) == (2, nil))
+        #expect(try scan(coinbaseOnlyEnd, reserved: 0) == (2, nil))
+    }
+
+    @Test func aBlockStillBeingWrittenIntoReservedZerosIsNotYetARecord() throws {
+        let result = try scan([UInt8](repeating: 0, count: 500), reserved: 4096)
+        #expect(result.records == 1 && result.incompleteTail != nil)
+    }
+
+    @Test func anUndoRecordWithoutItsChecksumIsNotYetARecord() throws {
+        let result = try scan([], reserved: 1024, kind: .undo)
+        #expect(result.records == 1 && result.incompleteTail != nil)
+    }
+
+    @Test func aRecordHeaderCutInReservedZerosIsTheIncompleteTail() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("vc-reserved-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: url) }
+        var bytes: [UInt8] = []
+        withUnsafeBytes(of: Network.regtest.magicValue.littleEndian) { bytes += $0 }
+        bytes += [0x10, 0x27] + [UInt8](repeating: 0, count: 2000)  // the size's first two bytes written
+        try Data(bytes).write(to: url)
+        var scanner = RecordScanner(file: try FileWindow(path: url.path), number: 0, magic: Network.regtest.magicValue, xorKey: .none, isNewest: true)
+        #expect(try scanner.next() == nil)
+        #expect(scanner.problems.isEmpty && scanner.incompleteTail == 0, "\(scanner.problems)")
+    }
+}

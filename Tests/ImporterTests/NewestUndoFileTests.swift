@@ -27,7 +27,8 @@ import TestSupport
 
         var message: String {
             switch self {
-            case .blockPartlyWritten: "is only partly written yet"
+            // The header pass leaves it out: it is not part of the chain yet.
+            case .blockPartlyWritten: "the last record is incomplete (not yet written); ignored"
             default: "is not written yet (bitcoind writes it when it connects the block)"
             }
         }
@@ -70,8 +71,10 @@ import TestSupport
         let (blocks, path, full) = try cutCopy(root, cut)
         let state = root.appendingPathComponent("state")
         let result = try cli(importArguments(blocks, state))
-        #expect(result.status == 1)
-        #expect(result.stderr.contains("\(path.path): ") && result.stderr.contains(cut.message), "\(result.stderr)")
+        // Stopped before the block whose undo record is missing (an error saying so); a block
+        // not yet written is not part of the chain yet (a note), the import ends below it.
+        #expect(result.status == (cut == .blockPartlyWritten ? 0 : 1))
+        #expect(result.stderr.contains("\(path.path)") && result.stderr.contains(cut.message), "\(result.stderr)")
         #expect(!result.stderr.contains("damaged") && !result.stderr.contains("not an undo record"))
         let stopped = try #require(try StateStore(directory: state.path).tip()?.height)
         #expect(stopped < chain.summary.tipHeight)
@@ -101,7 +104,7 @@ import TestSupport
         func output() -> String { String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self) }
 
         let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline && !output().contains("waiting for it") && process.isRunning { usleep(100_000) }
+        while Date() < deadline && !output().contains(cut == .blockPartlyWritten ? cut.message : "waiting for it") && process.isRunning { usleep(100_000) }
         #expect(output().contains(cut.message), "\(output())")
         #expect(process.isRunning, "the follower exited: \(output())")
         // Written in place, as bitcoind writes (into the same file, not a new one).

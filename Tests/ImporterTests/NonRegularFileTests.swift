@@ -95,3 +95,34 @@ import TestSupport
         #expect(fifo.status == 2 && fifo.stderr.contains("named pipe"), "\(fifo.stderr)")
     }
 }
+
+/// Refused commands change nothing and leave nothing behind.
+@Suite(.serialized) struct RefusedImportTests {
+    let chain = CheckpointChain.shared
+
+    @Test func aFailedFirstImportLeavesNoStateDirectory() throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let state = root.appendingPathComponent("state")
+        let wrongNetwork = try cli(["import", "--blocksdir", chain.blocks.path, "--network", "signet", "--machine", "names", "--state", state.path, "--quiet"])
+        #expect(wrongNetwork.status == 1, "\(wrongNetwork.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: state.path), "a refused first import left \(state.path)")
+        let noBlocks = try cli(["import", "--blocksdir", root.appendingPathComponent("nothing").path, "--network", "regtest", "--machine", "names",
+                                "--state", state.path, "--quiet"])
+        #expect(noBlocks.status == 1 && !FileManager.default.fileExists(atPath: state.path))
+        // A directory the user made beforehand is left alone.
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        #expect(try cli(["import", "--blocksdir", chain.blocks.path, "--network", "signet", "--machine", "names", "--state", state.path, "--quiet"]).status == 1)
+        #expect(FileManager.default.fileExists(atPath: state.path))
+    }
+
+    @Test func aDirectoryInPlaceOfTheHeaderIndexIsRefusedBeforeAnyWork() throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let state = root.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: state.appendingPathComponent("header-index.bin"), withIntermediateDirectories: true)
+        let result = try cli(importArguments(chain.blocks, state))
+        #expect(result.status == 1 && result.stderr.contains("header-index.bin is a directory"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: state.appendingPathComponent(StateStore.fileName).path), "blocks were committed first")
+    }
+}
