@@ -1,4 +1,5 @@
 import Foundation
+import Virtualchain
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,7 +12,7 @@ public final class StateLock {
 
     public init(directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        path = directory + "/lock"
+        path = directory + "/" + StateStore.lockFileName
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ImporterError.lockFileUnusable(path: path, reason: String(cString: strerror(errno))) }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {

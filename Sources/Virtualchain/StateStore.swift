@@ -38,10 +38,22 @@ public final class StateStore {
         try StateStore(directory: directory, readOnly: true)
     }
 
+    /// The file a writer of the state holds locked (`flock`) while it writes (module Importer).
+    public static let lockFileName = "lock"
+
+    /// SQLite's log and shared-memory files a reading connection created (a read-only connection
+    /// to a database in WAL mode makes them, and cannot remove them): removed when it closes,
+    /// where no writer has started meanwhile, so that reading leaves the state as it was.
+    private var createdSideFiles: [String] = []
+
     private init(directory: String, readOnly: Bool) throws {
         self.directory = directory
         if readOnly {
-            database = try SQLiteDatabase(path: directory + "/" + Self.fileName, readOnly: true)
+            let path = directory + "/" + Self.fileName
+            let sideFiles = [path + "-wal", path + "-shm"]
+            let absent = sideFiles.filter { !FileManager.default.fileExists(atPath: $0) }
+            database = try SQLiteDatabase(path: path, readOnly: true)
+            createdSideFiles = absent
             return
         }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -176,10 +188,24 @@ public final class StateStore {
     public func close() {
         insertBlock = nil  // finalized before the connection closes
         database.close()
+        removeCreatedSideFiles()
         if snapshotReader >= 0 {
             Glibc.close(snapshotReader)  // after SQLite's connection (see `snapshotReader`)
             snapshotReader = -1
         }
+    }
+
+    /// Removes the side files this reader made, unless a writer holds the state's lock (its
+    /// connection uses them); holds the lock shared meanwhile, so none starts in between.
+    private func removeCreatedSideFiles() {
+        guard !createdSideFiles.isEmpty else { return }
+        defer { createdSideFiles = [] }
+        let lock = Glibc.open(directory + "/" + Self.lockFileName, O_RDONLY | O_CLOEXEC)
+        if lock >= 0 {
+            defer { Glibc.close(lock) }  // releases the shared lock
+            guard flock(lock, LOCK_SH | LOCK_NB) == 0 else { return }
+        }
+        for path in createdSideFiles { unlink(path) }
     }
 
     deinit {

@@ -313,13 +313,14 @@ struct RebuildCommand: ParsableCommand {
     }
 }
 
-/// Opens an existing state read-only-ish (no machine needed).
+/// Opens an existing state to read it (no machine needed): read-only, without its lock; nothing
+/// of it is created or changed.
 func openState(_ path: String, command: ParsableCommand.Type) throws -> StateStore {
     guard FileManager.default.fileExists(atPath: path + "/" + StateStore.fileName) else {
         command.printError("no state in \(path) (expected \(StateStore.fileName)); run import first")
         throw ExitCode(1)
     }
-    do { return try StateStore(directory: path) } catch {
+    do { return try StateStore.openForReading(directory: path) } catch {
         command.printError(commandLineMessage(for: error))
         throw ExitCode(1)
     }
@@ -332,6 +333,7 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         let store = try openState(state, command: Self.self)
+        defer { store.close() }
         let meta = try store.meta()
         let tip = try store.tip()
         let counts = try store.counts()
@@ -353,6 +355,7 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let store = try openState(state, command: Self.self)
+        defer { store.close() }
         let out = OutputBuffer()
         for (height, digest) in try store.initialHashes().sorted(by: { $0.key < $1.key }) {
             try out.line(try JSONOutput.line(ExportJSON(height: height, block: nil, opsHash: nil, consensusHash: digest.hex, records: [], txids: [])))

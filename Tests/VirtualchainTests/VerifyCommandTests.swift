@@ -103,4 +103,34 @@ import TestSupport
         let halfTrusted = try verify(state, ["--height", "100"])
         #expect(halfTrusted.status == 2)
     }
+
+    /// status, export, verify, prove and checkpoints read a state without changing a byte of it:
+    /// every file's bytes and modification time are the same after each, and no file is added.
+    @Test func readingCommandsChangeNothing() throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let (state, height, hash) = try importedState(root)
+        let txid = try #require(try StateStore.openForReading(directory: state).records(atHeight: 104).first?.txid)
+        func snapshot() throws -> [String: (Data, Date)] {
+            var files: [String: (Data, Date)] = [:]
+            for case let url as URL in FileManager.default.enumerator(at: URL(fileURLWithPath: state), includingPropertiesForKeys: [.contentModificationDateKey])! {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+                files[url.path] = (try Data(contentsOf: url), try url.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate!)
+            }
+            return files
+        }
+        let before = try snapshot()
+        for command in [["status", "--state", state], ["status", "--state", state, "--json"], ["export", "--state", state],
+                        ["verify", "--state", state, "--height", "\(height)", "--consensus-hash", hash],
+                        ["prove", "--state", state, "--txid", txid], ["checkpoints", "list", "--state", state], ["checkpoints", "verify", "--state", state]] {
+            let result = try runCLI(command)
+            #expect(result.status == 0, "\(command[0]): \(result.stderr)")
+            let after = try snapshot()
+            #expect(Set(after.keys) == Set(before.keys), "\(command.joined(separator: " ")) left \(Set(after.keys).subtracting(before.keys))")
+            for (path, (bytes, modified)) in before {
+                #expect(after[path]?.0 == bytes && after[path]?.1 == modified, "\(command.joined(separator: " ")) changed \(path)")
+            }
+        }
+    }
 }
