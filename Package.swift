@@ -46,7 +46,7 @@ let package = Package(
         // Consensus hashes and light-client proof verification: hashing only (no SQLite, no files).
         .target(name: "ConsensusHashing", dependencies: ["BitcoinWire"]),
         .target(name: "Proofs", dependencies: ["BitcoinWire", "ConsensusHashing"]),
-        .target(name: "Virtualchain", dependencies: ["BitcoinWire", "ConsensusHashing", "Proofs", "BlockFiles", "ChainIndex", "BlockReader", "CSQLite", "CCrypto"]),
+        .target(name: "Virtualchain", dependencies: ["BitcoinWire", "ConsensusHashing", "Proofs", "BlockFiles", "ChainIndex", "BlockReader", "CSQLite"]),
         .target(name: "Checkpoints", dependencies: ["BitcoinWire", "BlockFiles", "CLZ4"]),
         .target(name: "Importer", dependencies: ["BitcoinWire", "BlockFiles", "BlockReader", "ChainIndex", "Checkpoints", "Virtualchain"]),
         .target(name: "Names", dependencies: ["BitcoinWire", "Virtualchain"]),

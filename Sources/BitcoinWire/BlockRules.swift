@@ -28,7 +28,4 @@ public struct BlockRules: Sendable, Equatable {
     /// The checks Core makes at every height (merkle root, CVE-2012-2459), for blocks of unknown
     /// height; no contextual check at all.
     public static let contextFree = BlockRules(height: nil, coinbaseHeight: false, minimumVersion: 1, segwit: false)
-
-    /// Whether witness rules are known at all (false only for `contextFree`).
-    public var isContextual: Bool { height != nil }
 }

@@ -19,10 +19,6 @@ public struct ByteWriter: Sendable {
         withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
-    @inlinable public mutating func writeBE<T: FixedWidthInteger>(_ value: T) {
-        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
-    }
-
     @inlinable public mutating func write<C: Collection>(_ data: C) where C.Element == UInt8 {
         bytes.append(contentsOf: data)
     }

@@ -28,6 +28,4 @@ public enum Limits {
     public static let minInputSize = 41
     /// Smallest possible serialized output (8 value + 1 script length).
     public static let minOutputSize = 9
-    /// Smallest possible serialized transaction (version, 1 input, 1 output, locktime, count bytes).
-    public static let minTransactionSize = 4 + 1 + 41 + 1 + 9 + 4
 }

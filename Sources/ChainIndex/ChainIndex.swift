@@ -80,8 +80,6 @@ public struct ChainIndex: Sendable {
     public var notes: [String] { [indexNote].compactMap { $0 } + tailNotes + [rootNote].compactMap { $0 } }
     /// Total bytes of the blk files scanned.
     public private(set) var fileBytes = 0
-    /// Each blk file's identity when it was read (to tell whether the directory changed since).
-    public var fileIdentities: [Int: FileIdentity] { files.mapValues(\.scan.identity) }
     /// How the last look went: files taken as they were, resumed where the last scan stopped,
     /// scanned in full, and the bytes read.
     public private(set) var headerPass: HeaderPassCounts = (0, 0, 0, 0)

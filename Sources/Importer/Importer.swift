@@ -85,12 +85,8 @@ public final class Importer<Machine: StateMachine> {
     /// Whether a checkpoint header belongs to this machine, version, network and first block.
     func objection(to header: CheckpointHeader) -> String? {
         // An older version's checkpoint is upgraded by the machine's new migrations once restored.
-        if header.machine != Machine.identity || header.machineVersion > Machine.version {
-            return "made by \(header.machine) v\(header.machineVersion), not \(Machine.identity) v\(Machine.version) or older"
-        }
-        if header.network != network.rawValue { return "made on \(header.network), not \(network.rawValue)" }
-        if header.firstBlock != machine.firstBlock { return "starts at block \(header.firstBlock), not \(machine.firstBlock)" }
-        return nil
+        StateStore.Meta(machine: header.machine, version: header.machineVersion, network: header.network, firstBlock: header.firstBlock)
+            .refusal(by: StateStore.Meta(machine: Machine.identity, version: Machine.version, network: network.rawValue, firstBlock: machine.firstBlock))
     }
 
     /// The engine a follow keeps open between looks: the state was checked and its consensus

@@ -136,11 +136,4 @@ final class CoreNodeModel {
             activeChain.append(entry.hash)
         }
     }
-
-    /// Blocks that were connected at some point but are not on the final active chain.
-    var disconnectedBlocks: [BlockHash] {
-        let active = Set(activeChain)
-        return entries.values.filter { $0.everConnected && !active.contains($0.hash) }
-            .sorted { ($0.height, $0.sequenceId) < ($1.height, $1.sequenceId) }.map(\.hash)
-    }
 }

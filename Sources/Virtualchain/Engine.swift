@@ -113,8 +113,7 @@ public final class Engine<Machine: StateMachine> {
         let storedMeta = try store.meta()
         if let meta = storedMeta {
             // An older version of the same machine is upgraded by its new migrations below.
-            guard meta.machine == expected.machine, meta.network == expected.network, meta.firstBlock == expected.firstBlock,
-                  meta.version <= expected.version else {
+            guard meta.refusal(by: expected) == nil else {
                 throw EngineError.foreignState(directory: stateDirectory, found: meta, expected: expected)
             }
         }

@@ -182,9 +182,6 @@ public final class SQLiteDatabase {
         return result == "ok" ? nil : result
     }
 
-    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
-    public var changes: Int { Int(sqlite3_changes(handle)) }
-
     public final class Statement {
         unowned let database: SQLiteDatabase
         let handle: OpaquePointer

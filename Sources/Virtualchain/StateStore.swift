@@ -24,6 +24,19 @@ public final class StateStore {
             self.network = network
             self.firstBlock = firstBlock
         }
+
+        /// Why a state (or a checkpoint's image) described by `self` cannot be used by `machine`
+        /// (its identity, the version of its rules, network and first block), or nil where it can:
+        /// the same machine, network and first block, made by this version or an older one (whose
+        /// state the newer migrations upgrade). The one statement of that rule.
+        public func refusal(by machine: Meta) -> String? {
+            if self.machine != machine.machine || version > machine.version {
+                return "made by \(self.machine) v\(version), not \(machine.machine) v\(machine.version) or older"
+            }
+            if network != machine.network { return "made on \(network), not \(machine.network)" }
+            if firstBlock != machine.firstBlock { return "starts at block \(firstBlock), not \(machine.firstBlock)" }
+            return nil
+        }
     }
 
     /// Opens the state in `directory` for writing, creating the directory, the database and the
