@@ -39,13 +39,7 @@ struct Citing: StateMachine {
                                                   scriptSig: [0x51])],
                         outputs: [TxOut(value: 0, scriptPubKey: Script.nullData(Array("id".utf8) + [UInt8(ascii: "C")] + hash.withUnsafeBytes { Array($0) }))])
         }
-        var undo = ByteWriter(capacity: 100)
-        undo.writeCompactSize(transactions.count)
-        for _ in transactions {
-            undo.writeCompactSize(1)
-            UndoFormat.writeCoin(TxOut(value: 5_000, scriptPubKey: [0x51]), height: 0, isCoinbase: false, to: &undo)
-        }
-        return (regtestBlock(transactions), undo.bytes)
+        return (regtestBlock(transactions), undoData(forTransactions: transactions.count))
     }
 
     /// Blocks 5-9, citing initial and block hashes in and out of the window.

@@ -63,13 +63,7 @@ struct LedgerV2: StateMachine {
                         outputs: [TxOut(value: 0, scriptPubKey: Script.nullData(Array("id".utf8) + [UInt8(ascii: "L"), records])),
                                   TxOut(value: 1_000, scriptPubKey: [0x51])])
         }
-        var undo = ByteWriter(capacity: 100)
-        undo.writeCompactSize(payloads.count)
-        for _ in payloads {
-            undo.writeCompactSize(1)
-            UndoFormat.writeCoin(TxOut(value: 5_000, scriptPubKey: [0x51]), height: 0, isCoinbase: false, to: &undo)
-        }
-        return (regtestBlock(transactions), undo.bytes)
+        return (regtestBlock(transactions), undoData(forTransactions: payloads.count))
     }
 
     @Test func scanBlockSeesEveryOperationFirstAndCommitReturnsAnyNumberOfRecords() throws {

@@ -24,6 +24,18 @@ func regtestBlock(_ transactions: [Transaction]) -> [UInt8] {
     return writer.bytes
 }
 
+/// `CBlockUndo` bytes for a block of `transactions` non-coinbase transactions of one input each,
+/// every input spending 5,000 sat to `OP_1`.
+func undoData(forTransactions transactions: Int) -> [UInt8] {
+    var undo = ByteWriter(capacity: 100)
+    undo.writeCompactSize(transactions)
+    for _ in 0..<transactions {
+        undo.writeCompactSize(1)
+        UndoFormat.writeCoin(TxOut(value: 5_000, scriptPubKey: [0x51]), height: 0, isCoinbase: false, to: &undo)
+    }
+    return undo.bytes
+}
+
 /// A transaction carrying a names operation (`id` + preorder opcode) that pays `values`.
 func candidateTransaction(paying values: [Int64], inputs: Int = 1) -> Transaction {
     let spends = (0..<inputs).map { TxIn(previousOutput: OutPoint(txid: Txid(Hash256(bytes: [UInt8](repeating: UInt8($0 + 7), count: 32))), index: 0), scriptSig: [0x51]) }

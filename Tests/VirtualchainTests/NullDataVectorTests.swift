@@ -117,14 +117,8 @@ import TestSupport
             #expect(seen[vtxindex]?.opcode == e.opcode && seen[vtxindex]?.payload == e.payload, "ops: \(cases[vtxindex - 1].name)")
         }
 
-        var undo = ByteWriter(capacity: 100)
-        undo.writeCompactSize(transactions.count)
-        for _ in transactions {
-            undo.writeCompactSize(1)
-            UndoFormat.writeCoin(TxOut(value: 5_000, scriptPubKey: [0x51]), height: 0, isCoinbase: false, to: &undo)
-        }
         let engine = try Engine(machine: EveryOpcode(), stateDirectory: root.appendingPathComponent("state").path, network: .regtest)
-        let outcome = try engine.process(block: block, height: 1, undo: undo.bytes)
+        let outcome = try engine.process(block: block, height: 1, undo: undoData(forTransactions: transactions.count))
         #expect(outcome.accepted == expected.count)
         let records = try engine.store.records(atHeight: 1)
         #expect(records.compactMap(\.vtxindex) == expected.keys.sorted())
