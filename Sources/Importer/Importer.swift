@@ -80,6 +80,18 @@ public final class Importer<Machine: StateMachine> {
         if FileManager.default.fileExists(atPath: indexPath, isDirectory: &isDirectory), isDirectory.boolValue {
             throw ImporterError.headerIndexIsADirectory(path: indexPath)
         }
+        // A state of another machine, network or first block (or a newer version's) is refused
+        // here, before any header pass could rewrite the directory's index: a refused command
+        // changes nothing. (A state that cannot be read is the run's business: it restores.)
+        let expected = StateStore.Meta(machine: Machine.identity, version: Machine.version, network: network.rawValue, firstBlock: machine.firstBlock)
+        if FileManager.default.fileExists(atPath: stateDirectory + "/" + StateStore.fileName),
+           let store = try? StateStore.openForReading(directory: stateDirectory) {
+            let meta = try? store.meta()
+            store.close()
+            if let found = meta ?? nil, found.refusal(by: expected) != nil {
+                throw EngineError.foreignState(directory: stateDirectory, found: found, expected: expected)
+            }
+        }
     }
 
     /// Whether a checkpoint header belongs to this machine, version, network and first block.

@@ -126,3 +126,26 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: state.appendingPathComponent(StateStore.fileName).path), "blocks were committed first")
     }
 }
+
+extension RefusedImportTests {
+    /// An import refused for the state it finds (another machine, network, first block) leaves
+    /// the state directory as it was: the header index is not rewritten first.
+    @Test func aRefusedImportChangesNothing() throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let state = root.appendingPathComponent("state")
+        #expect(try cli(importArguments(chain.blocks, state, ["--until", "100"])).status == 0)
+        let index = state.appendingPathComponent("header-index.bin")
+        let before = (try Data(contentsOf: index), try FileManager.default.attributesOfItem(atPath: index.path)[.modificationDate] as? Date)
+        usleep(20_000)
+        let refused = try cli(["import", "--blocksdir", chain.blocks.path, "--network", "regtest", "--machine", "reference", "--state", state.path, "--quiet"])
+        #expect(refused.status == 1 && refused.stderr.contains("holds state of names"), "\(refused.stderr)")
+        let after = (try Data(contentsOf: index), try FileManager.default.attributesOfItem(atPath: index.path)[.modificationDate] as? Date)
+        #expect(after.0 == before.0 && after.1 == before.1, "the refused import rewrote the header index")
+        // Nor is a missing index written by a refused import.
+        try FileManager.default.removeItem(at: index)
+        let again = try cli(["import", "--blocksdir", chain.blocks.path, "--network", "regtest", "--machine", "reference", "--state", state.path, "--quiet"])
+        #expect(again.status == 1)
+        #expect(!FileManager.default.fileExists(atPath: index.path), "the refused import wrote a header index")
+    }
+}
