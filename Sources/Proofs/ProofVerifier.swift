@@ -143,7 +143,7 @@ public enum ProofVerifier {
 
     /// The field values of a serialized record (`opcode ":" len ":" value "," ...`), or nil where
     /// it is not of that form.
-    static func recordFields(_ record: String) -> [String]? {
+    public static func recordFields(_ record: String) -> [String]? {
         let bytes = Array(record.utf8)
         guard bytes.count >= 2, bytes[1] == UInt8(ascii: ":") else { return nil }
         var values: [String] = []
