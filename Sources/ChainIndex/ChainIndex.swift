@@ -230,7 +230,8 @@ public struct ChainIndex: Sendable {
         var recordsByFile: [[HeaderRecord]] = []
         var total = 0
         var looks = try Self.lookAtAll(directory: directory, known: { number in
-            cached?[number].map { KnownFile(scan: $0.state, last: $0.records.last.map { ($0.hash, $0.location) }) }
+            cached?[number].map { KnownFile(scan: $0.state, first: $0.records.first.map { ($0.hash, $0.location) },
+                                            last: $0.records.last.map { ($0.hash, $0.location) }) }
         }, stats: &headerPass, foreign: &foreign)
         for (i, number) in directory.blockFiles.enumerated() {
             let look = looks[i]
@@ -307,7 +308,8 @@ public struct ChainIndex: Sendable {
         var foreign: (network: Network, path: String)?
         var changes: [(number: Int, scan: FileScanState, records: [HeaderRecord])] = []
         let looks = try Self.lookAtAll(directory: directory, known: { number in
-            files[number].map { file in KnownFile(scan: file.scan, last: file.entries.last.map { (entries[$0].hash, entries[$0].location) }) }
+            files[number].map { file in KnownFile(scan: file.scan, first: file.entries.first.map { (entries[$0].hash, entries[$0].location) },
+                                                  last: file.entries.last.map { (entries[$0].hash, entries[$0].location) }) }
         }, stats: &stats, foreign: &foreign)
         for (number, look) in zip(directory.blockFiles, looks) {
             switch look {
@@ -378,6 +380,10 @@ public struct ChainIndex: Sendable {
     /// What an earlier look knew of a file: its state and its newest record.
     struct KnownFile {
         var scan: FileScanState
+        /// The file's first and newest known records: a file that grew is resumed only where
+        /// both still hold the same blocks (a file rewritten in place, same inode, larger, is
+        /// scanned again in full).
+        var first: (hash: BlockHash, location: RecordLocation)?
         var last: (hash: BlockHash, location: RecordLocation)?
     }
 
@@ -501,14 +507,22 @@ public struct ChainIndex: Sendable {
     /// (otherwise the file was rewritten, not appended to, and is scanned again in full).
     static func lastRecordUnchanged(_ earlier: KnownFile, in file: FileWindow, xorKey: XorKey) throws(BlockFileError) -> Bool {
         guard earlier.scan.resumeOffset <= file.count else { return false }
-        guard let last = earlier.last else { return true }
-        let start = last.location.payloadOffset
-        guard start + BlockHeader.size <= file.count else { return false }
+        for known in [earlier.first, earlier.last].compactMap({ $0 }) {
+            guard try header(at: known.location, in: file, xorKey: xorKey) == known.hash else { return false }
+        }
+        return true
+    }
+
+    /// The hash of the header stored at `location` in `file` now (nil where the file no longer
+    /// holds one there).
+    static func header(at location: RecordLocation, in file: FileWindow, xorKey: XorKey) throws(BlockFileError) -> BlockHash? {
+        let start = location.payloadOffset
+        guard start + BlockHeader.size <= file.count else { return nil }
         let stored = try file.bytes(at: start, count: BlockHeader.size)
-        guard stored.count == BlockHeader.size else { return false }  // shrank meanwhile: not the file it was
+        guard stored.count == BlockHeader.size else { return nil }  // shrank meanwhile: not the file it was
         var header: [UInt8] = []
         xorKey.copyApplying(from: stored, fileOffset: start, into: &header)
-        return header.withUnsafeBytes { BlockHeader.hash(of: $0.baseAddress!) } == last.hash
+        return header.withUnsafeBytes { BlockHeader.hash(of: $0.baseAddress!) }
     }
 
     /// Room left in the tree's arrays for records a follow appends, so that its first look does

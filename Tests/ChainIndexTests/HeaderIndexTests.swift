@@ -65,6 +65,43 @@ import TestSupport
         try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix(prefix) }.sorted()
     }
 
+    /// A blk file rewritten in place (same inode) and grown, its newest record unchanged but its
+    /// first one another block now: the index sees the change (it checks both ends of what it
+    /// knew) and scans the file again, rather than resuming after the old records.
+    @Test func aFileRewrittenInPlaceAndGrownIsScannedAgain() throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let live = root.appendingPathComponent("blocks"), state = root.appendingPathComponent("state")
+        try FileManager.default.copyItem(at: chain.blocks, to: live)
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        _ = try compare(live, state: state, "first look")
+        let directory = try BlocksDirectory(path: live.path, network: .regtest)
+        let index = try ChainIndex(directory: directory)
+        let first = try #require(index.entryRange(ofFile: 0).map { index.entries[$0.lowerBound] })
+        // Another block of the same size where the first was: its header's nonce changed until it
+        // meets its own (regtest) proof of work.
+        let path = live.appendingPathComponent(BlockFileFormat.blockFileName(0)).path
+        var header = Array(try Data(contentsOf: URL(fileURLWithPath: path))[first.location.payloadOffset..<(first.location.payloadOffset + BlockHeader.size)])
+        directory.xorKey.apply(to: &header, fileOffset: first.location.payloadOffset)
+        let bits = header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 72, as: UInt32.self) }
+        var nonce = header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 76, as: UInt32.self) }
+        repeat {
+            nonce &+= 1
+            withUnsafeBytes(of: nonce.littleEndian) { header.replaceSubrange(76..<80, with: $0) }
+        } while !ProofOfWork.check(hash: header.withUnsafeBytes { BlockHeader.hash(of: $0.baseAddress!) }, bits: bits)
+        let other = header.withUnsafeBytes { BlockHeader.hash(of: $0.baseAddress!) }
+        #expect(other != first.hash)
+        directory.xorKey.apply(to: &header, fileOffset: first.location.payloadOffset)
+        let file = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try file.seek(toOffset: UInt64(first.location.payloadOffset))
+        try file.write(contentsOf: header)
+        try file.seekToEnd()
+        try file.write(contentsOf: Data(count: 4096))  // grown (reserved zeros), same inode
+        try file.close()
+        let updated = try compare(live, state: state, "after the rewrite in place")
+        #expect(updated.entry(for: other) != nil && updated.entry(for: first.hash) == nil)
+    }
+
     @Test func incrementalEqualsFullUnderEveryChange() throws {
         let root = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
