@@ -91,7 +91,7 @@ public protocol StateMachine {
     /// vtxindex, if they do: a light-client proof of such a record binds its height without a
     /// Bitcoin part (docs/proofs.md, step 6). Default: nil.
     var recordPositionFields: RecordPositionFields? { get }
-    /// Whether the machine reads its candidates' witness data (``Candidate/inputs``' `witness`).
+    /// Whether the machine reads its candidates' witness data (the `witness` of `Candidate.inputs`).
     /// Default true: candidates carry it, and a block with a candidate has its witness
     /// commitment checked. A machine that reads none says false: its candidates' inputs carry no
     /// witness, and no commitment is checked for it (none protects a byte it is given; the merkle
