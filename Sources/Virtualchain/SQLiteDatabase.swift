@@ -87,6 +87,11 @@ public final class SQLiteDatabase {
         }
     }
 
+    /// Distinct statements cached at most: a machine that writes its values into the SQL text
+    /// (rather than binding them) makes a new one per call; the cache then starts afresh rather
+    /// than grow with the chain. Far above what a machine with bound arguments uses.
+    public static let statementCacheLimit = 256
+
     /// A cached prepared statement, reset and with bindings cleared.
     public func statement(_ sql: String) throws -> Statement {
         if let cached = cache[sql] {
@@ -94,9 +99,14 @@ public final class SQLiteDatabase {
             return cached
         }
         let statement = try prepare(sql)
+        // Statements handed out stay valid: a caller's reference keeps one alive until it is done.
+        if cache.count >= Self.statementCacheLimit { cache.removeAll(keepingCapacity: true) }
         cache[sql] = statement
         return statement
     }
+
+    /// Statements in the cache now (for tests: the bound holds).
+    var cachedStatements: Int { cache.count }
 
     /// Runs `sql` with `values` bound in order; returns the rows (each an array of values).
     @discardableResult

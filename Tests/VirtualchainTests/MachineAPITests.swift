@@ -97,6 +97,19 @@ struct LedgerV2: StateMachine {
         #expect(try machineView.fetchOne(Int.self, "SELECT operations FROM scans WHERE height = 1") == 0)
     }
 
+    /// A machine that writes its values into the SQL text makes a statement per call: the cache
+    /// of prepared statements stays bounded, and its queries keep answering.
+    @Test func theStatementCacheStaysBounded() throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let engine = try Engine(machine: Ledger(), stateDirectory: root.path, network: .regtest)
+        let machineView = MachineDatabase(engine.store.database)
+        for i in 0..<(3 * SQLiteDatabase.statementCacheLimit) {
+            #expect(try machineView.fetchOne(Int.self, "SELECT \(i)") == i)
+            #expect(engine.store.database.cachedStatements <= SQLiteDatabase.statementCacheLimit)
+        }
+    }
+
     @Test func aMachineCannotTouchTransactionsSettingsOrTheEnginesTables() throws {
         let root = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
