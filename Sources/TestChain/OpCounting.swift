@@ -52,7 +52,7 @@ enum OpCounting {
             switch rng.int(0...4) {
             case 0: return Script.nullData(data) + Script.push(rng.bytes(rng.int(1...8)))  // two pushes
             case 1: return [Opcode.opReturn, Opcode.op1] + data                               // not a data push
-            case 2:                                                                          // push runs past the end
+            case 2:  // a push running past the end: the original reads the bytes there, so it still counts
                 let full = [Opcode.opReturn, Opcode.pushData1, UInt8(min(255, data.count + 3))] + data
                 return full
             case 3: return [Opcode.opReturn]                                                 // no push at all
