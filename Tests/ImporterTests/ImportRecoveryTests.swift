@@ -113,11 +113,14 @@ import TestSupport
         defer { try? FileManager.default.removeItem(at: state) }
         #expect(try cli(importArguments(chain.blocks, state, ["--checkpoint-every", "100", "--until", "200"])).status == 0)
         let check = state.appendingPathComponent(StateStore.fileName + ".restore.check").path
-        for leftover in [check, AtomicFile.temporaryPath(for: check)] {
+        // The image and its temporary file, and the log and shared memory SQLite kept beside the
+        // image while it was checked.
+        let leftovers = [check, AtomicFile.temporaryPath(for: check)].flatMap { [$0, $0 + "-wal", $0 + "-shm"] }
+        for leftover in leftovers {
             try Data(repeating: 7, count: 4096).write(to: URL(fileURLWithPath: leftover))
         }
         #expect(try cli(importArguments(chain.blocks, state)).status == 0)
-        #expect(!FileManager.default.fileExists(atPath: check) && !FileManager.default.fileExists(atPath: AtomicFile.temporaryPath(for: check)))
+        for leftover in leftovers { #expect(!FileManager.default.fileExists(atPath: leftover), "\(leftover) left behind") }
         #expect(try exportOf(state) == chain.referenceExport)
     }
 

@@ -149,3 +149,18 @@ extension RefusedImportTests {
         #expect(!FileManager.default.fileExists(atPath: index.path), "the refused import wrote a header index")
     }
 }
+
+extension RefusedImportTests {
+    /// Without the xor.dat its blk files were written with, no record decodes: the error says
+    /// where to look, and nothing is made.
+    @Test func aMissingXorKeyIsNamedAsTheLikelyCause() throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let blocks = root.appendingPathComponent("blocks"), state = root.appendingPathComponent("state")
+        try FileManager.default.copyItem(at: chain.blocks, to: blocks)
+        try FileManager.default.removeItem(at: blocks.appendingPathComponent("xor.dat"))
+        let result = try cli(importArguments(blocks, state))
+        #expect(result.status == 1 && result.stderr.contains("no record in them decodes with the key of its xor.dat"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: state.path))
+    }
+}
