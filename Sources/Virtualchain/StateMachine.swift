@@ -54,7 +54,9 @@ public struct BlockContext {
 /// `version` names the rules; `migrations` build the tables, each step run once per state, in
 /// order. A new version of a machine appends steps (never edits old ones): opening a state
 /// written by an older version runs the new steps and records the new version; a state written
-/// by a newer version is refused. Checkpoints of older versions restore the same way.
+/// by a newer version is refused, and so is one whose applied steps differ from the machine's
+/// (each is recorded with the SHA-256 of its SQL). Checkpoints of older versions restore the
+/// same way.
 ///
 /// ## Threads
 /// Every method is called on the one replay thread (the thread that called `Engine.run` or

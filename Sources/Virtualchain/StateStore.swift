@@ -78,7 +78,7 @@ public final class StateStore {
                 height INTEGER NOT NULL, position INTEGER NOT NULL, vtxindex INTEGER, txid TEXT,
                 opcode TEXT NOT NULL, serialized BLOB NOT NULL, PRIMARY KEY (height, position));
             CREATE TABLE IF NOT EXISTS vc_counts (kind TEXT PRIMARY KEY, count INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS vc_migrations (machine TEXT NOT NULL, step INTEGER NOT NULL, PRIMARY KEY (machine, step));
+            CREATE TABLE IF NOT EXISTS vc_migrations (machine TEXT NOT NULL, step INTEGER NOT NULL, sql_sha256 BLOB, PRIMARY KEY (machine, step));
             CREATE TABLE IF NOT EXISTS vc_initial_hashes (height INTEGER PRIMARY KEY, consensus_hash BLOB NOT NULL);
             """)
     }
@@ -244,12 +244,35 @@ public final class StateStore {
     }
 
     /// Applies the machine's migrations not yet applied.
+    ///
+    /// Each applied step is recorded with the SHA-256 of its SQL. A state whose applied steps
+    /// differ from the machine's (a step edited after it ran, or one the code no longer has) is
+    /// refused: replaying on it would mix two versions of the rules. (States made before steps
+    /// were recorded with their hash get it recorded at the next open.)
     public func migrate(machine: String, steps: [String]) throws {
-        let done = Set(try database.run("SELECT step FROM vc_migrations WHERE machine = ?", [.text(machine)]).compactMap { $0[0].int })
-        for (i, sql) in steps.enumerated() where !done.contains(i) {
+        let columns = try database.run("PRAGMA table_info(vc_migrations)").compactMap { $0[1].string }
+        if !columns.contains("sql_sha256") { try database.execute("ALTER TABLE vc_migrations ADD COLUMN sql_sha256 BLOB") }
+        var applied: [Int: [UInt8]?] = [:]
+        for row in try database.run("SELECT step, sql_sha256 FROM vc_migrations WHERE machine = ?", [.text(machine)]) {
+            applied[row[0].int ?? -1] = row[1].blob
+        }
+        func digest(_ sql: String) -> [UInt8] { Hashes.sha256(Array(sql.utf8)).bytes }
+        for (step, recorded) in applied.sorted(by: { $0.key < $1.key }) {
+            guard steps.indices.contains(step) else {
+                throw StateStoreError(path: database.path, problem: "migration step \(step) of \(machine) was applied, but the machine has \(steps.count) steps: a state of other rules")
+            }
+            if let recorded {
+                guard recorded == digest(steps[step]) else {
+                    throw StateStoreError(path: database.path, problem: "migration step \(step) of \(machine) differs from the one applied to this state (edited after it ran): a state of other rules")
+                }
+            } else {
+                try database.run("UPDATE vc_migrations SET sql_sha256 = ? WHERE machine = ? AND step = ?", [.blob(digest(steps[step])), .text(machine), SQLiteValue(step)])
+            }
+        }
+        for (i, sql) in steps.enumerated() where applied[i] == nil {
             try database.transaction {
                 try database.restricted { try database.execute(sql) }
-                try database.run("INSERT INTO vc_migrations (machine, step) VALUES (?, ?)", [.text(machine), SQLiteValue(i)])
+                try database.run("INSERT INTO vc_migrations (machine, step, sql_sha256) VALUES (?, ?, ?)", [.text(machine), SQLiteValue(i), .blob(digest(sql))])
             }
         }
     }

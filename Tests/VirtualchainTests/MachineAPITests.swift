@@ -97,6 +97,23 @@ struct LedgerV2: StateMachine {
         #expect(try machineView.fetchOne(Int.self, "SELECT operations FROM scans WHERE height = 1") == 0)
     }
 
+    /// An applied migration step edited afterwards, or dropped from the code, makes the state one
+    /// of other rules: refused, not replayed on.
+    @Test func aStateWhoseAppliedMigrationsDifferIsRefused() throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        _ = try Engine(machine: Ledger(), stateDirectory: root.path, network: .regtest)
+        var edited = Ledger()
+        edited.migrations[1] = "CREATE TABLE inputs (txid TEXT, previous TEXT, script BLOB, note TEXT)"
+        #expect(throws: StateStoreError.self) { _ = try Engine(machine: edited, stateDirectory: root.path, network: .regtest) }
+        var shorter = Ledger()
+        shorter.migrations.removeLast()
+        #expect(throws: StateStoreError.self) { _ = try Engine(machine: shorter, stateDirectory: root.path, network: .regtest) }
+        // The same steps, and the same plus a new one (a new version), open.
+        _ = try Engine(machine: Ledger(), stateDirectory: root.path, network: .regtest)
+        _ = try Engine(machine: LedgerV2(), stateDirectory: root.path, network: .regtest)
+    }
+
     /// A machine that writes its values into the SQL text makes a statement per call: the cache
     /// of prepared statements stays bounded, and its queries keep answering.
     @Test func theStatementCacheStaysBounded() throws {
