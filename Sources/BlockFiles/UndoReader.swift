@@ -246,6 +246,35 @@ public final class UndoFiles: @unchecked Sendable {
         records[number] = (mapped, entries)
         hasIndexedAny = true
         if scanner.incompleteTail != nil { incompleteTails.insert(number) }
+        // The last record may be one bitcoind is still writing, its checksum written only in
+        // part: it ends in a zero as stored and nothing but zeros follow it.
+        if let last = entries.last {
+            let end = last.offset + 8 + last.size + 32
+            let tail = try window.bytes(at: end - 1, count: 1)
+            var zerosAfter = true
+            var at = end
+            while zerosAfter && at < window.count {
+                let chunk = try window.bytes(at: at, count: min(FileWindow.capacity, window.count - at))
+                if chunk.isEmpty { break }
+                zerosAfter = chunk.allSatisfy { $0 == 0 }
+                at += chunk.count
+            }
+            // Reserved zeros must follow (a record ending with the file was written whole).
+            if tail.first == 0 && end < window.count && zerosAfter { lastMayBeUnfinished.insert(number) } else { lastMayBeUnfinished.remove(number) }
+        }
         return (mapped, entries)
+    }
+
+    /// Rev files whose last record may still be being written (see `index`).
+    private var lastMayBeUnfinished = Set<Int>()
+
+    /// Records of rev file `number` bitcoind has certainly finished: a last record that may be
+    /// still being written (its checksum ending in a zero, only zeros after it) is not counted.
+    /// A record that matched its block was finished, whatever it ends in.
+    public func finishedRecordCount(_ number: Int) throws(BlockFileError) -> Int {
+        let count = try recordCount(number)
+        lock.lock()
+        defer { lock.unlock() }
+        return lastMayBeUnfinished.contains(number) ? max(0, count - 1) : count
     }
 }

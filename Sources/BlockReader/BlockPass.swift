@@ -260,19 +260,22 @@ public final class BlockPass: @unchecked Sendable {
         }
         let stored = UnsafeRawBufferPointer(rebasing: file.bytes[location.payloadOffset..<(location.payloadOffset + location.size)])
         if file.wasCutShort { throw Self.cutShort(file, record: record) }
+        // What follows the record in the file (the reserved zeros, where bitcoind is writing it).
+        let after = UnsafeRawBufferPointer(rebasing: file.bytes[(location.payloadOffset + location.size)...])
         if directory.xorKey.isIdentity {
-            return try parse(stored, stored: stored, record: record, recordIndex: recordIndex, path: file.path, transform: transform)
+            return try parse(stored, stored: stored, after: after, record: record, recordIndex: recordIndex, path: file.path, transform: transform)
         }
         directory.xorKey.copyApplying(from: stored, fileOffset: location.payloadOffset, into: &buffer)
         if file.wasCutShort { throw Self.cutShort(file, record: record) }  // the copy read zeros
         return try buffer.withUnsafeBytes { raw in
-            try parse(raw, stored: stored, record: record, recordIndex: recordIndex, path: file.path, transform: transform)
+            try parse(raw, stored: stored, after: after, record: record, recordIndex: recordIndex, path: file.path, transform: transform)
         }
     }
 
     /// `stored` is the record's payload as the file holds it (obfuscated where the directory is):
     /// what bitcoind has not written over yet is zeros there.
-    private func parse(_ payload: UnsafeRawBufferPointer, stored: UnsafeRawBufferPointer, record: BlockEntry, recordIndex: Int, path: String,
+    private func parse(_ payload: UnsafeRawBufferPointer, stored: UnsafeRawBufferPointer, after: UnsafeRawBufferPointer,
+                       record: BlockEntry, recordIndex: Int, path: String,
                        transform: (ParsedBlock) throws -> Void) throws {
         let location = record.location
         do {
@@ -288,7 +291,7 @@ public final class BlockPass: @unchecked Sendable {
             }
             return try transform(ParsedBlock(height: height, hash: record.hash, location: location, view: view, path: path, txids: txids))
         } catch let error as WireError {
-            if Self.isPartlyWritten(stored, file: location.file, of: directory) {
+            if Self.isPartlyWritten(stored, after: after, file: location.file, of: directory) {
                 throw NotYetWritten(record: .block, path: path, block: record.hash, height: record.height ?? -1)
             }
             throw BlockPassError.invalidBlock(path: path, offset: location.payloadOffset + error.offset, block: record.hash,
@@ -314,17 +317,17 @@ public final class BlockPass: @unchecked Sendable {
         return stat(path, &info) == 0 ? Int(info.st_size) : 0
     }
 
-    /// Zero bytes a record's end must have to be taken for one bitcoind is still writing: more
-    /// than any valid block that fails to parse would end in by chance, fewer than a write cut
-    /// anywhere leaves (its transactions' bytes are still the reserved zeros).
-    static let partlyWrittenZeroTail = 32
-
-    /// A block that does not parse or verify is one bitcoind is still writing where it is in the
-    /// newest blk file and its record ends in zeros as stored (the space bitcoind reserves ahead
-    /// of its writes, not yet written over; zeros on disk even in an obfuscated directory).
-    static func isPartlyWritten(_ stored: UnsafeRawBufferPointer, file: Int, of directory: BlocksDirectory) -> Bool {
-        guard file == directory.blockFiles.last, stored.count >= partlyWrittenZeroTail else { return false }
-        return stored.suffix(partlyWrittenZeroTail).allSatisfy { $0 == 0 }
+    /// A block that does not parse or verify is one bitcoind is still writing where it is the
+    /// last record of the newest blk file, its stored bytes end in a zero and reserved zeros, and
+    /// nothing else, follow it: the space bitcoind reserves ahead of its writes, not yet written over (zeros on
+    /// disk even in an obfuscated directory). A write cut anywhere, even in the record's last
+    /// bytes, looks so; a valid block never gets here (it parses and verifies).
+    static func isPartlyWritten(_ stored: UnsafeRawBufferPointer, after: UnsafeRawBufferPointer, file: Int,
+                                of directory: BlocksDirectory) -> Bool {
+        // Reserved zeros must follow: a record that ends with the file was written whole (a
+        // write cut short there leaves the record shorter than its size, found by the scanner).
+        guard file == directory.blockFiles.last, stored.last == 0, !after.isEmpty else { return false }
+        return after.allSatisfy { $0 == 0 }
     }
 
     static func describe(_ error: WireError) -> String {

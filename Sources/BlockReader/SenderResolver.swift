@@ -130,7 +130,7 @@ public final class SenderResolver: Sendable {
         // of the file's blocks off the best chain) would mean bitcoind connected later blocks,
         // and so this one: its record is then damaged.
         let file = block.location.file
-        let written = try undo.recordCount(file)
+        let written = try undo.finishedRecordCount(file)
         if undo.isBeingWritten(file) || written <= expectedPosition(of: block) + offChainBlocks[file, default: 0] {
             throw NotYetWritten(record: .undo, path: path, block: block.hash, height: block.height ?? -1)
         }
