@@ -212,7 +212,8 @@ public struct RecordScanner {
         return file.count
     }
 
-    private func allZero(from offset: Int) throws(BlockFileError) -> Bool {
+    /// Whether the file's bytes from `offset` to its end are all zeros as stored.
+    public func allZero(from offset: Int) throws(BlockFileError) -> Bool {
         try walk(from: offset) { chunk in chunk.firstIndex { $0 != 0 } } == file.count
     }
 

@@ -251,16 +251,12 @@ public final class UndoFiles: @unchecked Sendable {
         if let last = entries.last {
             let end = last.offset + 8 + last.size + 32
             let tail = try window.bytes(at: end - 1, count: 1)
-            var zerosAfter = true
-            var at = end
-            while zerosAfter && at < window.count {
-                let chunk = try window.bytes(at: at, count: min(FileWindow.capacity, window.count - at))
-                if chunk.isEmpty { break }
-                zerosAfter = chunk.allSatisfy { $0 == 0 }
-                at += chunk.count
-            }
             // Reserved zeros must follow (a record ending with the file was written whole).
-            if tail.first == 0 && end < window.count && zerosAfter { lastMayBeUnfinished.insert(number) } else { lastMayBeUnfinished.remove(number) }
+            if tail.first == 0, end < window.count, try scanner.allZero(from: end) {
+                lastMayBeUnfinished.insert(number)
+            } else {
+                lastMayBeUnfinished.remove(number)
+            }
         }
         return (mapped, entries)
     }

@@ -44,11 +44,10 @@ struct BenchCommand: ParsableCommand {
         get throws {
             let machines = CommandLineSetup.machines
             let name = machine ?? (machines.contains { $0.name == "reference" } ? "reference" : machines.count == 1 ? machines[0].name : "")
-            guard let found = machines.first(where: { $0.name == name }) else {
-                throw ValidationError(machine == nil ? "--machine is required: \(machines.map(\.name).joined(separator: ", "))"
-                                                     : "unknown --machine '\(name)' (\(machines.map(\.name).joined(separator: ", ")))")
+            guard machine != nil || !name.isEmpty else {
+                throw ValidationError("--machine is required: \(machines.map(\.name).joined(separator: ", "))")
             }
-            return found
+            return try CommandLineSetup.machine(named: name)
         }
     }
 

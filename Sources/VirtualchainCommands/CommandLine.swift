@@ -9,6 +9,14 @@ enum CommandLineSetup {
     nonisolated(unsafe) static var abstract = "Virtual blockchains over Bitcoin Core block files."
     nonisolated(unsafe) static var machines: [MachineRegistration] = []
     nonisolated(unsafe) static var subcommands: [ParsableCommand.Type] = []
+
+    /// The machine registered as `name` (`--machine`), or a usage error naming those there are.
+    static func machine(named name: String) throws(ValidationError) -> MachineRegistration {
+        guard let found = machines.first(where: { $0.name == name }) else {
+            throw ValidationError("unknown --machine '\(name)' (\(machines.map(\.name).joined(separator: ", ")))")
+        }
+        return found
+    }
 }
 
 /// The root command: its name and subcommands are the program's (`virtualchain`, `guestbook`, ...).

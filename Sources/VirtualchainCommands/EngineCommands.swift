@@ -76,12 +76,7 @@ struct ReplayOptions: ParsableArguments {
     var registration: MachineRegistration {
         get throws {
             let machines = CommandLineSetup.machines
-            if let machine {
-                guard let found = machines.first(where: { $0.name == machine }) else {
-                    throw ValidationError("unknown --machine '\(machine)' (\(machines.map(\.name).joined(separator: ", ")))")
-                }
-                return found
-            }
+            if let machine { return try CommandLineSetup.machine(named: machine) }
             guard machines.count == 1 else { throw ValidationError("--machine is required: \(machines.map(\.name).joined(separator: ", "))") }
             return machines[0]
         }
@@ -454,9 +449,8 @@ struct VerifyCommand: ParsableCommand {
         let machines = CommandLineSetup.machines
         let registration: MachineRegistration
         if let machine {
-            guard let found = machines.first(where: { $0.name == machine }) else {
-                throw refuse("unknown --machine '\(machine)' (\(machines.map(\.name).joined(separator: ", ")))")
-            }
+            let found: MachineRegistration
+            do { found = try CommandLineSetup.machine(named: machine) } catch { throw refuse(error.message) }
             guard found.identity == meta.machine else { throw refuse("\(state) holds state of \(meta.machine), not of \(found.identity)") }
             registration = found
         } else {

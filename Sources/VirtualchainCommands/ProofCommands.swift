@@ -80,9 +80,7 @@ struct VerifyProofCommand: ParsableCommand {
         if ConsensusDigest(hex: consensusHash) == nil { throw ValidationError("--consensus-hash '\(consensusHash)' is not a consensus hash (32 hex digits)") }
         if let network, Network(name: network) == nil { throw ValidationError("unknown --network '\(network)'") }
         if let magic, NullData.parseMagic(magic) == nil { throw ValidationError("--magic '\(magic)' must be ASCII or 0x-prefixed hex") }
-        if let machine, !CommandLineSetup.machines.contains(where: { $0.name == machine }) {
-            throw ValidationError("unknown --machine '\(machine)' (\(CommandLineSetup.machines.map(\.name).joined(separator: ", ")))")
-        }
+        if let machine { _ = try CommandLineSetup.machine(named: machine) }
     }
 
     func run() throws {
