@@ -47,8 +47,8 @@ let package = Package(
         .target(name: "ConsensusHashing", dependencies: ["BitcoinWire"]),
         .target(name: "Proofs", dependencies: ["BitcoinWire", "ConsensusHashing"]),
         .target(name: "Virtualchain", dependencies: ["BitcoinWire", "ConsensusHashing", "Proofs", "BlockFiles", "ChainIndex", "BlockReader", "CSQLite"]),
-        .target(name: "Checkpoints", dependencies: ["BitcoinWire", "BlockFiles", "CLZ4"]),
-        .target(name: "Importer", dependencies: ["BitcoinWire", "BlockFiles", "BlockReader", "ChainIndex", "Checkpoints", "Virtualchain"]),
+        .target(name: "Checkpoints", dependencies: ["BitcoinWire", "BlockFiles", "ConsensusHashing", "CLZ4"]),
+        .target(name: "Importer", dependencies: ["BitcoinWire", "BlockFiles", "BlockReader", "ChainIndex", "Checkpoints", "ConsensusHashing", "Virtualchain"]),
         .target(name: "Names", dependencies: ["BitcoinWire", "Virtualchain"]),
         .target(name: "Reference", dependencies: ["BitcoinWire", "Virtualchain"]),
         .target(name: "TestChain", dependencies: ["BitcoinWire", "BlockFiles", "Virtualchain", "Names"]),
@@ -70,6 +70,9 @@ let package = Package(
         ),
 
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // A test program, not a product: an import whose checkpoint writes pause half-way, for
+        // the kill tests (faults reach the importer only through `package` access).
+        .executableTarget(name: "ImportFaultHarness", dependencies: ["Importer", "Names", "BlockFiles"], path: "Tests/ImportFaultHarness"),
         // One test target per module, beside what it tests; the executable's subprocess tests
         // together in CommandLineTests.
         .testTarget(name: "BitcoinWireTests", dependencies: ["BitcoinWire", "TestSupport"]),
@@ -78,8 +81,8 @@ let package = Package(
         .testTarget(name: "BlockReaderTests", dependencies: ["BlockReader", "ChainIndex", "BlockFiles", "BitcoinWire", "TestChain", "TestSupport"]),
         .testTarget(name: "VirtualchainTests", dependencies: ["Virtualchain", "Proofs", "Importer", "Names", "Reference", "TestChain", "TestSupport", "virtualchain", "BlockFiles", "BlockReader", "ChainIndex", "BitcoinWire"]),
         .testTarget(name: "NamesTests", dependencies: ["Names", "Virtualchain", "BitcoinWire", "TestSupport"]),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoints", "BitcoinWire", "TestSupport"]),
-        .testTarget(name: "ImporterTests", dependencies: ["Importer", "Checkpoints", "Virtualchain", "Names", "TestChain", "TestSupport", "virtualchain", "BlockFiles", "ChainIndex", "BitcoinWire"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoints", "BitcoinWire", "BlockFiles", "ConsensusHashing", "TestSupport"]),
+        .testTarget(name: "ImporterTests", dependencies: ["Importer", "Checkpoints", "ConsensusHashing", "Virtualchain", "Names", "TestChain", "TestSupport", "virtualchain", "ImportFaultHarness", "BlockFiles", "ChainIndex", "BitcoinWire"]),
         .testTarget(name: "TestChainTests", dependencies: ["TestChain", "BlockFiles", "BitcoinWire", "TestSupport"]),
         .testTarget(name: "CommandLineTests", dependencies: ["TestChain", "Virtualchain", "BlockFiles", "BitcoinWire", "TestSupport", "virtualchain"]),
     ]

@@ -32,6 +32,7 @@ let package = Package(
                 .product(name: "BlockFiles", package: "virtualchain"),
                 .product(name: "ChainIndex", package: "virtualchain"),
                 .product(name: "Checkpoints", package: "virtualchain"),
+                .product(name: "ConsensusHashing", package: "virtualchain"),
                 .product(name: "Importer", package: "virtualchain"),
                 .product(name: "Names", package: "virtualchain"),
                 .product(name: "Reference", package: "virtualchain"),

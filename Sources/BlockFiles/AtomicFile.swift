@@ -11,16 +11,21 @@ public final class AtomicFile {
     public let path: String
     public let temporary: String
     private let fd: Int32
-    /// Test hook: writing fails, as on a full disk, once this many bytes are written.
+    /// Writing fails, as on a full disk, once this many bytes are written (``WriteFaults``; no
+    /// limit outside the tests).
     private let limit: Int
     public private(set) var bytesWritten = 0
     private var committed = false
 
-    /// `failAfter` is a test hook: writing fails, as on a full disk, once this many bytes are written.
-    public init(path: String, failAfter: Int? = nil) throws(BlockFileError) {
+    public convenience init(path: String) throws(BlockFileError) {
+        try self.init(path: path, faults: .none)
+    }
+
+    /// As ``init(path:)``, with faults a test injects.
+    package init(path: String, faults: WriteFaults) throws(BlockFileError) {
         self.path = path
         temporary = Self.temporaryPath(for: path)
-        limit = failAfter ?? Int.max
+        limit = faults.failAfterBytes ?? Int.max
         fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw BlockFileError(path: temporary, "cannot create: \(String(cString: strerror(errno)))") }
     }

@@ -1,6 +1,7 @@
 import BitcoinWire
 import BlockFiles
 import CLZ4
+import ConsensusHashing
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -17,14 +18,14 @@ public struct CheckpointHeader: Equatable, Sendable {
     public var network: String
     public var firstBlock: Int
     public var height: Int
-    public var blockHash: String
-    public var consensusHash: String
+    public var blockHash: BlockHash
+    public var consensusHash: ConsensusDigest
     /// SHA-256 of the uncompressed payload (the state database image), hex.
     public var payloadSHA256: String
     public var payloadBytes: Int
 
     public init(format: Int = CheckpointHeader.currentFormat, machine: String, machineVersion: Int, network: String, firstBlock: Int,
-                height: Int, blockHash: String, consensusHash: String, payloadSHA256: String, payloadBytes: Int) {
+                height: Int, blockHash: BlockHash, consensusHash: ConsensusDigest, payloadSHA256: String, payloadBytes: Int) {
         self.format = format
         self.machine = machine
         self.machineVersion = machineVersion
@@ -41,7 +42,7 @@ public struct CheckpointHeader: Equatable, Sendable {
         let fields: [(String, String)] = [
             ("format", String(format)), ("machine", quote(machine)), ("machine_version", String(machineVersion)),
             ("network", quote(network)), ("first_block", String(firstBlock)), ("height", String(height)),
-            ("block", quote(blockHash)), ("consensus_hash", quote(consensusHash)),
+            ("block", quote(blockHash.displayHex)), ("consensus_hash", quote(consensusHash.hex)),
             ("payload_sha256", quote(payloadSHA256)), ("payload_bytes", String(payloadBytes)),
         ]
         return Array(("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}").utf8)
@@ -72,8 +73,14 @@ public struct CheckpointHeader: Equatable, Sendable {
         network = try string("network")
         firstBlock = try int("first_block")
         height = try int("height")
-        blockHash = try string("block")
-        consensusHash = try string("consensus_hash")
+        guard let blockHash = BlockHash(displayHex: try string("block")) else {
+            throw CheckpointError.damagedHeader("header field 'block' is not a block hash (64 hex digits)")
+        }
+        guard let consensusHash = ConsensusDigest(hex: try string("consensus_hash")) else {
+            throw CheckpointError.damagedHeader("header field 'consensus_hash' is not a consensus hash (32 hex digits)")
+        }
+        self.blockHash = blockHash
+        self.consensusHash = consensusHash
         payloadSHA256 = try string("payload_sha256")
         payloadBytes = try int("payload_bytes")
     }
@@ -292,13 +299,18 @@ public enum CheckpointFile {
 
     /// Writes `bytes` to `path` atomically (see `AtomicFile`): temporary file, fsync, rename,
     /// fsync of the directory. A failure leaves any existing file at `path` as it was and removes
-    /// the temporary file. Test hooks: `failAfter` bytes as on a full disk; a pause half-way.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String, failAfter: Int? = nil, pauseMidwayMilliseconds: Int? = nil) throws(CheckpointError) {
+    /// the temporary file.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws(CheckpointError) {
+        try writeAtomically(bytes, to: path, faults: .none)
+    }
+
+    /// As ``writeAtomically(_:to:)``, with faults a test injects (a full disk; a pause half-way).
+    package static func writeAtomically(_ bytes: [UInt8], to path: String, faults: WriteFaults) throws(CheckpointError) {
         try fileSystem { () throws(BlockFileError) in
-            let file = try AtomicFile(path: path, failAfter: failAfter)
+            let file = try AtomicFile(path: path, faults: faults)
             let half = bytes.count / 2
             try file.write(Array(bytes[0..<half]))
-            if let pause = pauseMidwayMilliseconds { usleep(UInt32(pause) * 1000) }  // a window to kill the writer mid-file
+            if let pause = faults.pauseMidwayMilliseconds { usleep(UInt32(pause) * 1000) }
             try file.write(Array(bytes[half...]))
             try file.commit()
         }

@@ -169,13 +169,18 @@ public final class CheckpointStore: @unchecked Sendable {
 
     /// Encodes and writes a checkpoint atomically, then applies retention.
     @discardableResult
-    public func write(header: CheckpointHeader, payload: [UInt8], retention: Retention, failAfter: Int? = nil,
-                      pauseMidwayMilliseconds: Int? = nil) throws(CheckpointError) -> String {
+    public func write(header: CheckpointHeader, payload: [UInt8], retention: Retention) throws(CheckpointError) -> String {
+        try write(header: header, payload: payload, retention: retention, faults: .none)
+    }
+
+    /// As ``write(header:payload:retention:)``, with faults a test injects.
+    @discardableResult
+    package func write(header: CheckpointHeader, payload: [UInt8], retention: Retention, faults: WriteFaults) throws(CheckpointError) -> String {
         try place(height: header.height, retention: retention) { path throws(CheckpointError) in
             let encoded = try payload.withUnsafeBytes { raw in
                 Result { () throws(CheckpointError) in try CheckpointFile.encode(header: header, payload: raw) }
             }.get()
-            try CheckpointFile.writeAtomically(encoded, to: path, failAfter: failAfter, pauseMidwayMilliseconds: pauseMidwayMilliseconds)
+            try CheckpointFile.writeAtomically(encoded, to: path, faults: faults)
         }
     }
 
@@ -185,11 +190,19 @@ public final class CheckpointStore: @unchecked Sendable {
     /// The header's payload size and SHA-256 are filled in.
     @discardableResult
     public func write(header: CheckpointHeader, payloadDescriptor: Int32, payloadPath: String, payloadBytes: Int, retention: Retention,
-                      threads: Int = 1, failAfter: Int? = nil, pauseMidwayMilliseconds: Int? = nil) throws(CheckpointError) -> String {
+                      threads: Int = 1) throws(CheckpointError) -> String {
+        try write(header: header, payloadDescriptor: payloadDescriptor, payloadPath: payloadPath, payloadBytes: payloadBytes,
+                  retention: retention, threads: threads, faults: .none)
+    }
+
+    /// As ``write(header:payloadDescriptor:payloadPath:payloadBytes:retention:threads:)``, with
+    /// faults a test injects.
+    @discardableResult
+    package func write(header: CheckpointHeader, payloadDescriptor: Int32, payloadPath: String, payloadBytes: Int, retention: Retention,
+                       threads: Int = 1, faults: WriteFaults) throws(CheckpointError) -> String {
         try place(height: header.height, retention: retention) { path throws(CheckpointError) in
             try CheckpointFile.writeAtomically(header: header, payloadDescriptor: payloadDescriptor, payloadPath: payloadPath,
-                                               payloadBytes: payloadBytes, to: path, threads: threads, failAfter: failAfter,
-                                               pauseMidwayMilliseconds: pauseMidwayMilliseconds)
+                                               payloadBytes: payloadBytes, to: path, threads: threads, faults: faults)
         }
     }
 

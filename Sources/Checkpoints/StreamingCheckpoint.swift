@@ -13,30 +13,48 @@ extension CheckpointFile {
     /// Writes a checkpoint whose payload is the first `payloadBytes` bytes of the file at
     /// `payloadPath` (a database file nobody writes meanwhile), without holding it in memory: a
     /// first pass hashes it (the header carries its SHA-256), a second compresses it into LZ4
-    /// frames of ``frameBytes``, `threads` frames at a time. Atomic as ``writeAtomically(_:to:failAfter:pauseMidwayMilliseconds:)``:
+    /// frames of ``frameBytes``, `threads` frames at a time. Atomic as ``writeAtomically(_:to:)``:
     /// temporary file, fsync, rename, fsync of the directory; a failure leaves any file at `path`
-    /// as it was. `failAfter` and `pauseMidwayMilliseconds` are the same test hooks.
+    /// as it was.
     public static func writeAtomically(header: CheckpointHeader, payloadPath: String, payloadBytes: Int, to path: String,
-                                       threads: Int = 1, failAfter: Int? = nil, pauseMidwayMilliseconds: Int? = nil) throws(CheckpointError) {
-        do {
-            try stream(header: header, payloadPath: payloadPath, payloadBytes: payloadBytes, to: path, threads: threads, failAfter: failAfter,
-                       pauseMidwayMilliseconds: pauseMidwayMilliseconds)
-        } catch let error as CheckpointError {
-            throw error
-        } catch {
-            throw CheckpointError.fileSystem("\(path): \(error)")
+                                       threads: Int = 1) throws(CheckpointError) {
+        try reportingFailures(at: path) {
+            try stream(header: header, payloadPath: payloadPath, payloadBytes: payloadBytes, to: path, threads: threads, faults: .none)
         }
     }
 
-    /// As ``writeAtomically(header:payloadPath:payloadBytes:to:threads:failAfter:pauseMidwayMilliseconds:)``,
-    /// reading the payload through `payloadDescriptor` (the file `payloadPath` names; the
-    /// descriptor stays open). For a database that a connection of this process holds open:
-    /// opening and closing a descriptor of our own would drop that connection's locks.
+    /// As ``writeAtomically(header:payloadPath:payloadBytes:to:threads:)``, with faults a test injects.
+    package static func writeAtomically(header: CheckpointHeader, payloadPath: String, payloadBytes: Int, to path: String,
+                                        threads: Int = 1, faults: WriteFaults) throws(CheckpointError) {
+        try reportingFailures(at: path) {
+            try stream(header: header, payloadPath: payloadPath, payloadBytes: payloadBytes, to: path, threads: threads, faults: faults)
+        }
+    }
+
+    /// As ``writeAtomically(header:payloadPath:payloadBytes:to:threads:)``, reading the payload
+    /// through `payloadDescriptor` (the file `payloadPath` names; the descriptor stays open). For
+    /// a database that a connection of this process holds open: opening and closing a descriptor
+    /// of our own would drop that connection's locks.
     public static func writeAtomically(header: CheckpointHeader, payloadDescriptor: Int32, payloadPath: String, payloadBytes: Int,
-                                       to path: String, threads: Int = 1, failAfter: Int? = nil, pauseMidwayMilliseconds: Int? = nil) throws(CheckpointError) {
-        do {
+                                       to path: String, threads: Int = 1) throws(CheckpointError) {
+        try writeAtomically(header: header, payloadDescriptor: payloadDescriptor, payloadPath: payloadPath, payloadBytes: payloadBytes,
+                            to: path, threads: threads, faults: .none)
+    }
+
+    /// As ``writeAtomically(header:payloadDescriptor:payloadPath:payloadBytes:to:threads:)``, with
+    /// faults a test injects.
+    package static func writeAtomically(header: CheckpointHeader, payloadDescriptor: Int32, payloadPath: String, payloadBytes: Int,
+                                        to path: String, threads: Int = 1, faults: WriteFaults) throws(CheckpointError) {
+        try reportingFailures(at: path) {
             try stream(header: header, source: payloadDescriptor, payloadPath: payloadPath, payloadBytes: payloadBytes, to: path,
-                       threads: threads, failAfter: failAfter, pauseMidwayMilliseconds: pauseMidwayMilliseconds)
+                       threads: threads, faults: faults)
+        }
+    }
+
+    /// Runs a streamed write, any failure that is not already a checkpoint error named with `path`.
+    private static func reportingFailures(at path: String, _ body: () throws -> Void) throws(CheckpointError) {
+        do {
+            try body()
         } catch let error as CheckpointError {
             throw error
         } catch {
@@ -45,16 +63,16 @@ extension CheckpointFile {
     }
 
     private static func stream(header: CheckpointHeader, payloadPath: String, payloadBytes: Int, to path: String,
-                               threads: Int, failAfter: Int?, pauseMidwayMilliseconds: Int?) throws {
+                               threads: Int, faults: WriteFaults) throws {
         let source = open(payloadPath, O_RDONLY | O_CLOEXEC)
         guard source >= 0 else { throw CheckpointError.fileSystem("\(payloadPath): cannot open: \(String(cString: strerror(errno)))") }
         defer { close(source) }
         try stream(header: header, source: source, payloadPath: payloadPath, payloadBytes: payloadBytes, to: path,
-                   threads: threads, failAfter: failAfter, pauseMidwayMilliseconds: pauseMidwayMilliseconds)
+                   threads: threads, faults: faults)
     }
 
     private static func stream(header: CheckpointHeader, source: Int32, payloadPath: String, payloadBytes: Int, to path: String,
-                               threads: Int, failAfter: Int?, pauseMidwayMilliseconds: Int?) throws {
+                               threads: Int, faults: WriteFaults) throws {
         /// Reads `count` payload bytes at `offset` into `buffer`.
         func read(_ buffer: UnsafeMutableRawPointer, count: Int, at offset: Int) throws {
             let done = try fileSystem { () throws(BlockFileError) in
@@ -81,7 +99,7 @@ extension CheckpointFile {
         complete.payloadBytes = payloadBytes
         complete.payloadSHA256 = Hex.encode(hasher.finalize().bytes)
 
-        let file = try fileSystem { () throws(BlockFileError) in try AtomicFile(path: path, failAfter: failAfter) }
+        let file = try fileSystem { () throws(BlockFileError) in try AtomicFile(path: path, faults: faults) }
         func put(_ bytes: UnsafeRawBufferPointer) throws { try fileSystem { () throws(BlockFileError) in try file.write(bytes) } }
         try headerFrame(for: complete).withUnsafeBytes { raw in try put(raw) }
 
@@ -110,9 +128,9 @@ extension CheckpointFile {
                 try put(UnsafeRawBufferPointer(rebasing: output[(lane * bound)..<(lane * bound + results[lane])]))
             }
             offset += sizes.reduce(0, +)
-            if let pause = pauseMidwayMilliseconds, !paused, offset >= payloadBytes / 2 {
+            if let pause = faults.pauseMidwayMilliseconds, !paused, offset >= payloadBytes / 2 {
                 paused = true
-                usleep(UInt32(pause) * 1000)  // test hook: a window to kill the writer mid-file
+                usleep(UInt32(pause) * 1000)
             }
         } while offset < payloadBytes
         try fileSystem { () throws(BlockFileError) in try file.commit() }

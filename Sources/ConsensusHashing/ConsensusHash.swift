@@ -27,11 +27,8 @@ public enum ConsensusHash {
     /// `hex(dsha(b))`.
     public static func dshaHex(_ bytes: [UInt8]) -> String { Hex.encode(Hashes.dsha256(bytes).bytes) }
 
-    /// The ops hash of a block's accepted records, given serialized (or of nothing).
-    public static func opsHash(serialized records: [[UInt8]]) -> String {
-        if records.isEmpty { return merkleRoot(hex: [dshaHex([])]) }
-        return merkleRoot(hex: records.map { dshaHex($0) }.sorted())
-    }
+    /// The ops hash of a block's accepted records, given serialized (or of nothing), as hex.
+    public static func opsHash(serialized records: [[UInt8]]) -> String { opsHashBytes(serialized: records).internalHex }
 
     /// Heights whose consensus hashes enter CH(height): height-1, height-3, height-7, ...,
     /// height-(2^i - 1), while at or above the first block (never below it: the original's loop
@@ -56,9 +53,19 @@ public enum ConsensusHash {
     public static func skipListHeights(height: Int, firstBlock: Int) -> [Int] { Array(SkipList(height: height, firstBlock: firstBlock)) }
 
     /// The ops hash of a block's accepted records, given serialized, as bytes in the order its hex
-    /// shows them (the empty block's when there are none).
+    /// shows them: ``merkleRoot(hex:)`` of the records' `hex(dsha(r))` sorted (of `hex(dsha(""))`
+    /// alone for a block without records), computed on bytes. Hex strings of one length sort as
+    /// their bytes do, so the leaves sort as bytes.
     public static func opsHashBytes(serialized records: [[UInt8]]) -> Hash256 {
-        Hash256(bytes: [UInt8](hex: opsHash(serialized: records))!)
+        var leaves = (records.isEmpty ? [[]] : records).map { Hashes.dsha256($0).bytes }
+        leaves.sort { $0.lexicographicallyPrecedes($1) }
+        // merkleRoot(hex:)'s rows: each leaf byte-reversed, the root reversed back.
+        var row = leaves.map { [UInt8]($0.reversed()) }
+        while row.count > 1 {
+            if row.count % 2 == 1 { row.append(row[row.count - 1]) }
+            row = (0..<(row.count / 2)).map { Hashes.dsha256(row[2 * $0] + row[2 * $0 + 1]).bytes }
+        }
+        return Hash256(bytes: row[0].reversed())
     }
 
     /// CH(k) from the ops hash of block k and the consensus hashes of the skip-list heights.
@@ -69,7 +76,7 @@ public enum ConsensusHash {
 }
 
 /// A 16-byte consensus hash, held as bytes (its hex form only where it is shown or stored).
-public struct ConsensusDigest: Hashable, Sendable {
+public struct ConsensusDigest: Hashable, Sendable, CustomStringConvertible {
     /// The 16 bytes, in the order the hex string shows them.
     public var bytes: (UInt64, UInt64)
 
@@ -91,6 +98,7 @@ public struct ConsensusDigest: Hashable, Sendable {
     }
 
     public var hex: String { withUnsafeBytes { Hex.encode($0) } }
+    public var description: String { hex }
 }
 
 extension ConsensusHash {
@@ -98,8 +106,8 @@ extension ConsensusHash {
     public static let consensusHashSize = 16
 
     /// The ops hash of a block without accepted records (the same for every such block).
-    public static let emptyOpsHash = opsHash(serialized: [])
-    public static let emptyOpsHashBytes = Hash256(bytes: [UInt8](hex: emptyOpsHash)!)
+    public static let emptyOpsHashBytes = opsHashBytes(serialized: [])
+    public static let emptyOpsHash = emptyOpsHashBytes.internalHex
 
     /// Most skip-list entries a height can have (`height - (2^i - 1)` for i up to 62), plus one.
     public static let maxLeaves = 64

@@ -1,4 +1,5 @@
 import BitcoinWire
+import BlockFiles
 import Checkpoints
 import Dispatch
 import Foundation
@@ -9,8 +10,8 @@ import Virtualchain
 final class CheckpointWriter: @unchecked Sendable {
     let store: CheckpointStore
     let retention: CheckpointStore.Retention
-    let failAfter: Int?
-    let pauseMilliseconds: Int?
+    /// Faults the tests inject into the writes (none for a user).
+    let faults: WriteFaults
     private let queue = DispatchQueue(label: "virtualchain.checkpoint-writer")
     private let group = DispatchGroup()
     private let lock = NSLock()
@@ -29,11 +30,10 @@ final class CheckpointWriter: @unchecked Sendable {
     private var lastWrite = 0.0
     private var lastPayloadBytes = 0
 
-    init(store: CheckpointStore, retention: CheckpointStore.Retention, failAfter: Int?, pauseMilliseconds: Int?) {
+    init(store: CheckpointStore, retention: CheckpointStore.Retention, faults: WriteFaults = .none) {
         self.store = store
         self.retention = retention
-        self.failAfter = failAfter
-        self.pauseMilliseconds = pauseMilliseconds
+        self.faults = faults
     }
 
     /// The state whose database file a write in flight is reading (its snapshot ends, on the
@@ -79,7 +79,7 @@ final class CheckpointWriter: @unchecked Sendable {
             let base = snapshotTaken(startedAt: start, header: header(snapshot.bytes))
             write(payloadBytes: snapshot.bytes) { [self] () throws(CheckpointError) -> String in
                 try store.write(header: base, payloadDescriptor: snapshot.descriptor, payloadPath: snapshot.path, payloadBytes: snapshot.bytes, retention: retention,
-                                threads: threads, failAfter: failAfter, pauseMidwayMilliseconds: pauseMilliseconds)
+                                threads: threads, faults: faults)
             }
             return
         }
@@ -88,8 +88,7 @@ final class CheckpointWriter: @unchecked Sendable {
         write(payloadBytes: image.count) { [self] () throws(CheckpointError) -> String in
             var complete = base
             complete.payloadSHA256 = Hex.encode(Hashes.sha256(image).bytes)
-            return try store.write(header: complete, payload: image, retention: retention, failAfter: failAfter,
-                                   pauseMidwayMilliseconds: pauseMilliseconds)
+            return try store.write(header: complete, payload: image, retention: retention, faults: faults)
         }
     }
 

@@ -3,6 +3,7 @@ import BlockFiles
 import BlockReader
 import ChainIndex
 import Checkpoints
+import ConsensusHashing
 import Foundation
 import Virtualchain
 
@@ -24,15 +25,11 @@ public struct ImporterOptions: Sendable {
     /// Only blocks with at least this many confirmations are processed (follow mode).
     public var confirmations = 0
     public var passOptions = BlockPassOptions()
-    /// Test hooks (from the environment): fail a checkpoint write after N bytes; pause mid-write.
-    public var failCheckpointAfter: Int?
-    public var pauseInCheckpointMilliseconds: Int?
+    /// Faults the tests inject into checkpoint writes (a full disk, a pause to kill the writer
+    /// in); `package` access, so never set by a user or from the environment.
+    package var checkpointFaults = WriteFaults.none
 
-    public init() {
-        let environment = ProcessInfo.processInfo.environment
-        failCheckpointAfter = environment["VC_TEST_FAIL_CHECKPOINT_AFTER"].flatMap(Int.init)
-        pauseInCheckpointMilliseconds = environment["VC_TEST_PAUSE_CHECKPOINT_MS"].flatMap(Int.init)
-    }
+    public init() {}
 }
 
 public struct ImportReport: Sendable {
@@ -159,7 +156,7 @@ public final class Importer<Machine: StateMachine> {
             // a competing branch with more work replaces ours. Where our tip block is still there
             // (now stale), compare work; where it is gone, the new branch must at least be longer.
             let moreWork: Bool
-            if let ours = BlockHash(displayHex: tip.blockHash).flatMap(index.entry(for:)), ours.height != nil {
+            if let ours = index.entry(for: tip.blockHash), ours.height != nil {
                 moreWork = index.bestWork > ours.cumulativeWork
             } else {
                 moreWork = (index.tipHeight ?? -1) > tip.height
@@ -183,7 +180,7 @@ public final class Importer<Machine: StateMachine> {
 
         // 3. Replay, checkpointing as we go.
         let writer = CheckpointWriter(store: checkpoints, retention: options.retention,
-                                      failAfter: options.failCheckpointAfter, pauseMilliseconds: options.pauseInCheckpointMilliseconds)
+                                      faults: options.checkpointFaults)
         let every = max(1, options.checkpointEvery)
         let firstBlock = machine.firstBlock
         var until = options.until
@@ -204,7 +201,9 @@ public final class Importer<Machine: StateMachine> {
             try writer.releaseSnapshotIfWritten()
             if try (height - firstBlock + 1) % every == 0 && writer.isDue(share: self.options.checkpointShare, stateBytes: current.store.byteSize()) {
                 try current.commitPendingBlocks()  // a checkpoint holds committed blocks only
-                try writer.checkpoint(state: current.store) { size in self.header(engine: current, height: height, hash: hash, size: size) }
+                // The block was just hashed: the chain has its consensus hash.
+                let consensusHash = current.consensus.digest(atHeight: height)!
+                try writer.checkpoint(state: current.store) { size in self.header(height: height, hash: hash, consensusHash: consensusHash, size: size) }
             }
         }, shouldStop: shouldStop, waitForBitcoind: options.confirmations > 0)
         if let waiting = summary.waitingForBitcoind {
@@ -234,7 +233,7 @@ public final class Importer<Machine: StateMachine> {
         guard let engine = keptEngine else { return nil }
         keptEngine = nil
         let writer = CheckpointWriter(store: checkpoints, retention: options.retention,
-                                      failAfter: options.failCheckpointAfter, pauseMilliseconds: options.pauseInCheckpointMilliseconds)
+                                      faults: options.checkpointFaults)
         defer {
             try? writer.waitForWrite()
             engine.close()
@@ -249,13 +248,13 @@ public final class Importer<Machine: StateMachine> {
               try !checkpoints.paths().contains(checkpoints.directory + "/" + CheckpointStore.fileName(height: tip.height)) else { return }
         // Nothing runs beside it (the replay is over): it may take every core the pass may.
         try writer.checkpoint(state: engine.store, threads: options.passOptions.threads) { size in
-            self.header(engine: engine, height: tip.height, hash: BlockHash(displayHex: tip.blockHash)!, size: size)
+            self.header(height: tip.height, hash: tip.blockHash, consensusHash: tip.consensusHash, size: size)
         }
     }
 
-    private func header(engine: Engine<Machine>, height: Int, hash: BlockHash, size: Int) -> CheckpointHeader {
+    private func header(height: Int, hash: BlockHash, consensusHash: ConsensusDigest, size: Int) -> CheckpointHeader {
         CheckpointHeader(machine: Machine.identity, machineVersion: Machine.version, network: network.rawValue, firstBlock: machine.firstBlock,
-                         height: height, blockHash: hash.displayHex, consensusHash: engine.consensus.hash(atHeight: height) ?? "",
+                         height: height, blockHash: hash, consensusHash: consensusHash,
                          payloadSHA256: "", payloadBytes: size)
     }
 
@@ -284,23 +283,26 @@ public final class Importer<Machine: StateMachine> {
         return database.quickCheck()
     }
 
-    static func onBestChain(height: Int, hash: String, index: ChainIndex) -> Bool {
-        BlockHash(displayHex: hash).map { index.bestChainContains($0, atHeight: height) } ?? false
+    static func onBestChain(height: Int, hash: BlockHash, index: ChainIndex) -> Bool {
+        index.bestChainContains(hash, atHeight: height)
     }
 
     /// The highest height where our stored block is on the directory's best chain: where our tip
     /// is still in the tree, the fork point of the two tips; where it is gone, found by walking
     /// our stored blocks down.
     static func forkHeight(store: StateStore, index: ChainIndex) throws -> Int? {
-        if let tip = try store.tip(), let ours = BlockHash(displayHex: tip.blockHash), let best = index.tip,
-           let fork = index.forkPoint(between: ours, and: best.hash), let height = fork.height,
-           try store.block(atHeight: height)?.blockHash == fork.hash.displayHex {
+        if let tip = try store.tip(), let best = index.tip,
+           let fork = index.forkPoint(between: tip.blockHash, and: best.hash), let height = fork.height,
+           try store.block(atHeight: height)?.blockHash == fork.hash {
             return height
         }
-        for row in try store.consensusHashes().reversed() where onBestChain(height: row.height, hash: row.blockHash, index: index) {
-            return row.height
+        var found: Int?
+        try store.blocksNewestFirst { row in
+            guard onBestChain(height: row.height, hash: row.blockHash, index: index) else { return true }
+            found = row.height
+            return false
         }
-        return nil
+        return found
     }
 
     /// Restores the newest usable checkpoint (also on the best chain, and one the directory holds
@@ -349,7 +351,7 @@ public final class Importer<Machine: StateMachine> {
 
     /// How a checkpoint's database image contradicts its header, if it does.
     private func imageMismatch(at path: String, header: CheckpointHeader) -> String? {
-        let described: (meta: StateStore.Meta?, tip: (height: Int, blockHash: String, consensusHash: String)?)
+        let described: (meta: StateStore.Meta?, tip: StateStore.BlockRow?)
         do {
             described = try StateStore.describe(databaseAt: path)
         } catch {

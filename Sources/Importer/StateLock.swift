@@ -1,3 +1,4 @@
+import BitcoinWire
 import Foundation
 import Virtualchain
 #if canImport(Glibc)
@@ -34,10 +35,10 @@ public final class StateLock {
 /// Why an import cannot go on. The state is never left between blocks, and never deleted.
 public enum ImporterError: Error, CustomStringConvertible, Sendable {
     /// Our tip left the best chain and no block of ours is on it: the directory lost our chain.
-    case chainLost(directory: String, tipHash: String, height: Int)
+    case chainLost(directory: String, tipHash: BlockHash, height: Int)
     /// Our tip left the best chain, but the new best chain has no more work than ours: blocks
     /// missing or damaged, not a reorganisation.
-    case notMoreWork(directory: String, tipHash: String, height: Int, bestHeight: Int)
+    case notMoreWork(directory: String, tipHash: BlockHash, height: Int, bestHeight: Int)
     /// A directory stands where the state database should be.
     case stateIsADirectory(path: String)
     /// A directory stands where the header index is written (`header-index.bin`).

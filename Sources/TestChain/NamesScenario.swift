@@ -122,7 +122,7 @@ struct NamesScenario {
         let newest = height - 1, oldest = max(firstBlock, height - NamesMachine.consensusWindow)
         guard newest >= oldest else { return nil }
         let pick = newest - rng.int(0...min(10, newest - oldest))
-        return consensus.hash(atHeight: pick).flatMap { [UInt8](hex: $0) }
+        return consensus.digest(atHeight: pick).map { $0.withUnsafeBytes { Array($0) } }
     }
 
     private func freshName(_ rng: inout SeededRandom) -> String {

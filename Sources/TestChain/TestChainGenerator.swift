@@ -390,7 +390,7 @@ public enum TestChainGenerator {
             records: node.recordsWritten, undoRecords: node.undoRecordsWritten, transactions: transactions,
             ops: zip(options.effectiveOpMix.magics, ops).map { (OpMix.magicText($0.0.bytes), $0.1) },
             xorKey: xorKey, files: files, blockBytes: bytes,
-            scenarioExpected: scenario?.expected, scenarioConsensusHash: engine?.consensus.lastHash)
+            scenarioExpected: scenario?.expected, scenarioConsensusHash: engine?.consensus.last?.hex)
         try summary.json().write(toFile: out + "/" + manifestName, atomically: true, encoding: .utf8)
         return summary
     }

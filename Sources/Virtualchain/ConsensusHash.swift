@@ -83,16 +83,11 @@ public struct ConsensusChain: Sendable {
         self.initialDigests = initialDigests
     }
 
-    /// Every hash as hex, in height order (O(n): for tests and tools, not per block).
-    public var hashes: [String] { digests.map(\.hex) }
-
-    /// The newest hash, hex.
-    public var lastHash: String? { digests.last?.hex }
+    /// The newest hash.
+    public var last: ConsensusDigest? { digests.last }
 
     /// The next height to hash.
     public var nextHeight: Int { firstBlock + digests.count }
-
-    public func hash(atHeight height: Int) -> String? { digest(atHeight: height)?.hex }
 
     /// Our consensus hash at `height`: a block's from the first block on, an initial one below.
     public func digest(atHeight height: Int) -> ConsensusDigest? {
@@ -101,25 +96,19 @@ public struct ConsensusChain: Sendable {
         return i < digests.count ? digests[i] : nil
     }
 
-    /// Computes and appends CH(nextHeight) for a block whose accepted records are `records`.
+    /// Computes and appends CH(nextHeight) for a block whose accepted records are `records`:
+    /// returns the ops hash's bytes (in the order its hex shows them) and the new consensus hash.
+    /// A block without records (most blocks) costs no allocation.
     @discardableResult
-    public mutating func append(records: [ConsensusRecord]) -> (opsHash: String, consensusHash: String) {
-        let appended = appendDigest(records: records)
-        return (appended.opsHash.internalHex, appended.consensusHash.hex)
-    }
-
-    /// `append(records:)` without strings: the ops hash's bytes (in the order its hex shows them)
-    /// and the new consensus hash. A block without records (most blocks) costs no allocation.
-    @discardableResult
-    public mutating func appendDigest(records: [ConsensusRecord]) -> (opsHash: Hash256, consensusHash: ConsensusDigest) {
+    public mutating func append(records: [ConsensusRecord]) -> (opsHash: Hash256, consensusHash: ConsensusDigest) {
         let opsHash = records.isEmpty ? ConsensusHash.emptyOpsHashBytes : ConsensusHash.opsHashBytes(serialized: records.map(\.serialized))
-        return (opsHash, appendDigest(opsHash: opsHash))
+        return (opsHash, append(opsHash: opsHash))
     }
 
     /// Computes and appends CH(nextHeight) from the block's ops hash (its bytes in the order its
     /// hex shows them) and the skip list's hashes.
     @discardableResult
-    public mutating func appendDigest(opsHash: Hash256) -> ConsensusDigest {
+    public mutating func append(opsHash: Hash256) -> ConsensusDigest {
         let height = nextHeight
         let digest = withUnsafeTemporaryAllocation(of: ConsensusDigest.self, capacity: ConsensusHash.maxLeaves) { previous in
             var count = 0

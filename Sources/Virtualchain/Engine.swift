@@ -14,7 +14,7 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case consensusHistoryBroken(directory: String, firstBlock: Int, foundHeight: Int, position: Int)
     /// Our tip is not on the directory's best chain (a reorganisation or missing blocks: the
     /// importer handles both; the engine alone does not).
-    case tipNotOnBestChain(directory: String, tipHash: String, height: Int)
+    case tipNotOnBestChain(directory: String, tipHash: BlockHash, height: Int)
     case noBlocks(directory: String)
     /// The machine's initial consensus hashes are not below its first block, or differ from
     /// those the state was created with.
@@ -77,8 +77,9 @@ public struct ImportSummary: Sendable {
     /// Stopped at the block before one whose undo record bitcoind has not written yet (only when
     /// `run` was asked to wait for it, as follow mode does); the next run resumes there.
     public var waitingForBitcoind: NotYetWritten?
-    public var tipHash: String?
-    public var consensusHash: String?
+    /// The newest block the state holds after the run, and its consensus hash.
+    public var tipHash: BlockHash?
+    public var consensusHash: ConsensusDigest?
 }
 
 /// How often `Engine.run` tells its progress at most (and at the last block): a progress line
@@ -133,7 +134,6 @@ public final class Engine<Machine: StateMachine> {
         }
         try store.migrate(machine: Machine.identity, steps: machine.migrations)
         if let meta = storedMeta, meta.version < expected.version { try store.setMeta(expected) }
-        try store.upgradeBlockRows()
         var digests: [ConsensusDigest] = []
         try store.consensusDigests { height, digest in
             guard height == machine.firstBlock + digests.count else {
@@ -155,7 +155,7 @@ public final class Engine<Machine: StateMachine> {
         let next = consensus.nextHeight
         let storedTip = try store.tip()
         if let tip = storedTip {
-            guard let hash = BlockHash(displayHex: tip.blockHash), index.bestChainContains(hash, atHeight: tip.height) else {
+            guard index.bestChainContains(tip.blockHash, atHeight: tip.height) else {
                 throw EngineError.tipNotOnBestChain(directory: directory.path, tipHash: tip.blockHash, height: tip.height)
             }
         }
@@ -163,7 +163,7 @@ public final class Engine<Machine: StateMachine> {
         guard let chainTip = index.tipHeight else { throw EngineError.noBlocks(directory: directory.path) }
         let last = min(until ?? chainTip, chainTip)
         summary.tipHash = storedTip?.blockHash
-        summary.consensusHash = consensus.lastHash
+        summary.consensusHash = consensus.last
         guard next <= last else { return summary }
         guard index.baseHeight <= next else {
             throw EngineError.blocksStartTooLate(directory: directory.path, baseHeight: index.baseHeight, needed: next)
@@ -221,8 +221,8 @@ public final class Engine<Machine: StateMachine> {
             throw error
         }
         try commitPendingBlocks()
-        if let lastApplied { summary.tipHash = lastApplied.displayHex }
-        summary.consensusHash = consensus.lastHash
+        if let lastApplied { summary.tipHash = lastApplied }
+        summary.consensusHash = consensus.last
         summary.seconds = Date().timeIntervalSince(started)
         return summary
     }
@@ -316,7 +316,7 @@ public final class Engine<Machine: StateMachine> {
                     }
                     for record in try machine.endOfBlock(context) { records.append((record, nil, nil)) }
                 }
-                let hashes = consensus.appendDigest(records: records.map(\.record))
+                let hashes = consensus.append(records: records.map(\.record))
                 if !expectedConsensusHashes.isEmpty, let expected = expectedConsensusHashes[height], expected != hashes.consensusHash {
                     throw EngineError.unexpectedConsensusHash(height: height, ours: hashes.consensusHash, expected: expected, stored: false)
                 }

@@ -45,27 +45,27 @@ public enum ProofBuilder {
         guard records.indices.contains(index) else {
             throw ProofBuilderError("block \(height) has \(records.count) accepted record(s); there is no record \(index)")
         }
-        func row(_ h: Int) throws -> (blockHash: String, opsHash: String, consensusHash: String) {
+        func row(_ h: Int) throws -> StateStore.BlockRow {
             guard let row = try store.block(atHeight: h) else { throw ProofBuilderError("no block \(h) in the state") }
             return row
         }
         let hops = try hops(trustedHeight: trusted, target: height, firstBlock: meta.firstBlock,
-                            consensusHash: { try row($0).consensusHash }, opsHash: { try row($0).opsHash })
+                            consensusHash: { try row($0).consensusHash.hex }, opsHash: { try row($0).opsHash.internalHex })
         // A txid is stated only with the Bitcoin part that proves it (docs/proofs.md).
         var txid: String?
         var bitcoin: Proof.Bitcoin?
         if let blocks, let recordTxid = records[index].txid, let vtxindex = records[index].vtxindex {
             bitcoin = try bitcoinPart(blockHash: try row(height).blockHash, height: height, vtxindex: vtxindex, txid: recordTxid, blocks: blocks)
-            txid = recordTxid
+            txid = recordTxid.displayHex
         }
         return Proof(machine: meta.machine, machineVersion: meta.version, network: meta.network, firstBlock: meta.firstBlock,
-                     trusted: Proof.Trusted(height: trusted, consensusHash: trustedRow.consensusHash), hops: hops,
+                     trusted: Proof.Trusted(height: trusted, consensusHash: trustedRow.consensusHash.hex), hops: hops,
                      block: Proof.Block(height: height, records: records.map(\.serialized)), recordIndex: index,
                      txid: txid, bitcoin: bitcoin)
     }
 
     /// The proof of the record made by transaction `txid`.
-    public static func proof(store: StateStore, txid: String, trustedHeight: Int? = nil,
+    public static func proof(store: StateStore, txid: Txid, trustedHeight: Int? = nil,
                              blocks: (directory: BlocksDirectory, index: ChainIndex)? = nil) throws -> Proof {
         guard let location = try store.recordLocation(txid: txid) else { throw ProofBuilderError("no accepted record of transaction \(txid) in the state") }
         return try proof(store: store, height: location.height, recordIndex: location.position, trustedHeight: trustedHeight, blocks: blocks)
@@ -73,9 +73,9 @@ public enum ProofBuilder {
 
     /// Header, transaction (without witness), its index and merkle branch, and the coinbase with
     /// its branch, from the block files.
-    static func bitcoinPart(blockHash: String, height: Int, vtxindex: Int, txid: String,
+    static func bitcoinPart(blockHash: BlockHash, height: Int, vtxindex: Int, txid: Txid,
                             blocks: (directory: BlocksDirectory, index: ChainIndex)) throws -> Proof.Bitcoin {
-        guard let hash = BlockHash(displayHex: blockHash), let recordIndex = blocks.index.position(of: hash) else {
+        guard let recordIndex = blocks.index.position(of: blockHash) else {
             throw ProofBuilderError("block \(blockHash) at height \(height) is not in \(blocks.directory.path)")
         }
         let bytes = try blocks.directory.blockBytes(at: blocks.index.entries[recordIndex].location)
@@ -83,7 +83,7 @@ public enum ProofBuilder {
             let view = try BlockView.parse(raw)
             guard view.transactions.indices.contains(vtxindex) else { throw ProofBuilderError("block \(blockHash) has no transaction \(vtxindex)") }
             let txids = view.txids()
-            guard txids[vtxindex].displayHex == txid.lowercased() else {
+            guard txids[vtxindex] == txid else {
                 throw ProofBuilderError("transaction \(vtxindex) of block \(blockHash) is \(txids[vtxindex]), not \(txid)")
             }
             return Proof.Bitcoin(blockHeader: Hex.encode(UnsafeRawBufferPointer(rebasing: raw[0..<BlockHeader.size])),

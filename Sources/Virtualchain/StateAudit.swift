@@ -73,7 +73,7 @@ public enum StateAudit {
             guard let storedOps = blocks.blobBytes(1), storedOps.count == 32, storedOps.elementsEqual(opsHash.bytes) else {
                 return differs(height, "vc_records", "at height \(height) the stored ops hash \(hex(blocks.column(1))) is not the hash of the block's \(serialized.count) records (\(Hex.encode(opsHash.bytes))): a record or the ops hash was changed")
             }
-            let digest = chain.appendDigest(opsHash: opsHash)
+            let digest = chain.append(opsHash: opsHash)
             guard let storedConsensus = blocks.blobBytes(2), storedConsensus.count == ConsensusHash.consensusHashSize,
                   digest == ConsensusDigest(loading: storedConsensus.baseAddress!) else {
                 return differs(height, "vc_blocks", "at height \(height) the stored consensus hash \(hex(blocks.column(2))) differs from the one its ops hash and the hashes before it give (\(digest.hex))")

@@ -37,9 +37,6 @@ public struct BlockContext {
     public func isRecentConsensusHash(_ hash: [UInt8], window: Int) -> Bool {
         consensus.isRecent(hash, before: height, window: window)
     }
-
-    /// This node's consensus hash at `height` (hex), if it has one.
-    public func consensusHash(atHeight height: Int) -> String? { consensus.hash(atHeight: height) }
 }
 
 /// A deterministic state machine fed by operations embedded in Bitcoin transactions.

@@ -84,54 +84,40 @@ public final class StateStore {
     }
 
     /// `vc_blocks`: a row per block. Its hashes are raw bytes, each in the order its hex is shown
-    /// (the block hash as explorers show it), so `hex(block_hash)` reads as usual. States written
-    /// before stored lowercase hex text (about twice the bytes per row, with hex written per
-    /// block): every reader here takes both, and ``upgradeBlockRows()`` converts such a table.
+    /// (the block hash as explorers show it), so `hex(block_hash)` reads as usual.
     static let blockColumns = """
         height INTEGER PRIMARY KEY, block_hash BLOB NOT NULL, ops_hash BLOB NOT NULL,
         consensus_hash BLOB NOT NULL, accepted INTEGER NOT NULL, rejected INTEGER NOT NULL
         """
 
-    /// Converts a `vc_blocks` table of hex text (written by earlier versions) to raw bytes, in
-    /// one transaction; does nothing to a table of bytes. For the writer of the state (the
-    /// engine, which holds the state's lock): other openers only read, and read both forms.
-    public func upgradeBlockRows() throws {
-        let declared = try database.run("PRAGMA table_info(vc_blocks)").first { $0[1].string == "block_hash" }?[2].string
-        guard declared?.uppercased() == "TEXT" else { return }
-        try database.transaction {
-            try database.execute("CREATE TABLE vc_blocks_upgraded (\(Self.blockColumns))")
-            let read = try database.prepare("SELECT height, block_hash, ops_hash, consensus_hash, accepted, rejected FROM vc_blocks ORDER BY height")
-            let write = try database.prepare("INSERT INTO vc_blocks_upgraded VALUES (?, ?, ?, ?, ?, ?)")
-            while try read.step() {
-                let height = read.integer(0)
-                try write.bindInteger(1, height)
-                for (column, name) in [(Int32(1), "block_hash"), (2, "ops_hash"), (3, "consensus_hash")] {
-                    guard let bytes = Self.hashBytes(read.column(column)) else { throw damagedRow(height: height, column: name) }
-                    try bytes.withUnsafeBytes { try write.bindBlob(column + 1, $0) }
-                }
-                try write.bindInteger(5, read.integer(4))
-                try write.bindInteger(6, read.integer(5))
-                try write.execute()
+    /// The columns every read of a block row takes, in ``blockRow(_:)``'s order.
+    static let blockRowColumns = "height, block_hash, ops_hash, consensus_hash, accepted, rejected"
+
+    /// A `vc_blocks` row read by a statement stepped to it (columns as ``blockRowColumns``);
+    /// throws, naming the block and column, where a hash is not of its size and type (damage).
+    static func blockRow(_ read: SQLiteDatabase.Statement, path: String) throws -> BlockRow {
+        let height = read.integer(0)
+        func hashBytes(_ column: Int32, _ name: String, size: Int) throws -> UnsafeRawBufferPointer {
+            guard let bytes = read.blobBytes(column), bytes.count == size else {
+                throw StateStoreError(path: path, problem: "block \(height): \(name) is not a hash")
             }
-            try database.execute("DROP TABLE vc_blocks; ALTER TABLE vc_blocks_upgraded RENAME TO vc_blocks")
+            return bytes
         }
+        // The block hash is stored as it is shown (reversed); the others in their own order.
+        let block = try hashBytes(1, "block_hash", size: 32)
+        let blockHash = BlockHash(Hash256(bytes: block.reversed()))
+        let ops = try hashBytes(2, "ops_hash", size: 32)
+        let consensus = try hashBytes(3, "consensus_hash", size: ConsensusHash.consensusHashSize)
+        return BlockRow(height: height, blockHash: blockHash, opsHash: Hash256(loading: ops.baseAddress!),
+                        consensusHash: ConsensusDigest(loading: consensus.baseAddress!), accepted: read.integer(4), rejected: read.integer(5))
     }
 
-    /// A hash column's value as hex: bytes as lowercase hex, text (earlier states) as stored.
-    static func hashHex(_ value: SQLiteValue) -> String? {
-        switch value {
-        case let .blob(bytes): Hex.encode(bytes)
-        case let .text(hex): hex
-        default: nil
-        }
-    }
-
-    /// A hash column's bytes (text of earlier states decoded; nil where it is not hex).
-    static func hashBytes(_ value: SQLiteValue) -> [UInt8]? {
-        switch value {
-        case let .blob(bytes): bytes
-        case let .text(hex): [UInt8](hex: hex)
-        default: nil
+    /// Block rows a query of ``blockRowColumns`` returns, in its order, to `body` until it returns false.
+    func readBlockRows(_ sql: String, _ arguments: [SQLiteValue] = [], _ body: (BlockRow) throws -> Bool) throws {
+        let read = try database.prepare(sql)
+        try read.bind(arguments)
+        while try read.step() {
+            guard try body(try Self.blockRow(read, path: database.path)) else { return }
         }
     }
 
@@ -300,12 +286,9 @@ public final class StateStore {
         }
     }
 
-    /// Consensus hashes from the first block on, in height order.
-    public func consensusHashes() throws -> [(height: Int, blockHash: String, consensusHash: String)] {
-        try database.run("SELECT height, block_hash, consensus_hash FROM vc_blocks ORDER BY height").map {
-            guard let block = Self.hashHex($0[1]), let consensus = Self.hashHex($0[2]) else { throw damagedRow(height: $0[0].int ?? -1, column: "a hash") }
-            return ($0[0].int ?? -1, block, consensus)
-        }
+    /// Every block's row, from the newest down, to `body` until it returns false.
+    public func blocksNewestFirst(_ body: (BlockRow) throws -> Bool) throws {
+        try readBlockRows("SELECT \(Self.blockRowColumns) FROM vc_blocks ORDER BY height DESC", [], body)
     }
 
     /// Every block's height and consensus hash, in height order, read without a value per row
@@ -314,72 +297,80 @@ public final class StateStore {
         let read = try database.prepare("SELECT height, consensus_hash FROM vc_blocks ORDER BY height")
         while try read.step() {
             let height = read.integer(0)
-            if let bytes = read.blobBytes(1), bytes.count == ConsensusHash.consensusHashSize {
-                try body(height, ConsensusDigest(loading: bytes.baseAddress!))
-            } else if let hex = read.column(1).string, let digest = ConsensusDigest(hex: hex) {
-                try body(height, digest)
-            } else {
+            guard let bytes = read.blobBytes(1), bytes.count == ConsensusHash.consensusHashSize else {
                 throw damagedRow(height: height, column: "consensus_hash")
             }
+            try body(height, ConsensusDigest(loading: bytes.baseAddress!))
         }
     }
 
-    public func tip() throws -> (height: Int, blockHash: String, consensusHash: String)? { try Self.tip(of: database) }
+    /// The newest block's row.
+    public func tip() throws -> BlockRow? { try Self.tip(of: database) }
 
-    /// The newest block a state database holds (nil also where a row is not of the expected
-    /// types: an image from a checkpoint is read before it is trusted).
-    static func tip(of database: SQLiteDatabase) throws -> (height: Int, blockHash: String, consensusHash: String)? {
-        try database.run("SELECT height, block_hash, consensus_hash FROM vc_blocks ORDER BY height DESC LIMIT 1").first.flatMap { row in
-            row[0].int.flatMap { h in hashHex(row[1]).flatMap { b in hashHex(row[2]).map { c in (h, b, c) } } }
-        }
+    /// The newest block a state database holds (throws where its row is damaged: an image from a
+    /// checkpoint is read before it is trusted).
+    static func tip(of database: SQLiteDatabase) throws -> BlockRow? {
+        let read = try database.prepare("SELECT \(blockRowColumns) FROM vc_blocks ORDER BY height DESC LIMIT 1")
+        return try read.step() ? blockRow(read, path: database.path) : nil
     }
 
     /// What a state database file says of itself (machine and network, tip), read without
     /// changing it: to compare a checkpoint's image with its header before restoring it.
-    public static func describe(databaseAt path: String) throws -> (meta: Meta?, tip: (height: Int, blockHash: String, consensusHash: String)?) {
+    public static func describe(databaseAt path: String) throws -> (meta: Meta?, tip: BlockRow?) {
         let database = try SQLiteDatabase(path: path, readOnly: true)
         defer { database.close() }
         return (try meta(of: database), try tip(of: database))
     }
 
-    /// The stored row of the block at `height`: its hash, ops hash and consensus hash.
-    public func block(atHeight height: Int) throws -> (blockHash: String, opsHash: String, consensusHash: String)? {
-        try database.run("SELECT block_hash, ops_hash, consensus_hash FROM vc_blocks WHERE height = ?", [SQLiteValue(height)]).first.map {
-            guard let block = Self.hashHex($0[0]), let ops = Self.hashHex($0[1]), let consensus = Self.hashHex($0[2]) else {
-                throw damagedRow(height: height, column: "a hash")
-            }
-            return (block, ops, consensus)
-        }
+    /// The stored row of the block at `height`.
+    public func block(atHeight height: Int) throws -> BlockRow? {
+        var found: BlockRow?
+        try readBlockRows("SELECT \(Self.blockRowColumns) FROM vc_blocks WHERE height = ?", [SQLiteValue(height)]) { found = $0; return false }
+        return found
     }
 
     /// The accepted records of the block at `height`, in commit order.
-    public func records(atHeight height: Int) throws -> [(serialized: String, vtxindex: Int?, txid: String?)] {
+    public func records(atHeight height: Int) throws -> [StoredRecord] {
         try database.run("SELECT serialized, vtxindex, txid FROM vc_records WHERE height = ? ORDER BY position", [SQLiteValue(height)]).map {
-            (String(decoding: $0[0].blob ?? [], as: UTF8.self), $0[1].int, $0[2].string)
+            try storedRecord(height: height, serialized: $0[0], vtxindex: $0[1], txid: $0[2])
         }
     }
 
     /// Where the record made by transaction `txid` is: height and position in its block.
-    public func recordLocation(txid: String) throws -> (height: Int, position: Int)? {
-        try database.run("SELECT height, position FROM vc_records WHERE txid = ? ORDER BY height DESC LIMIT 1", [.text(txid.lowercased())]).first.map {
+    public func recordLocation(txid: Txid) throws -> (height: Int, position: Int)? {
+        try database.run("SELECT height, position FROM vc_records WHERE txid = ? ORDER BY height DESC LIMIT 1", [.text(txid.displayHex)]).first.map {
             ($0[0].int!, $0[1].int!)
         }
     }
 
     /// Every block's row and records, in height order (what `export` prints).
-    public func export(_ body: (_ height: Int, _ blockHash: String, _ opsHash: String, _ consensusHash: String,
-                                _ records: [(serialized: String, txid: String?)]) throws -> Void) throws {
-        var records: [Int: [(serialized: String, txid: String?)]] = [:]
-        for row in try database.run("SELECT height, serialized, txid FROM vc_records ORDER BY height, position") {
-            records[row[0].int!, default: []].append((String(decoding: row[1].blob ?? [], as: UTF8.self), row[2].string))
-        }
-        for row in try database.run("SELECT height, block_hash, ops_hash, consensus_hash FROM vc_blocks ORDER BY height") {
+    public func export(_ body: (_ block: BlockRow, _ records: [StoredRecord]) throws -> Void) throws {
+        var records: [Int: [StoredRecord]] = [:]
+        for row in try database.run("SELECT height, serialized, vtxindex, txid FROM vc_records ORDER BY height, position") {
             let height = row[0].int ?? -1
-            guard let block = Self.hashHex(row[1]), let ops = Self.hashHex(row[2]), let consensus = Self.hashHex(row[3]) else {
-                throw damagedRow(height: height, column: "a hash")
-            }
-            try body(height, block, ops, consensus, records[height] ?? [])
+            records[height, default: []].append(try storedRecord(height: height, serialized: row[1], vtxindex: row[2], txid: row[3]))
         }
+        try readBlockRows("SELECT \(Self.blockRowColumns) FROM vc_blocks ORDER BY height") { block in
+            try body(block, records[block.height] ?? [])
+            return true
+        }
+    }
+
+    /// An accepted record as stored (`vtxindex` and `txid` nil for records a block adds by itself).
+    public struct StoredRecord: Sendable, Equatable {
+        /// The machine's serialization of the record (what the ops hash covers), as text.
+        public var serialized: String
+        public var vtxindex: Int?
+        public var txid: Txid?
+    }
+
+    private func storedRecord(height: Int, serialized: SQLiteValue, vtxindex: SQLiteValue, txid: SQLiteValue) throws -> StoredRecord {
+        var id: Txid?
+        if case let .text(hex) = txid {
+            guard let parsed = Txid(displayHex: hex) else { throw damagedRow(height: height, column: "vc_records.txid") }
+            id = parsed
+        }
+        return StoredRecord(serialized: String(decoding: serialized.blob ?? [], as: UTF8.self), vtxindex: vtxindex.int, txid: id)
     }
 
     public func counts() throws -> [(kind: String, count: Int)] {
@@ -387,7 +378,7 @@ public final class StateStore {
     }
 
     /// A block's row in `vc_blocks` (its hashes stored as bytes, each in the order its hex is shown).
-    public struct BlockRow: Sendable {
+    public struct BlockRow: Sendable, Equatable {
         public var height: Int
         public var blockHash: BlockHash
         /// The ops hash's bytes in the order its hex shows them.

@@ -215,7 +215,7 @@ struct ReplayOptions: ParsableArguments {
                 machine: summary.machine, firstHeight: summary.firstHeight, lastHeight: summary.lastHeight, blocks: summary.blocks,
                 bytes: summary.bytes, accepted: summary.accepted, rejected: summary.rejected, dropped: summary.dropped,
                 unresolved: summary.unresolved, seconds: summary.seconds, interrupted: summary.interrupted, usedFallback: summary.usedFallback,
-                tip: summary.tipHash, consensusHash: summary.consensusHash, restoredFrom: report.restoredFrom?.height,
+                tip: summary.tipHash?.displayHex, consensusHash: summary.consensusHash?.hex, restoredFrom: report.restoredFrom?.height,
                 reorganisation: report.reorganisation.map { ImportJSON.Reorganisation(depth: $0.depth, forkHeight: $0.forkHeight, oldTip: $0.oldTip) },
                 checkpoints: ImportJSON.Checkpoints(written: c.written, stallSeconds: c.stallSeconds, writeSeconds: c.writeSeconds,
                                                     payloadBytes: c.payloadBytes, fileBytes: c.fileBytes),
@@ -230,9 +230,9 @@ struct ReplayOptions: ParsableArguments {
             \(summary.usedFallback ? " (no undo files: senders from an extra pass)" : ""), \
             \(String(format: "%.1f", summary.seconds)) s\(summary.interrupted ? " (interrupted, stopped at a block boundary)" : "")
             """)
-            emit("tip \(summary.tipHash ?? "-"), consensus hash \(summary.consensusHash ?? "-")")
+            emit("tip \(summary.tipHash?.displayHex ?? "-"), consensus hash \(summary.consensusHash?.hex ?? "-")")
         } else if announceIdle {
-            emit("\(summary.machine): already at the chain's tip \(summary.tipHash ?? "-")")
+            emit("\(summary.machine): already at the chain's tip \(summary.tipHash?.displayHex ?? "-")")
         }
         if report.checkpoints.written > 0 {
             let c = report.checkpoints
@@ -334,7 +334,7 @@ struct StatusCommand: ParsableCommand {
         let counts = try store.counts()
         if json {
             emit(try JSONOutput.line(StatusJSON(machine: meta?.machine, version: meta?.version, network: meta?.network, firstBlock: meta?.firstBlock,
-                                                height: tip?.height, block: tip?.blockHash, consensusHash: tip?.consensusHash,
+                                                height: tip?.height, block: tip?.blockHash.displayHex, consensusHash: tip?.consensusHash.hex,
                                                 counts: Dictionary(counts.map { ($0.kind, $0.count) }, uniquingKeysWith: +))))
         } else {
             emit("machine \(meta?.machine ?? "?") v\(meta?.version ?? 0) on \(meta?.network ?? "?"), first block \(meta?.firstBlock ?? 0)")
@@ -355,9 +355,10 @@ struct ExportCommand: ParsableCommand {
         for (height, digest) in try store.initialHashes().sorted(by: { $0.key < $1.key }) {
             try out.line(try JSONOutput.line(ExportJSON(height: height, block: nil, opsHash: nil, consensusHash: digest.hex, records: [], txids: [])))
         }
-        try store.export { height, block, opsHash, consensusHash, records in
-            try out.line(try JSONOutput.line(ExportJSON(height: height, block: block, opsHash: opsHash, consensusHash: consensusHash,
-                                                        records: records.map(\.serialized), txids: records.map(\.txid))))
+        try store.export { block, records in
+            try out.line(try JSONOutput.line(ExportJSON(height: block.height, block: block.blockHash.displayHex, opsHash: block.opsHash.internalHex,
+                                                        consensusHash: block.consensusHash.hex, records: records.map(\.serialized),
+                                                        txids: records.map { $0.txid?.displayHex })))
         }
         try out.finish()
     }
@@ -515,7 +516,7 @@ struct CheckpointsCommand: ParsableCommand {
         for entry in entries {
             if json {
                 let h = entry.header
-                emit(try JSONOutput.line(CheckpointJSON(path: entry.path, height: h?.height, block: h?.blockHash, consensusHash: h?.consensusHash,
+                emit(try JSONOutput.line(CheckpointJSON(path: entry.path, height: h?.height, block: h?.blockHash.displayHex, consensusHash: h?.consensusHash.hex,
                                                         bytes: entry.bytes, ok: entry.ok, problem: entry.problem)))
             } else if let h = entry.header {
                 emit("\(entry.ok ? "ok  " : "BAD ") height \(h.height) block \(h.blockHash) consensus \(h.consensusHash) \(entry.bytes) bytes \(entry.path)")

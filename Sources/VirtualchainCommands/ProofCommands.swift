@@ -28,6 +28,7 @@ struct ProveCommand: ParsableCommand {
         case (.some, nil, nil), (nil, .some, .some): break
         default: throw ValidationError("give --txid, or --height and --record")
         }
+        if let txid, Txid(displayHex: txid) == nil { throw ValidationError("--txid '\(txid)' is not a transaction id (64 hex digits)") }
         if datadir != nil && blocksdir != nil { throw ValidationError("use --datadir or --blocksdir, not both") }
         if Network(name: network) == nil { throw ValidationError("unknown --network '\(network)'") }
     }
@@ -42,7 +43,7 @@ struct ProveCommand: ParsableCommand {
                 blocks = (directory, try ChainIndex(directory: directory))
             }
             let proof: Proof
-            if let txid {
+            if let txid = txid.flatMap(Txid.init(displayHex:)) {
                 proof = try ProofBuilder.proof(store: store, txid: txid, trustedHeight: trustedHeight, blocks: blocks)
             } else {
                 proof = try ProofBuilder.proof(store: store, height: height!, recordIndex: record!, trustedHeight: trustedHeight, blocks: blocks)

@@ -1,14 +1,19 @@
+import BlockFiles
 import Foundation
 import Testing
 import TestSupport
 @testable import BitcoinWire
 @testable import Checkpoints
+import ConsensusHashing
 
 @Suite struct CheckpointFormatTests {
+    static let someBlock = BlockHash(displayHex: String(repeating: "ab", count: 32))!
+    static let someConsensusHash = ConsensusDigest(hex: String(repeating: "cd", count: 16))!
+
     func sample() throws -> (header: CheckpointHeader, payload: [UInt8], file: [UInt8]) {
         let payload = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 % 251 &* ($0 / 1000)) }
         let header = CheckpointHeader(machine: "names", machineVersion: 1, network: "regtest", firstBlock: 1, height: 1234,
-                                      blockHash: String(repeating: "ab", count: 32), consensusHash: String(repeating: "cd", count: 16),
+                                      blockHash: Self.someBlock, consensusHash: Self.someConsensusHash,
                                       payloadSHA256: Hex.encode(Hashes.sha256(payload).bytes), payloadBytes: payload.count)
         let file = try payload.withUnsafeBytes { try CheckpointFile.encode(header: header, payload: $0) }
         return (header, payload, file)
@@ -100,7 +105,7 @@ import TestSupport
         #expect(try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["lz4", "-t", path]).status == 0)
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         #expect(throws: CheckpointError.self) {
-            try CheckpointFile.writeAtomically(header: partial, payloadPath: source.path, payloadBytes: big.count, to: path, failAfter: 50_000)
+            try CheckpointFile.writeAtomically(header: partial, payloadPath: source.path, payloadBytes: big.count, to: path, faults: WriteFaults(failAfterBytes: 50_000))
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
         #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)) == ["c.vc.lz4", "state.sqlite"])
@@ -123,7 +128,7 @@ import TestSupport
         let source = dir.appendingPathComponent("state.sqlite")
         try Data(payload).write(to: source)
         let header = CheckpointHeader(machine: "names", machineVersion: 1, network: "regtest", firstBlock: 1, height: 7,
-                                      blockHash: String(repeating: "ab", count: 32), consensusHash: String(repeating: "cd", count: 16),
+                                      blockHash: Self.someBlock, consensusHash: Self.someConsensusHash,
                                       payloadSHA256: "", payloadBytes: payload.count)
         var files: [[UInt8]] = []
         for threads in [1, 2, 3, 8] {
@@ -176,7 +181,7 @@ import TestSupport
         let descriptor = open(source.path, O_RDONLY)
         defer { close(descriptor) }
         let newestHeader = CheckpointHeader(machine: "names", machineVersion: 1, network: "regtest", firstBlock: 1, height: 7,
-                                            blockHash: String(repeating: "ab", count: 32), consensusHash: String(repeating: "cd", count: 16),
+                                            blockHash: Self.someBlock, consensusHash: Self.someConsensusHash,
                                             payloadSHA256: "", payloadBytes: payload.count)
         let newest = try store.write(header: newestHeader, payloadDescriptor: descriptor, payloadPath: source.path, payloadBytes: payload.count,
                                      retention: .init(keep: 10, keepEvery: 1), threads: 2)
@@ -217,7 +222,7 @@ import TestSupport
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("c.vc.lz4").path
         try CheckpointFile.writeAtomically([1, 2, 3], to: path)
-        #expect(throws: CheckpointError.self) { try CheckpointFile.writeAtomically([UInt8](repeating: 9, count: 5000), to: path, failAfter: 1000) }
+        #expect(throws: CheckpointError.self) { try CheckpointFile.writeAtomically([UInt8](repeating: 9, count: 5000), to: path, faults: WriteFaults(failAfterBytes: 1000)) }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data([1, 2, 3]))
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["c.vc.lz4"])
     }
@@ -228,7 +233,7 @@ import TestSupport
         let store = CheckpointStore(stateDirectory: dir.path)
         let retention = CheckpointStore.Retention(keep: 3, keepEvery: 1000)
         for height in stride(from: 100, through: 3500, by: 100) {
-            let header = CheckpointHeader(machine: "m", machineVersion: 1, network: "regtest", firstBlock: 1, height: height, blockHash: "", consensusHash: "",
+            let header = CheckpointHeader(machine: "m", machineVersion: 1, network: "regtest", firstBlock: 1, height: height, blockHash: Self.someBlock, consensusHash: Self.someConsensusHash,
                                           payloadSHA256: Hex.encode(Hashes.sha256([UInt8(height % 256)]).bytes), payloadBytes: 1)
             try store.write(header: header, payload: [UInt8(height % 256)], retention: retention)
         }

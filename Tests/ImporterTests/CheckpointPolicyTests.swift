@@ -55,8 +55,7 @@ import TestSupport
         let root = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
         func writer() throws -> CheckpointWriter {
-            CheckpointWriter(store: CheckpointStore(stateDirectory: root.path), retention: CheckpointStore.Retention(),
-                             failAfter: nil, pauseMilliseconds: nil)
+            CheckpointWriter(store: CheckpointStore(stateDirectory: root.path), retention: CheckpointStore.Retention())
         }
         let unseeded = try writer()
         #expect(unseeded.isDue(share: 0.05, stateBytes: 1 << 30))

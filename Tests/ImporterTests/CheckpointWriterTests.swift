@@ -3,13 +3,15 @@ import Testing
 import TestSupport
 @testable import BitcoinWire
 @testable import Checkpoints
+import ConsensusHashing
 @testable import Importer
 @testable import Virtualchain
 
 @Suite struct CheckpointWriterTests {
     func header(height: Int, size: Int) -> CheckpointHeader {
         CheckpointHeader(machine: "m", machineVersion: 1, network: "regtest", firstBlock: 1, height: height,
-                         blockHash: String(repeating: "ab", count: 32), consensusHash: String(repeating: "cd", count: 16),
+                         blockHash: BlockHash(displayHex: String(repeating: "ab", count: 32))!,
+                         consensusHash: ConsensusDigest(hex: String(repeating: "cd", count: 16))!,
                          payloadSHA256: "", payloadBytes: size)
     }
 
@@ -23,8 +25,7 @@ import TestSupport
         try store.database.execute("CREATE TABLE t (x BLOB)")
         _ = try store.database.transaction { try store.database.run("INSERT INTO t VALUES (?)", [.blob([UInt8](repeating: 3, count: 200_000))]) }
         let checkpoints = CheckpointStore(stateDirectory: root.path)
-        let writer = CheckpointWriter(store: checkpoints, retention: CheckpointStore.Retention(keep: 5, keepEvery: 1000),
-                                      failAfter: nil, pauseMilliseconds: nil)
+        let writer = CheckpointWriter(store: checkpoints, retention: CheckpointStore.Retention(keep: 5, keepEvery: 1000))
         try writer.checkpoint(state: store) { header(height: 1, size: $0) }
         // A reader holding a read transaction: the log cannot be checkpointed completely.
         let reader = try SQLiteDatabase(path: root.path + "/" + StateStore.fileName)

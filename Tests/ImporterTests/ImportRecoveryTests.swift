@@ -6,6 +6,7 @@ import TestSupport
 @testable import ChainIndex
 @testable import Checkpoints
 @testable import Importer
+import Names
 @testable import TestChain
 @testable import Virtualchain
 
@@ -130,10 +131,21 @@ import TestSupport
         #expect(try cli(importArguments(chain.blocks, state, ["--checkpoint-every", "100", "--until", "200"])).status == 0)
         let before = try CheckpointStore(stateDirectory: state.path).verifyAll()
         #expect(before.map { $0.header!.height } == [100, 200])
-        let failed = try cli(importArguments(chain.blocks, state, ["--checkpoint-every", "100"]), environment: ["VC_TEST_FAIL_CHECKPOINT_AFTER": "2000"])
-        #expect(failed.status == 1)
-        #expect(failed.stderr.contains("No space left on device"), "\(failed.stderr)")
-        #expect(failed.stderr.contains("earlier checkpoints and the state are intact"))
+        // The disk fills 2,000 bytes into the next checkpoint write.
+        var options = ImporterOptions()
+        options.checkpointEvery = 100
+        options.checkpointShare = nil
+        options.checkpointFaults = WriteFaults(failAfterBytes: 2000)
+        do {  // the importer holds the directory's lock until it is gone
+            let importer = try Importer(machine: NamesMachine(firstBlock: 1), stateDirectory: state.path, network: .regtest, options: options)
+            let failure = #expect(throws: ImporterError.self) {
+                try importer.follow(ChainSource { try BlocksDirectory(path: chain.blocks.path, network: .regtest) }, follow: false,
+                                    pollInterval: 1, stop: StopSignal(), reported: { _, _ in })
+            }
+            let message = failure.map { "\($0)" } ?? ""
+            #expect(message.contains("No space left on device"), "\(message)")
+            #expect(message.contains("earlier checkpoints and the state are intact"), "\(message)")
+        }
         let after = try CheckpointStore(stateDirectory: state.path).verifyAll()
         #expect(after.map { $0.header!.height } == [100, 200] && after.allSatisfy(\.ok))
         #expect(!(try FileManager.default.contentsOfDirectory(atPath: state.path + "/checkpoints")).contains { $0.hasSuffix(".tmp") })
@@ -153,10 +165,16 @@ import TestSupport
             let tipBefore = (try? tableRows(state, "SELECT max(height) FROM vc_blocks").first).flatMap { Int($0) } ?? 0
             let target = 12 * (round + 1)
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             let midWrite = round % 4 == 3
-            process.arguments = (midWrite ? ["VC_TEST_PAUSE_CHECKPOINT_MS=400"] : []) + [TestPaths.executable.path]
-                + importArguments(chain.blocks, state, ["--checkpoint-every", "5", "--until", String(target)])
+            if midWrite {
+                // The same import, its checkpoint writes pausing half-way (a test program: the
+                // product has no such hook).
+                process.executableURL = TestPaths.builtProgram("ImportFaultHarness")
+                process.arguments = [chain.blocks.path, state.path, "5", String(target), "400"]
+            } else {
+                process.executableURL = TestPaths.executable
+                process.arguments = importArguments(chain.blocks, state, ["--checkpoint-every", "5", "--until", String(target)])
+            }
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()

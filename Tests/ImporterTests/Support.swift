@@ -59,10 +59,7 @@ final class CheckpointChain: @unchecked Sendable {
     }
 }
 
-func cli(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
-    if environment.isEmpty { return try runCLI(arguments) }
-    return try runProcess(URL(fileURLWithPath: "/usr/bin/env"), environment.map { "\($0.key)=\($0.value)" } + [TestPaths.executable.path] + arguments)
-}
+func cli(_ arguments: [String]) throws -> ProcessResult { try runCLI(arguments) }
 
 /// `import` with checkpoints exactly every `--checkpoint-every` blocks (never deferred for their
 /// cost), so the tests know which heights have one.

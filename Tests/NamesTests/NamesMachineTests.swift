@@ -39,7 +39,7 @@ import TestSupport
             return after.keys.sorted().flatMap { key in Array(repeating: key, count: after[key]! - (before[key] ?? 0)) }
         }
 
-        var recentHash: [UInt8] { [UInt8](hex: engine.consensus.hashes.last!)! }
+        var recentHash: [UInt8] { engine.consensus.last!.withUnsafeBytes { Array($0) } }
 
         /// Lets time pass for a name: its expiry moves to the next block (as 52,560 blocks would).
         func expire(_ name: String) throws {

@@ -16,13 +16,17 @@ public enum TestPaths {
     public static let pythonTests = packageRoot.appendingPathComponent("Tests/python")
 
     /// The built `virtualchain` executable (the test targets depend on it, so it is built first).
-    public static var executable: URL {
+    public static var executable: URL { builtProgram("virtualchain") }
+
+    /// A program of this package built beside the test bundle (a test target that depends on it
+    /// has it built first).
+    public static func builtProgram(_ name: String) -> URL {
         let candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
         for directory in candidates {
-            let url = directory.appendingPathComponent("virtualchain")
+            let url = directory.appendingPathComponent(name)
             if FileManager.default.isExecutableFile(atPath: url.path) { return url }
         }
-        return packageRoot.appendingPathComponent(".build/debug/virtualchain")
+        return packageRoot.appendingPathComponent(".build/debug/" + name)
     }
 
     /// The release build of `virtualchain` (scripts/test builds it): for tests whose subject is the

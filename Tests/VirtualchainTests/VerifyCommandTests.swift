@@ -14,7 +14,7 @@ import TestSupport
         let result = try runCLI(["import", "--datadir", Self.testdata, "--network", "regtest", "--machine", "names", "--state", state, "--quiet"])
         #expect(result.status == 0, "\(result.stderr)")
         let tip = try #require(try StateStore.openForReading(directory: state).tip())
-        return (state, tip.height, tip.consensusHash)
+        return (state, tip.height, tip.consensusHash.hex)
     }
 
     func edit(_ state: String, _ sql: String) throws {
@@ -110,7 +110,7 @@ import TestSupport
         let root = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
         let (state, height, hash) = try importedState(root)
-        let txid = try #require(try StateStore.openForReading(directory: state).records(atHeight: 104).first?.txid)
+        let txid = try #require(try StateStore.openForReading(directory: state).records(atHeight: 104).first?.txid?.displayHex)
         func snapshot() throws -> [String: (Data, Date)] {
             var files: [String: (Data, Date)] = [:]
             for case let url as URL in FileManager.default.enumerator(at: URL(fileURLWithPath: state), includingPropertiesForKeys: [.contentModificationDateKey])! {

@@ -2,6 +2,7 @@ import Benchmark
 import BlockFiles
 import ChainIndex
 import Checkpoints
+import ConsensusHashing
 import Foundation
 import Importer
 import Names
@@ -101,7 +102,7 @@ let benchmarks: @Sendable () -> Void = {
         let data = ReplayDataset.shared
         let database = try SQLiteDatabase(path: data.checkpointState + "/state.sqlite", readOnly: true)
         let image = try database.serializedImage()
-        let header = CheckpointHeader(machine: "names", machineVersion: 1, network: "regtest", firstBlock: 1, height: 0, blockHash: "", consensusHash: "",
+        let header = CheckpointHeader(machine: "names", machineVersion: 1, network: "regtest", firstBlock: 1, height: 0, blockHash: .zero, consensusHash: ConsensusDigest(hex: String(repeating: "00", count: 16))!,
                                       payloadSHA256: "", payloadBytes: image.count)
         let store = CheckpointStore(stateDirectory: data.root + "/write-bench")
         benchmark.startMeasurement()
