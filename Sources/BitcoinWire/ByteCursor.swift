@@ -1,12 +1,24 @@
 /// What went wrong while decoding bytes, and where (offset from the start of the decoded buffer).
 public struct WireError: Error, Equatable, Sendable, CustomStringConvertible {
-    public enum Kind: Equatable, Sendable {
+    public enum Kind: Equatable, Sendable, CustomStringConvertible {
         case truncated(needed: Int, available: Int)
         case nonCanonicalCompactSize
         case compactSizeTooLarge(UInt64)
         case varIntOverflow
         case countExceedsBytes(what: String, count: UInt64, remaining: Int)
         case invalid(String)
+
+        /// What is wrong, without where (a reader naming a file offset adds its own).
+        public var description: String {
+            switch self {
+            case let .truncated(needed, available): "truncated: needed \(needed) bytes, \(available) left"
+            case .nonCanonicalCompactSize: "non-canonical CompactSize"
+            case let .compactSizeTooLarge(value): "CompactSize \(value) above the 32 MiB limit"
+            case .varIntOverflow: "VARINT overflows 64 bits"
+            case let .countExceedsBytes(what, count, remaining): "\(what) count \(count) cannot fit in the \(remaining) bytes left"
+            case let .invalid(message): message
+            }
+        }
     }
 
     public var kind: Kind
@@ -17,22 +29,8 @@ public struct WireError: Error, Equatable, Sendable, CustomStringConvertible {
         self.offset = offset
     }
 
-    public var description: String {
-        switch kind {
-        case let .truncated(needed, available):
-            return "truncated at offset \(offset): needed \(needed) bytes, \(available) left"
-        case .nonCanonicalCompactSize:
-            return "non-canonical CompactSize at offset \(offset)"
-        case let .compactSizeTooLarge(value):
-            return "CompactSize \(value) above the 32 MiB limit at offset \(offset)"
-        case .varIntOverflow:
-            return "VARINT overflows 64 bits at offset \(offset)"
-        case let .countExceedsBytes(what, count, remaining):
-            return "\(what) count \(count) at offset \(offset) cannot fit in the \(remaining) bytes left"
-        case let .invalid(message):
-            return "\(message) at offset \(offset)"
-        }
-    }
+    /// What is wrong and the offset in the decoded buffer.
+    public var description: String { "\(kind) at offset \(offset)" }
 }
 
 /// A bounds-checked, zero-copy reading position over borrowed bytes. Every read checks the

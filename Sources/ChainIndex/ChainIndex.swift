@@ -2,58 +2,6 @@ import BitcoinWire
 import BlockFiles
 import Foundation
 
-/// One well-formed block record found by the header pass.
-public struct HeaderRecord: Sendable {
-    public var hash: BlockHash
-    public var previous: BlockHash
-    public var bits: UInt32
-    public var location: RecordLocation
-}
-
-/// Where a block stands in the tree of a blocks directory.
-public enum BlockStatus: Hashable, Sendable {
-    /// On the best chain (most cumulative work).
-    case best
-    /// Connected to the chain's root, but on a branch with less work.
-    case stale
-    /// A later record of a block stored earlier (Core can write a block twice); `of` is the
-    /// position of its first record, which carries the block's status.
-    case duplicate(of: Int)
-    /// Its ancestry does not reach the chain's root (a parent missing, or another root of a
-    /// pruned directory): no height, no work.
-    case unconnected
-}
-
-/// One block record of the tree: what the header pass found, and where the block stands.
-///
-/// The model is btcd's `blockNode`: hash and parent link, the location of the record in the blk
-/// files, height and cumulative work, and a status.
-public struct BlockEntry: Sendable {
-    public let hash: BlockHash
-    /// The previous block's hash (the header's `hashPrevBlock`).
-    public let parent: BlockHash
-    /// The header's compact target.
-    public let bits: UInt32
-    public let location: RecordLocation
-    /// Height above the network's genesis; nil for an unconnected record.
-    public internal(set) var height: Int?
-    /// Work of the chain from the root up to and including this block (zero when unconnected).
-    public internal(set) var cumulativeWork: UInt256
-    public internal(set) var status: BlockStatus
-
-    init(_ record: HeaderRecord) {
-        hash = record.hash
-        parent = record.previous
-        bits = record.bits
-        location = record.location
-        height = nil
-        cumulativeWork = .zero
-        status = .unconnected
-    }
-
-    public var isOnBestChain: Bool { status == .best }
-}
-
 /// The block tree of a blocks directory, built from headers only, and its best chain.
 ///
 /// Heights and the best chain come from proof of work alone (most cumulative work from the
@@ -67,11 +15,11 @@ public struct BlockEntry: Sendable {
 /// is that of the new records, not of the chain.
 public struct ChainIndex: Sendable {
     /// Every well-formed record in file order (duplicates included).
-    public private(set) var entries: [BlockEntry] = []
+    public internal(set) var entries: [BlockEntry] = []
     /// Positions in `entries` of the best chain, lowest height first.
-    public private(set) var bestChain: [Int] = []
+    public internal(set) var bestChain: [Int] = []
     /// Height of `bestChain[0]` (0 when the genesis block is present).
-    public private(set) var baseHeight = 0
+    public internal(set) var baseHeight = 0
     /// Framing and proof-of-work problems found (each record skipped, the scan went on), file
     /// by file.
     public var problems: [RecordProblem] { files.keys.sorted().flatMap { files[$0]!.scan.problems } }
@@ -89,7 +37,7 @@ public struct ChainIndex: Sendable {
     /// What the last look did to the tree.
     public private(set) var lastChange = Change.built
     /// Records repeating a block stored earlier.
-    public private(set) var duplicateCount = 0
+    public internal(set) var duplicateCount = 0
 
     /// What a look did to the tree.
     public enum Change: Sendable, Equatable {
@@ -107,19 +55,19 @@ public struct ChainIndex: Sendable {
     }
 
     /// Position of each block's first record, by hash.
-    private var positionByHash = HashPositionTable()
+    var positionByHash = HashPositionTable()
     /// Per blk file: what the header pass knows of it, and where its records are in `entries`
     /// (a file's records are consecutive: entries are in file order).
-    private var files: [Int: IndexedFile] = [:]
+    var files: [Int: IndexedFile] = [:]
     /// What the index was built for (an update of another directory starts over).
     private let directoryPath: String
     private let network: Network
     private let xorKey: XorKey
-    private let genesis: BlockHash
-    private let givenBaseHeight: Int?
+    let genesis: BlockHash
+    let givenBaseHeight: Int?
     private var indexNote: String?
     private var tailNotes: [String] = []
-    private var rootNote: String?
+    var rootNote: String?
     /// Length of the persistent index file as this index last left it (nil: not written yet).
     private var indexFileLength: Int?
     /// The persistent index being written afresh in the background (`init`'s
@@ -127,9 +75,11 @@ public struct ChainIndex: Sendable {
     private var pendingIndexWrite: PendingIndexWrite?
     /// Unconnected first records by their parent's hash, to connect them when it arrives; in a
     /// pruned directory, the root too (its parent arriving changes the root).
-    private var waitingForParent: [BlockHash: [Int]] = [:]
+    var waitingForParent: [BlockHash: [Int]] = [:]
     /// Unconnected blocks that have duplicate records (connecting one means updating those).
-    private var unconnectedWithDuplicates: Set<Int> = []
+    var unconnectedWithDuplicates: Set<Int> = []
+    /// The work of the last compact target placed (see `WorkOfBits`).
+    var workOfBits = WorkOfBits()
 
     struct IndexedFile {
         var scan: FileScanState
@@ -178,20 +128,35 @@ public struct ChainIndex: Sendable {
     }
 
     /// The newest block two connected blocks share (btcd's `chainView.FindFork`): their common
-    /// ancestor, found by following parent links; nil if either is unknown or unconnected, or
-    /// they hang from different roots.
+    /// ancestor; nil if either is unknown or unconnected.
+    ///
+    /// No parent-by-parent climb along the chain: each block goes down its branch only until it
+    /// meets the best chain (stale branches are a few blocks long), where `bestChain`, indexed by
+    /// height, does what btcd's skip pointers do. Blocks that meet it at different heights fork
+    /// at the lower one; blocks that meet it at the same block fork at the newest block their
+    /// branches share, or there.
     public func forkPoint(between a: BlockHash, and b: BlockHash) -> BlockEntry? {
-        guard var x = entry(for: a), var y = entry(for: b), x.height != nil, y.height != nil else { return nil }
-        func parent(of entry: BlockEntry) -> BlockEntry? {
-            guard let height = entry.height, height > baseHeight else { return nil }
-            return self.entry(for: entry.parent)
+        guard let x = position(of: a), let y = position(of: b), entries[x].height != nil, entries[y].height != nil,
+              let downX = branchToBestChain(from: x), let downY = branchToBestChain(from: y) else { return nil }
+        guard downX.meets == downY.meets else {
+            return entries[entries[downX.meets].height! < entries[downY.meets].height! ? downX.meets : downY.meets]
         }
-        while x.hash != y.hash {
-            let climbX = x.height! >= y.height!
-            guard let up = parent(of: climbX ? x : y) else { return nil }
-            if climbX { x = up } else { y = up }
+        let branchY = Set(downY.branch)
+        return entries[downX.branch.first(where: branchY.contains) ?? downX.meets]
+    }
+
+    /// The blocks from connected block `i` down to the best chain, `i` first (empty when `i` is
+    /// on it), and the best-chain block they meet; nil where the way down breaks (not expected of
+    /// a connected block).
+    private func branchToBestChain(from i: Int) -> (branch: [Int], meets: Int)? {
+        var branch: [Int] = []
+        var cursor = i
+        while entries[cursor].status != .best {
+            branch.append(cursor)
+            guard let parent = positionByHash.find(entries[cursor].parent, in: entries), entries[parent].height != nil else { return nil }
+            cursor = parent
         }
-        return x
+        return (branch, cursor)
     }
 
     /// Header pass over every `blk*.dat` in `directory`: reads only each record's 80-byte header.
@@ -360,11 +325,6 @@ public struct ChainIndex: Sendable {
         }
     }
 
-    /// Every file's state and records, for writing the persistent index afresh.
-    private func allFileUpdates() -> [FileUpdate] {
-        files.keys.sorted().map { FileUpdate(number: $0, state: files[$0]!.scan, records: entries[files[$0]!.entries]) }
-    }
-
     /// The totals and notes that follow from the files' states.
     private mutating func noteFiles(_ directory: BlocksDirectory) {
         fileBytes = files.values.reduce(0) { $0 + $1.scan.identity.size }
@@ -375,156 +335,6 @@ public struct ChainIndex: Sendable {
         }
     }
 
-    // MARK: - The header pass, file by file
-
-    /// What an earlier look knew of a file: its state and its newest record.
-    struct KnownFile {
-        var scan: FileScanState
-        /// The file's first and newest known records: a file that grew is resumed only where
-        /// both still hold the same blocks (a file rewritten in place, same inode, larger, is
-        /// scanned again in full).
-        var first: (hash: BlockHash, location: RecordLocation)?
-        var last: (hash: BlockHash, location: RecordLocation)?
-    }
-
-    /// What a look at one file found.
-    enum FileLook {
-        case unchanged
-        /// The file grew: its state now and the records after the known ones.
-        case appended(FileScanState, [HeaderRecord])
-        /// New, or not what was known (rewritten, shrunk, replaced): scanned in full.
-        case scanned(FileScanState, [HeaderRecord])
-    }
-
-    /// `look(at:...)` at every blk file of `directory`, several files at once (the header pass
-    /// of a fresh start is bound by page faults and hashing, which cores share out); results in
-    /// file order, and the first error in file order thrown.
-    static func lookAtAll(directory: BlocksDirectory, known: (Int) -> KnownFile?,
-                          stats: inout HeaderPassCounts,
-                          foreign: inout (network: Network, path: String)?) throws(ChainIndexError) -> [FileLook] {
-        let files = directory.blockFiles
-        guard !files.isEmpty else { return [] }
-        let knownFiles = files.map(known)
-        typealias Outcome = (look: Result<FileLook, ChainIndexError>, stats: HeaderPassCounts, foreign: (network: Network, path: String)?)
-        // One slot per file, written by the iteration that looks at it (no array shared for writing).
-        let slots = UnsafeMutableBufferPointer<Outcome>.allocate(capacity: files.count)
-        defer {
-            slots.baseAddress!.deinitialize(count: files.count)
-            slots.deallocate()
-        }
-        nonisolated(unsafe) let output = slots
-        // One file per iteration; Dispatch runs as many at once as there are cores.
-        DispatchQueue.concurrentPerform(iterations: files.count) { i in
-            var fileStats: HeaderPassCounts = (0, 0, 0, 0)
-            var fileForeign: (network: Network, path: String)?
-            let outcome = Result { () throws(ChainIndexError) -> FileLook in
-                try Self.look(at: files[i], isNewest: i == files.count - 1, directory: directory, known: knownFiles[i],
-                              stats: &fileStats, foreign: &fileForeign)
-            }
-            (output.baseAddress! + i).initialize(to: (outcome, fileStats, fileForeign))
-        }
-        var looks: [FileLook] = []
-        looks.reserveCapacity(files.count)
-        for outcome in slots {
-            stats.reused += outcome.stats.reused
-            stats.resumed += outcome.stats.resumed
-            stats.scanned += outcome.stats.scanned
-            stats.bytesScanned += outcome.stats.bytesScanned
-            if foreign == nil { foreign = outcome.foreign }
-        }
-        for outcome in slots { looks.append(try outcome.look.get()) }
-        return looks
-    }
-
-    /// Looks at blk file `number`: unchanged (nothing read), grown (scanned from where the known
-    /// scan stopped), or anything else (scanned in full).
-    static func look(at number: Int, isNewest: Bool, directory: BlocksDirectory, known: KnownFile?,
-                     stats: inout HeaderPassCounts,
-                     foreign: inout (network: Network, path: String)?) throws(ChainIndexError) -> FileLook {
-        let path = directory.blockFilePath(number)
-        guard let identity = FileIdentity.of(path) else {
-            throw .file(BlockFileError(path: path, "cannot open: \(String(cString: strerror(errno)))"))
-        }
-        // An incomplete tail is a note only in the newest file; once a newer file exists, the
-        // file is looked at again (the tail became a problem, or was completed).
-        if let known, known.scan.identity == identity, known.scan.incompleteTail == nil || isNewest {
-            stats.reused += 1
-            return .unchanged
-        }
-        do throws(BlockFileError) {
-            let window = try FileWindow(path: path)
-            let current = FileIdentity.of(path) ?? identity
-            var resumeFrom: FileScanState?
-            if let known, current.mayHaveGrownFrom(known.scan.identity), try lastRecordUnchanged(known, in: window, xorKey: directory.xorKey) {
-                resumeFrom = known.scan
-                stats.resumed += 1
-            } else {
-                stats.scanned += 1
-            }
-            let result = try scan(window, number: number, identity: current, isNewest: isNewest, directory: directory, from: resumeFrom)
-            stats.bytesScanned += max(0, window.count - (resumeFrom?.resumeOffset ?? 0))
-            if foreign == nil, let network = result.foreignNetwork { foreign = (network, path) }
-            return resumeFrom == nil ? .scanned(result.state, result.records) : .appended(result.state, result.records)
-        } catch {
-            throw .file(error)
-        }
-    }
-
-    /// Scans `file` from the start, or from where `earlier` stopped (returning the records after
-    /// it only); also the foreign network seen, which the index does not keep.
-    static func scan(_ file: FileWindow, number: Int, identity: FileIdentity, isNewest: Bool, directory: BlocksDirectory,
-                     from earlier: FileScanState?) throws(BlockFileError) -> (state: FileScanState, records: [HeaderRecord], foreignNetwork: Network?) {
-        // Headers only: the scanner reads each record's first bytes, and no more where blocks are
-        // large (see `RecordScanner`).
-        var records: [HeaderRecord] = []
-        // Problems found where the scan resumes concerned the file's end as it was (a record cut
-        // short there, say); the new scan judges that part again.
-        var problems = (earlier?.problems ?? []).filter { $0.offset < (earlier?.resumeOffset ?? 0) }
-        var scanner = RecordScanner(file: file, number: number, magic: directory.network.magicValue, xorKey: directory.xorKey,
-                                    isNewest: isNewest, startingAt: earlier?.resumeOffset ?? 0)
-        var headerBuffer = [UInt8](repeating: 0, count: BlockHeader.size)
-        while let location = try scanner.next() {
-            try scanner.read(offset: location.payloadOffset, length: BlockHeader.size, into: &headerBuffer)
-            // The record holds at least the 80 header bytes (the scanner checked its size).
-            guard let (hash, header) = headerBuffer.withUnsafeBytes({ raw -> (BlockHash, BlockHeader)? in
-                var cursor = ByteCursor(raw)
-                return (try? BlockHeader(from: &cursor)).map { (BlockHeader.hash(of: raw.baseAddress!), $0) }
-            }) else { continue }
-            let previous = header.previousBlockHash, bits = header.bits
-            guard ProofOfWork.check(hash: hash, bits: bits) else {
-                problems.append(RecordProblem(path: file.path, offset: location.offset,
-                                              message: "block \(hash) fails its own proof of work (nBits \(String(bits, radix: 16))); skipped"))
-                continue
-            }
-            records.append(HeaderRecord(hash: hash, previous: previous, bits: bits, location: location))
-        }
-        problems += scanner.problems
-        let state = FileScanState(identity: identity, resumeOffset: scanner.resumeOffset, incompleteTail: scanner.incompleteTail, problems: problems)
-        return (state, records, scanner.foreignNetwork)
-    }
-
-    /// Whether the newest record an earlier scan found is still where it was, the same block
-    /// (otherwise the file was rewritten, not appended to, and is scanned again in full).
-    static func lastRecordUnchanged(_ earlier: KnownFile, in file: FileWindow, xorKey: XorKey) throws(BlockFileError) -> Bool {
-        guard earlier.scan.resumeOffset <= file.count else { return false }
-        for known in [earlier.first, earlier.last].compactMap({ $0 }) {
-            guard try header(at: known.location, in: file, xorKey: xorKey) == known.hash else { return false }
-        }
-        return true
-    }
-
-    /// The hash of the header stored at `location` in `file` now (nil where the file no longer
-    /// holds one there).
-    static func header(at location: RecordLocation, in file: FileWindow, xorKey: XorKey) throws(BlockFileError) -> BlockHash? {
-        let start = location.payloadOffset
-        guard start + BlockHeader.size <= file.count else { return nil }
-        let stored = try file.bytes(at: start, count: BlockHeader.size)
-        guard stored.count == BlockHeader.size else { return nil }  // shrank meanwhile: not the file it was
-        var header: [UInt8] = []
-        xorKey.copyApplying(from: stored, fileOffset: start, into: &header)
-        return header.withUnsafeBytes { BlockHeader.hash(of: $0.baseAddress!) }
-    }
-
     /// Room left in the tree's arrays for records a follow appends, so that its first look does
     /// not copy them whole to grow them (about a month of mainnet blocks; beyond it they double).
     static let appendHeadroom = 4_096
@@ -533,231 +343,6 @@ public struct ChainIndex: Sendable {
     /// and far from overflowing heights computed from it.
     public static let maxBaseHeight = 100_000_000
 
-    // MARK: - The tree
-
-    /// Builds the tree from the entries (all unconnected, as made from their records).
-    private mutating func buildTree(directory: BlocksDirectory) throws(ChainIndexError) {
-        positionByHash = HashPositionTable(capacity: entries.count)
-        for i in entries.indices {
-            if let original = positionByHash.insert(entries[i].hash, position: i, in: entries) {
-                entries[i].status = .duplicate(of: original)
-                duplicateCount += 1
-            }
-        }
-        func isFirstRecord(_ i: Int) -> Bool {
-            if case .duplicate = entries[i].status { return false }
-            return true
-        }
-        // The tree as flat arrays (one hash lookup per block, no per-block allocation): each
-        // block's parent record, and its children in record order (compressed: the children of
-        // `p` are childList[childStart[p]..<childStart[p + 1]]).
-        let n = entries.count
-        var parent = [Int](repeating: -1, count: n)
-        var childStart = [Int](repeating: 0, count: n + 1)
-        for i in 0..<n where isFirstRecord(i) {
-            if let p = positionByHash.find(entries[i].parent, in: entries) {
-                parent[i] = p
-                childStart[p + 1] += 1
-            }
-        }
-        for p in 0..<n { childStart[p + 1] += childStart[p] }
-        var childList = [Int](repeating: 0, count: childStart[n])
-        var fill = childStart
-        for i in 0..<n where isFirstRecord(i) && parent[i] >= 0 {
-            childList[fill[parent[i]]] = i
-            fill[parent[i]] += 1
-        }
-        func children(_ p: Int) -> ArraySlice<Int> { childList[childStart[p]..<childStart[p + 1]] }
-
-        // The root: the network's genesis, or for a pruned directory the best of the blocks whose
-        // parent is missing.
-        var roots: [Int]
-        if let g = positionByHash.find(genesis, in: entries) {
-            roots = [g]
-        } else {
-            roots = (0..<n).filter { isFirstRecord($0) && parent[$0] < 0 }
-        }
-        defer { noteUnconnected() }
-        guard !roots.isEmpty else { return }
-
-        // nBits changes once per 2,016 blocks at most: remember the last one's work.
-        var lastBits: UInt32?, lastWork = UInt256.zero
-        func work(_ bits: UInt32) -> UInt256 {
-            if bits != lastBits {
-                lastBits = bits
-                lastWork = ProofOfWork.work(bits: bits)
-            }
-            return lastWork
-        }
-        // Breadth-first from each root (no recursion): cumulative work per block. Work counts
-        // from each root; only the chosen root's blocks keep it (others stay unconnected).
-        var bestTip = -1, bestWork = UInt256.zero, bestRoot = -1
-        var visited = [Bool](repeating: false, count: n)
-        var cumulative = [UInt256](repeating: .zero, count: n)
-        for root in roots {
-            visited[root] = true
-            cumulative[root] = work(entries[root].bits)
-            var queue = [root]
-            var head = 0
-            while head < queue.count {
-                let i = queue[head]
-                head += 1
-                if cumulative[i] > bestWork || (cumulative[i] == bestWork && (bestTip < 0 || i < bestTip)) {
-                    bestWork = cumulative[i]; bestTip = i; bestRoot = root
-                }
-                for child in children(i) where !visited[child] {
-                    visited[child] = true
-                    cumulative[child] = cumulative[i] &+ work(entries[child].bits)
-                    queue.append(child)
-                }
-            }
-        }
-        if entries[bestRoot].hash == genesis {
-            if let givenBaseHeight, givenBaseHeight != 0 {
-                let root = entries[bestRoot].location
-                throw .genesisPresent(path: directory.blockFilePath(root.file), offset: root.offset, given: givenBaseHeight)
-            }
-            baseHeight = 0
-        } else {
-            baseHeight = try Self.firstBlockHeight(of: entries[bestRoot], directory: directory, given: givenBaseHeight)
-            let source = givenBaseHeight == nil ? "from its BIP34 coinbase" : "as given"
-            rootNote = "the genesis block is not in \(directory.path) (pruned?): chain starts at block \(entries[bestRoot].hash), height \(baseHeight) \(source)"
-            // Its parent arriving would make another block the root.
-            waitingForParent[entries[bestRoot].parent, default: []].append(bestRoot)
-        }
-        // Heights and work for everything under the chosen root (stale until the best chain is
-        // marked); other roots' blocks stay unconnected.
-        var queue = [bestRoot]
-        var head = 0
-        entries[bestRoot].height = baseHeight
-        entries[bestRoot].cumulativeWork = cumulative[bestRoot]
-        entries[bestRoot].status = .stale
-        while head < queue.count {
-            let i = queue[head]
-            head += 1
-            for child in children(i) {
-                entries[child].height = entries[i].height! + 1
-                entries[child].cumulativeWork = cumulative[child]
-                entries[child].status = .stale
-                queue.append(child)
-            }
-        }
-        var chain: [Int] = []
-        var cursor = bestTip
-        while true {
-            chain.append(cursor)
-            entries[cursor].status = .best
-            if cursor == bestRoot { break }
-            cursor = parent[cursor]
-        }
-        bestChain.reserveCapacity(chain.count + Self.appendHeadroom)
-        bestChain.append(contentsOf: chain.reversed())
-        // Duplicates carry their first record's height and work.
-        for i in entries.indices {
-            if case let .duplicate(of: first) = entries[i].status {
-                entries[i].height = entries[first].height
-                entries[i].cumulativeWork = entries[first].cumulativeWork
-            }
-        }
-    }
-
-    /// Registers the unconnected blocks (by their parent's hash) and those of them with
-    /// duplicates, for `update`.
-    private mutating func noteUnconnected() {
-        for i in entries.indices {
-            switch entries[i].status {
-            case .unconnected:
-                waitingForParent[entries[i].parent, default: []].append(i)
-            case let .duplicate(of: first) where entries[first].status == .unconnected:
-                unconnectedWithDuplicates.insert(first)
-            default:
-                break
-            }
-        }
-    }
-
-    /// Builds the tree again from the entries in memory.
-    private mutating func rebuildTree(directory: BlocksDirectory) throws(ChainIndexError) {
-        for i in entries.indices {
-            entries[i].height = nil
-            entries[i].cumulativeWork = .zero
-            entries[i].status = .unconnected
-        }
-        bestChain = []
-        baseHeight = 0
-        duplicateCount = 0
-        rootNote = nil
-        waitingForParent = [:]
-        unconnectedWithDuplicates = []
-        try buildTree(directory: directory)
-    }
-
-    /// Adds `record` after every entry and, if `treeCurrent`, places it in the tree as a full
-    /// build would; false when it cannot be placed in place (the tree must then be built again).
-    private mutating func appendEntry(_ record: HeaderRecord, treeCurrent: Bool) -> Bool {
-        let position = entries.count
-        positionByHash.reserve(position + 1, entries: entries)
-        entries.append(BlockEntry(record))
-        if let original = positionByHash.insert(record.hash, position: position, in: entries) {
-            entries[position].status = .duplicate(of: original)
-            duplicateCount += 1
-            guard treeCurrent else { return false }
-            entries[position].height = entries[original].height
-            entries[position].cumulativeWork = entries[original].cumulativeWork
-            if entries[original].status == .unconnected { unconnectedWithDuplicates.insert(original) }
-            return true
-        }
-        guard treeCurrent, !bestChain.isEmpty else { return false }
-        let pruned = baseHeight != 0 || entries[bestChain[0]].hash != genesis
-        // In a pruned directory a block's parent arriving, or the genesis block, changes the root.
-        if pruned && (record.hash == genesis || waitingForParent[record.hash] != nil) { return false }
-        guard let parent = positionByHash.find(record.previous, in: entries), entries[parent].height != nil else {
-            // Not connected (yet): a new root of a pruned directory changes the choice of root;
-            // with the genesis block present, it waits for its parent.
-            if pruned { return false }
-            waitingForParent[record.previous, default: []].append(position)
-            return true
-        }
-        return connect(position, under: parent)
-    }
-
-    /// Gives `first` (whose parent is connected) and the blocks that were waiting for it their
-    /// heights and work, and makes the best of them the tip if it beats the current one.
-    private mutating func connect(_ first: Int, under parent: Int) -> Bool {
-        var pending = [(block: first, parent: parent)]
-        while let (i, p) = pending.popLast() {
-            if unconnectedWithDuplicates.contains(i) { return false }
-            entries[i].height = entries[p].height! + 1
-            entries[i].cumulativeWork = entries[p].cumulativeWork &+ ProofOfWork.work(bits: entries[i].bits)
-            entries[i].status = .stale
-            // Most work wins; between equals, the earlier record (as the full build's choice).
-            let best = bestChain.last!
-            if entries[i].cumulativeWork > entries[best].cumulativeWork || (entries[i].cumulativeWork == entries[best].cumulativeWork && i < best) {
-                makeTip(i)
-            }
-            for child in waitingForParent.removeValue(forKey: entries[i].hash) ?? [] { pending.append((child, i)) }
-        }
-        return true
-    }
-
-    /// Makes connected block `tip` the best chain's tip: its branch replaces the old one above
-    /// their fork point (a cost in the depth of the switch, not the chain).
-    private mutating func makeTip(_ tip: Int) {
-        var branch: [Int] = []
-        var cursor = tip
-        while entries[cursor].status != .best {
-            branch.append(cursor)
-            cursor = positionByHash.find(entries[cursor].parent, in: entries)!
-        }
-        let keep = entries[cursor].height! - baseHeight + 1
-        for i in bestChain[keep...] { entries[i].status = .stale }
-        bestChain.removeSubrange(keep...)
-        for i in branch.reversed() {
-            entries[i].status = .best
-            bestChain.append(i)
-        }
-    }
-
     /// Whether the best chain has block `hash` at `height`.
     public func bestChainContains(_ hash: BlockHash, atHeight height: Int) -> Bool {
         entry(atHeight: height)?.hash == hash
@@ -765,22 +350,4 @@ public struct ChainIndex: Sendable {
 
     /// Cumulative work of the best chain's tip.
     public var bestWork: UInt256 { tip?.cumulativeWork ?? .zero }
-}
-
-/// A rewrite of the persistent header index running on a queue of its own; `wait` returns the
-/// file's length or throws the write's failure (as often as asked).
-final class PendingIndexWrite: @unchecked Sendable {
-    private let group = DispatchGroup()
-    private var result: Result<Int, BlockFileError>?
-
-    init(_ work: @escaping @Sendable () throws(BlockFileError) -> Int) {
-        DispatchQueue.global(qos: .utility).async(group: group) { [self] in
-            do throws(BlockFileError) { result = .success(try work()) } catch { result = .failure(error) }
-        }
-    }
-
-    func wait() throws(BlockFileError) -> Int {
-        group.wait()
-        return try result!.get()
-    }
 }

@@ -56,6 +56,19 @@ import TestSupport
             #expect(index.forkPoint(between: tip, and: hash)?.hash == fork.hash)
         }
         #expect(index.forkPoint(between: tip, and: tip)?.hash == tip)
+        // Against the definition, a climb parent by parent: every pair of stale blocks (on one
+        // branch or two), and stale blocks against best-chain blocks below and above them.
+        func climbed(_ a: BlockHash, _ b: BlockHash) -> BlockHash {
+            var x = index.entry(for: a)!, y = index.entry(for: b)!
+            while x.hash != y.hash {
+                if x.height! >= y.height! { x = index.entry(for: x.parent)! } else { y = index.entry(for: y.parent)! }
+            }
+            return x.hash
+        }
+        let probes = summary.staleBlocks + stride(from: 0, to: summary.mainChain.count, by: 17).map { summary.mainChain[$0] }
+        for a in probes {
+            for b in probes { #expect(index.forkPoint(between: a, and: b)?.hash == climbed(a, b), "fork of \(a) and \(b)") }
+        }
         // Operations per magic, by the reader's filter, equal the generator's independent count.
         let magics = summary.options.opMix.magics.map(\.bytes)
         var counts = [Int](repeating: 0, count: magics.count)

@@ -1,0 +1,249 @@
+import BitcoinWire
+import BlockFiles
+
+// The block tree (btcd's `blockIndex` and `chainView`): every connected block's height and
+// cumulative work, and the best chain. One routine places a block under its parent and moves
+// the tip (`place(_:under:)`): the first build calls it for every block, parents first; an
+// update for each block that arrives. One rule picks the better of two blocks
+// (`isBetter(...)`), and one gives a duplicate its first record's place.
+
+extension ChainIndex {
+    /// The best-chain rule: most cumulative work wins; between equals, the earlier record (Core
+    /// prefers the block it saw first).
+    static func isBetter(work: UInt256, record: Int, than otherWork: UInt256, record other: Int) -> Bool {
+        work > otherWork || (work == otherWork && record < other)
+    }
+
+    /// Builds the tree from the entries (all unconnected, as made from their records): marks
+    /// duplicates, chooses the root, then places every block under it, parents first.
+    mutating func buildTree(directory: BlocksDirectory) throws(ChainIndexError) {
+        positionByHash = HashPositionTable(capacity: entries.count)
+        for i in entries.indices {
+            if let original = positionByHash.insert(entries[i].hash, position: i, in: entries) { markDuplicate(i, of: original) }
+        }
+        func isFirstRecord(_ i: Int) -> Bool {
+            if case .duplicate = entries[i].status { return false }
+            return true
+        }
+        // The tree as flat arrays (one hash lookup per block, no per-block allocation): each
+        // block's parent record, and its children in record order (compressed: the children of
+        // `p` are childList[childStart[p]..<childStart[p + 1]]).
+        let n = entries.count
+        var parent = [Int](repeating: -1, count: n)
+        var childStart = [Int](repeating: 0, count: n + 1)
+        for i in 0..<n where isFirstRecord(i) {
+            if let p = positionByHash.find(entries[i].parent, in: entries) {
+                parent[i] = p
+                childStart[p + 1] += 1
+            }
+        }
+        for p in 0..<n { childStart[p + 1] += childStart[p] }
+        var childList = [Int](repeating: 0, count: childStart[n])
+        var fill = childStart
+        for i in 0..<n where isFirstRecord(i) && parent[i] >= 0 {
+            childList[fill[parent[i]]] = i
+            fill[parent[i]] += 1
+        }
+        func children(_ p: Int) -> ArraySlice<Int> { childList[childStart[p]..<childStart[p + 1]] }
+
+        defer { noteUnconnected() }
+        // The root: the network's genesis, or for a pruned directory the block without a parent
+        // whose branches hold the best tip.
+        let root: Int
+        if let g = positionByHash.find(genesis, in: entries) {
+            root = g
+        } else {
+            let roots = (0..<n).filter { isFirstRecord($0) && parent[$0] < 0 }
+            guard let best = bestRoot(of: roots, children: children) else { return }
+            root = best
+        }
+        if entries[root].hash == genesis {
+            if let givenBaseHeight, givenBaseHeight != 0 {
+                let location = entries[root].location
+                throw .genesisPresent(path: directory.blockFilePath(location.file), offset: location.offset, given: givenBaseHeight)
+            }
+            baseHeight = 0
+        } else {
+            baseHeight = try Self.firstBlockHeight(of: entries[root], directory: directory, given: givenBaseHeight)
+            let source = givenBaseHeight == nil ? "from its BIP34 coinbase" : "as given"
+            rootNote = "the genesis block is not in \(directory.path) (pruned?): chain starts at block \(entries[root].hash), height \(baseHeight) \(source)"
+            // Its parent arriving would make another block the root.
+            waitingForParent[entries[root].parent, default: []].append(root)
+        }
+        // Every block under the root, breadth-first (parents first, no recursion), placed as an
+        // update places one; other roots' blocks stay unconnected.
+        placeRoot(root, reserving: n)
+        var queue = [root]
+        var head = 0
+        while head < queue.count {
+            let i = queue[head]
+            head += 1
+            for child in children(i) {
+                place(child, under: i)
+                queue.append(child)
+            }
+        }
+        for i in entries.indices { takeFirstRecordsPlace(i) }
+    }
+
+    /// Of several blocks without a parent (a pruned directory, or blocks of another chain), the
+    /// one under which the best tip lies (the best-chain rule over every block under each).
+    private func bestRoot(of roots: [Int], children: (Int) -> ArraySlice<Int>) -> Int? {
+        var best: (root: Int, tip: Int, work: UInt256)?
+        var costs = WorkOfBits()
+        var cumulative: [Int: UInt256] = [:]
+        for root in roots {
+            cumulative[root] = costs.work(entries[root].bits)
+            var queue = [root]
+            var head = 0
+            while head < queue.count {
+                let i = queue[head]
+                head += 1
+                let work = cumulative[i]!
+                if best.map({ Self.isBetter(work: work, record: i, than: $0.work, record: $0.tip) }) ?? true { best = (root, i, work) }
+                for child in children(i) {
+                    cumulative[child] = work &+ costs.work(entries[child].bits)
+                    queue.append(child)
+                }
+            }
+        }
+        return best?.root
+    }
+
+    /// Makes `root` the tree's root at `baseHeight` and the best chain's first block.
+    private mutating func placeRoot(_ root: Int, reserving capacity: Int) {
+        entries[root].height = baseHeight
+        entries[root].cumulativeWork = workOfBits.work(entries[root].bits)
+        entries[root].status = .best
+        bestChain = []
+        bestChain.reserveCapacity(capacity + Self.appendHeadroom)
+        bestChain.append(root)
+    }
+
+    /// Places block `i` under its connected `parent`: its height and cumulative work, and the
+    /// best chain's tip if it now beats the tip. The one rule for where a block stands.
+    mutating func place(_ i: Int, under parent: Int) {
+        entries[i].height = entries[parent].height! + 1
+        entries[i].cumulativeWork = entries[parent].cumulativeWork &+ workOfBits.work(entries[i].bits)
+        entries[i].status = .stale
+        let tip = bestChain.last!
+        guard Self.isBetter(work: entries[i].cumulativeWork, record: i, than: entries[tip].cumulativeWork, record: tip) else { return }
+        if parent == tip {
+            entries[i].status = .best
+            bestChain.append(i)
+        } else {
+            makeTip(i)
+        }
+    }
+
+    /// Makes connected block `tip` the best chain's tip: its branch replaces the old one above
+    /// their fork point (a cost in the depth of the switch, not the chain).
+    private mutating func makeTip(_ tip: Int) {
+        var branch: [Int] = []
+        var cursor = tip
+        while entries[cursor].status != .best {
+            branch.append(cursor)
+            cursor = positionByHash.find(entries[cursor].parent, in: entries)!
+        }
+        let keep = entries[cursor].height! - baseHeight + 1
+        for i in bestChain[keep...] { entries[i].status = .stale }
+        bestChain.removeSubrange(keep...)
+        for i in branch.reversed() {
+            entries[i].status = .best
+            bestChain.append(i)
+        }
+    }
+
+    /// Marks record `i` as a later record of the block whose first record is `original`.
+    private mutating func markDuplicate(_ i: Int, of original: Int) {
+        entries[i].status = .duplicate(of: original)
+        duplicateCount += 1
+    }
+
+    /// A duplicate carries its first record's height and work (which carries the block's status).
+    private mutating func takeFirstRecordsPlace(_ i: Int) {
+        guard case let .duplicate(of: first) = entries[i].status else { return }
+        entries[i].height = entries[first].height
+        entries[i].cumulativeWork = entries[first].cumulativeWork
+    }
+
+    /// Registers the unconnected blocks (by their parent's hash) and those of them with
+    /// duplicates, for `update`.
+    private mutating func noteUnconnected() {
+        for i in entries.indices {
+            switch entries[i].status {
+            case .unconnected:
+                waitingForParent[entries[i].parent, default: []].append(i)
+            case let .duplicate(of: first) where entries[first].status == .unconnected:
+                unconnectedWithDuplicates.insert(first)
+            default:
+                break
+            }
+        }
+    }
+
+    /// Builds the tree again from the entries in memory.
+    mutating func rebuildTree(directory: BlocksDirectory) throws(ChainIndexError) {
+        for i in entries.indices {
+            entries[i].height = nil
+            entries[i].cumulativeWork = .zero
+            entries[i].status = .unconnected
+        }
+        bestChain = []
+        baseHeight = 0
+        duplicateCount = 0
+        rootNote = nil
+        waitingForParent = [:]
+        unconnectedWithDuplicates = []
+        try buildTree(directory: directory)
+    }
+
+    /// Adds `record` after every entry and, if `treeCurrent`, places it in the tree as a full
+    /// build would; false when it cannot be placed in place (the tree must then be built again).
+    mutating func appendEntry(_ record: HeaderRecord, treeCurrent: Bool) -> Bool {
+        let position = entries.count
+        positionByHash.reserve(position + 1, entries: entries)
+        entries.append(BlockEntry(record))
+        if let original = positionByHash.insert(record.hash, position: position, in: entries) {
+            markDuplicate(position, of: original)
+            guard treeCurrent else { return false }
+            takeFirstRecordsPlace(position)
+            if entries[original].status == .unconnected { unconnectedWithDuplicates.insert(original) }
+            return true
+        }
+        guard treeCurrent, !bestChain.isEmpty else { return false }
+        let pruned = baseHeight != 0 || entries[bestChain[0]].hash != genesis
+        // In a pruned directory a block's parent arriving, or the genesis block, changes the root.
+        if pruned && (record.hash == genesis || waitingForParent[record.hash] != nil) { return false }
+        guard let parent = positionByHash.find(record.previous, in: entries), entries[parent].height != nil else {
+            // Not connected (yet): a new root of a pruned directory changes the choice of root;
+            // with the genesis block present, it waits for its parent.
+            if pruned { return false }
+            waitingForParent[record.previous, default: []].append(position)
+            return true
+        }
+        // The block, then the blocks that were waiting for it, each under its parent.
+        var pending = [(block: position, parent: parent)]
+        while let (i, p) = pending.popLast() {
+            if unconnectedWithDuplicates.contains(i) { return false }
+            place(i, under: p)
+            for child in waitingForParent.removeValue(forKey: entries[i].hash) ?? [] { pending.append((child, i)) }
+        }
+        return true
+    }
+}
+
+/// The work of a compact target, remembered for the last one asked (nBits changes once per
+/// 2,016 blocks at most, and the division behind it is the costliest step of placing a block).
+struct WorkOfBits: Sendable {
+    private var lastBits: UInt32?
+    private var lastWork = UInt256.zero
+
+    mutating func work(_ bits: UInt32) -> UInt256 {
+        if bits != lastBits {
+            lastBits = bits
+            lastWork = ProofOfWork.work(bits: bits)
+        }
+        return lastWork
+    }
+}
