@@ -16,28 +16,28 @@ public final class BlockPass: @unchecked Sendable {
         self.options = options
     }
 
-    /// Runs `transform` on the blocks of `records` (record indices, in delivery order) on worker
+    /// Runs `transform` on the blocks of `entries` (in delivery order) on worker
     /// threads and `consume` on the calling thread in that same order. A parse or verification
     /// failure stops the pass with an error naming the file and offset.
     ///
     /// Inlinable so that it is specialized for `T` where it is called: the pass itself
-    /// (`runInOrder(records:produce:deliver:discard:)`) is not generic, and results wait in
+    /// (`runInOrder(entries:produce:deliver:discard:)`) is not generic, and results wait in
     /// slots of `T`. Unspecialized generic code would look up the metadata of `T`, of its results
     /// and of their arrays in the runtime's shared caches for every block, on every worker at
     /// once: that contention, not the work, kept small blocks from scaling with cores.
     @inlinable
-    public func run<T>(records: [Int],
+    public func run<T>(entries: [EntryIndex],
                        transform: @escaping @Sendable (ParsedBlock) throws -> T,
-                       consume: (Int, T) throws -> Void) throws {
+                       consume: (EntryIndex, T) throws -> Void) throws {
         let slots = ResultSlots<T>(count: options.window)
         defer { slots.deallocate() }
-        try runInOrder(records: records,
+        try runInOrder(entries: entries,
                        produce: { slot, block, stillValid in
                            let result = try transform(block)
                            try stillValid()  // what the transform read was the file's bytes
                            slots.initialize(slot, to: result)
                        },
-                       deliver: { recordIndex, slot in try consume(recordIndex, slots.take(slot)) },
+                       deliver: { entry, slot in try consume(entry, slots.take(slot)) },
                        discard: { slots.discard($0) })
     }
 
@@ -47,17 +47,17 @@ public final class BlockPass: @unchecked Sendable {
     /// `deliver` hands a record's slot to the consumer (on the calling thread, in order), and
     /// `discard` drops a result that will not be delivered (after an error).
     @usableFromInline
-    func runInOrder(records: [Int],
+    func runInOrder(entries: [EntryIndex],
                     produce: @escaping @Sendable (_ slot: Int, ParsedBlock, _ stillValid: () throws -> Void) throws -> Void,
-                    deliver: (_ recordIndex: Int, _ slot: Int) throws -> Void,
+                    deliver: (_ entry: EntryIndex, _ slot: Int) throws -> Void,
                     discard: (_ slot: Int) -> Void) throws {
-        guard !records.isEmpty else { return }
-        let sizes = records.map { index.entries[$0].location.size }
+        guard !entries.isEmpty else { return }
+        let sizes = entries.map { index.entries[$0].location.size }
         var prefix = [0]
         prefix.reserveCapacity(sizes.count + 1)
         for size in sizes { prefix.append(prefix[prefix.count - 1] + size) }
         let window = options.window
-        let state = PassState(count: records.count, window: window, prefixBytes: prefix,
+        let state = PassState(count: entries.count, window: window, prefixBytes: prefix,
                               maxBytesAhead: BlockPassOptions.maxBytesAhead) { start, limit in
             // Claim neighbouring blocks together up to about `batchBytes`: a lock, a wake-up and a
             // hand-over per batch rather than per block is what lets small blocks scale with cores.
@@ -68,11 +68,11 @@ public final class BlockPass: @unchecked Sendable {
             }
             return end
         }
-        let locations = records.map { index.entries[$0].location }
+        let locations = entries.map { index.entries[$0].location }
         let files = MappingCache(directory: directory, records: locations)
         let readAhead = options.readAhead ? ReadAhead(directory: directory, locations: locations, prefixBytes: prefix, undoWanted: options.undoWanted) : nil
         readAhead?.start()
-        let workers = min(options.threads, records.count)
+        let workers = min(options.threads, entries.count)
         let group = DispatchGroup()
         for _ in 0..<workers {
             // Threads of the pass's own rather than Dispatch's shared pool: a worker may lower
@@ -90,12 +90,12 @@ public final class BlockPass: @unchecked Sendable {
                     // lookup is a lock the other workers contend for).
                     var current: (number: Int, mapped: MappedFile)?
                     for position in batch {
-                        let recordIndex = records[position]
-                        let number = index.entries[recordIndex].location.file
+                        let entry = entries[position]
+                        let number = index.entries[entry].location.file
                         do {
                             if current?.number != number { current = (number, try files.mapping(number)) }
                             let mapped = current!.mapped
-                            try self.process(recordIndex: recordIndex, file: mapped, buffer: &buffer) { block in
+                            try self.process(entry, file: mapped, buffer: &buffer) { block in
                                 try produce(position % window, block) { try Self.checkNotCutShort(mapped, block: block) }
                             }
                         } catch {
@@ -107,7 +107,7 @@ public final class BlockPass: @unchecked Sendable {
                     // Done with these blocks: their files' counts, and their bytes out of
                     // resident memory (still cached), under one lock.
                     locations.removeAll(keepingCapacity: true)
-                    for position in batch { locations.append(index.entries[records[position]].location) }
+                    for position in batch { locations.append(index.entries[entries[position]].location) }
                     files.finished(locations)
                 }
             }
@@ -123,12 +123,12 @@ public final class BlockPass: @unchecked Sendable {
         // Results come over in runs of consecutive ready blocks: one lock round trip per run, not
         // per block.
         var position = 0
-        while position < records.count {
+        while position < entries.count {
             let (ready, failure) = state.takeReady(from: position)
             let run = position..<(position + ready)
             for current in run {
                 do {
-                    try deliver(records[current], current % window)
+                    try deliver(entries[current], current % window)
                 } catch {
                     // This position's result went to `deliver`; the rest of the run was taken
                     // from the state, so its results are dropped here.
@@ -152,9 +152,9 @@ public final class BlockPass: @unchecked Sendable {
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, min(19, current + nice))
     }
 
-    private func process(recordIndex: Int, file: MappedFile, buffer: inout [UInt8],
+    private func process(_ entry: EntryIndex, file: MappedFile, buffer: inout [UInt8],
                          transform: (ParsedBlock) throws -> Void) throws {
-        let record = index.entries[recordIndex]
+        let record = index.entries[entry]
         let location = record.location
         // The file is mapped again after the header pass: it may have shrunk or been replaced in
         // between (pruning, a restore). Never slice past the new mapping.
@@ -167,19 +167,19 @@ public final class BlockPass: @unchecked Sendable {
         // What follows the record in the file (the reserved zeros, where bitcoind is writing it).
         let after = UnsafeRawBufferPointer(rebasing: file.bytes[(location.payloadOffset + location.size)...])
         if directory.xorKey.isIdentity {
-            return try parse(stored, stored: stored, after: after, record: record, recordIndex: recordIndex, path: file.path, transform: transform)
+            return try parse(stored, stored: stored, after: after, record: record, path: file.path, transform: transform)
         }
         directory.xorKey.copyApplying(from: stored, fileOffset: location.payloadOffset, into: &buffer)
         if file.wasCutShort { throw Self.cutShort(file, record: record) }  // the copy read zeros
         return try buffer.withUnsafeBytes { raw in
-            try parse(raw, stored: stored, after: after, record: record, recordIndex: recordIndex, path: file.path, transform: transform)
+            try parse(raw, stored: stored, after: after, record: record, path: file.path, transform: transform)
         }
     }
 
     /// `stored` is the record's payload as the file holds it (obfuscated where the directory is):
     /// what bitcoind has not written over yet is zeros there.
     private func parse(_ payload: UnsafeRawBufferPointer, stored: UnsafeRawBufferPointer, after: UnsafeRawBufferPointer,
-                       record: BlockEntry, recordIndex: Int, path: String,
+                       record: BlockEntry, path: String,
                        transform: (ParsedBlock) throws -> Void) throws {
         let location = record.location
         do {

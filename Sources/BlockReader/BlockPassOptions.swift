@@ -40,7 +40,7 @@ public struct BlockPassOptions: Sendable {
     /// blocks this, not the block count, bounds the mapped pages resident and the results held.
     public static let maxBytesAhead = 64 << 20
 
-    /// Read the blocks ahead of the workers on a thread of the pass's own (``ReadAhead``), so that
+    /// Read the blocks ahead of the workers on a thread of the pass's own (`ReadAhead`), so that
     /// a cold pass keeps the disk busy while it parses.
     public var readAhead = true
     /// With `readAhead`: asked as the pass reaches each blk file, whether to read its rev file

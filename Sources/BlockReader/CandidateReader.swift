@@ -23,7 +23,8 @@ public struct CandidateReaderError: Error, CustomStringConvertible, Sendable {
 public final class CandidateReader {
     public let directory: BlocksDirectory
     public let index: ChainIndex
-    public let positions: [Int]
+    /// The entries replayed, in order.
+    public let entries: [EntryIndex]
     public let filter: OperationFilter
     public let senders: SenderResolver
     /// Whether candidates carry their inputs' witness data (and blocks with candidates have
@@ -31,7 +32,7 @@ public final class CandidateReader {
     public let withWitness: Bool
     let pass: BlockPass
 
-    /// Prepares reading `positions` (entries of `index`, in the order wanted); runs the fallback
+    /// Prepares reading `entries` (of `index`, in the order wanted); runs the fallback
     /// pass of ``SenderResolver`` where undo files are missing.
     ///
     /// `withWitness`: whether the machine reads witness data. Witness bytes reach a machine only
@@ -39,14 +40,14 @@ public final class CandidateReader {
     /// in blocks that have a candidate; without it, candidates carry no witness data and no
     /// commitment protects anything the machine sees, so none is checked (the merkle root, which
     /// covers every byte a machine is given, is checked either way).
-    public init(directory: BlocksDirectory, index: ChainIndex, positions: [Int], filter: OperationFilter, withWitness: Bool = true,
+    public init(directory: BlocksDirectory, index: ChainIndex, entries: [EntryIndex], filter: OperationFilter, withWitness: Bool = true,
                 passOptions: BlockPassOptions = BlockPassOptions()) throws {
         self.directory = directory
         self.index = index
-        self.positions = positions
+        self.entries = entries
         self.filter = filter
         self.withWitness = withWitness
-        senders = try SenderResolver(directory: directory, index: index, positions: positions, filter: filter, passOptions: passOptions)
+        senders = try SenderResolver(directory: directory, index: index, entries: entries, filter: filter, passOptions: passOptions)
         var options = passOptions
         // Rev files are read ahead once candidates have needed undo data: a replay of blocks
         // without any (the reference machine on this chain) reads none.
@@ -63,9 +64,9 @@ public final class CandidateReader {
     /// Throws `BlockPassError`, ``NotYetWritten``, ``SenderResolutionError``,
     /// ``CandidateReaderError`` and what `consume` throws; blocks before the failing one have
     /// been consumed.
-    public func run(consume: (_ position: Int, _ candidates: [Candidate]) throws -> Void) throws {
+    public func run(consume: (_ entry: EntryIndex, _ candidates: [Candidate]) throws -> Void) throws {
         let filter = filter, senders = senders, withWitness = withWitness
-        try pass.run(records: positions, transform: { block -> [Candidate] in
+        try pass.run(entries: entries, transform: { block -> [Candidate] in
             guard filter.matchesAny(in: block.view) else { return [] }
             let spent = try senders.spentCoins(for: block)
             let height = block.height ?? -1

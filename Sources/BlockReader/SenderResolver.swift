@@ -50,7 +50,7 @@ public enum SenderResolutionError: Error, CustomStringConvertible, Sendable {
 /// files (`rev*.dat`), or, for blk files without one, from previous outputs collected by an extra
 /// pass over the chain (`previousOutputs`).
 ///
-/// Made for one replay over `positions` (best-chain entries of `index`); `spentCoins(for:)` is
+/// Made for one replay over `entries` (best-chain entries of `index`); `spentCoins(for:)` is
 /// called from the block pass's workers.
 public final class SenderResolver: Sendable {
     public let directory: BlocksDirectory
@@ -73,33 +73,33 @@ public final class SenderResolver: Sendable {
     /// Whether some senders come from the fallback pass rather than undo files.
     public var usesFallbackPass: Bool { !filesWithoutUndo.isEmpty }
 
-    /// Prepares the replay of `positions`: where blk files lack undo data, runs the fallback pass
+    /// Prepares the replay of `entries`: where blk files lack undo data, runs the fallback pass
     /// (one pass to find the outpoints the candidates spend, a second over the chain up to them
     /// to collect those outputs).
-    public init(directory: BlocksDirectory, index: ChainIndex, positions: [Int], filter: OperationFilter,
+    public init(directory: BlocksDirectory, index: ChainIndex, entries: [EntryIndex], filter: OperationFilter,
                 passOptions: BlockPassOptions) throws {
         self.directory = directory
         self.filter = filter
         let undo = UndoFiles(directory: directory)
         self.undo = undo
-        let files = Set(positions.map { index.entries[$0].location.file })
+        let files = Set(entries.map { index.entries[$0].location.file })
         // A directory with undo data is bitcoind's: a rev file missing there is one it has not
         // started yet (it writes undo records when it connects blocks), and its blocks' records
         // are "not yet written". Only a directory without any (blk files copied alone) needs the
         // fallback pass.
         let hasUndoData = directory.blockFiles.contains { undo.hasUndoFile($0) }
         filesWithoutUndo = hasUndoData ? [] : files.filter { !undo.hasUndoFile($0) }
-        let heights = positions.compactMap { index.entries[$0].height }
+        let heights = entries.compactMap { index.entries[$0].height }
         firstHeight = heights.min() ?? 0
         expectedUndoPosition = Self.undoRanks(index: index, files: files.subtracting(filesWithoutUndo),
                                               heights: firstHeight..<((heights.max() ?? -1) + 1))
         var offChain: [Int: Int] = [:]
         for file in files {
-            for position in index.entryRange(ofFile: file) ?? 0..<0 where index.entries[position].status != .best { offChain[file, default: 0] += 1 }
+            for entry in index.entryRange(ofFile: file) ?? EntryIndex(0)..<EntryIndex(0) where index.entries[entry].status != .best { offChain[file, default: 0] += 1 }
         }
         offChainBlocks = offChain
         previousOutputs = filesWithoutUndo.isEmpty ? [:]
-            : try Self.collectPreviousOutputs(directory: directory, index: index, positions: positions, filesWithoutUndo: filesWithoutUndo,
+            : try Self.collectPreviousOutputs(directory: directory, index: index, entries: entries, filesWithoutUndo: filesWithoutUndo,
                                               filter: filter, passOptions: passOptions)
     }
 
@@ -208,8 +208,8 @@ public final class SenderResolver: Sendable {
         let entries = index.entries
         for file in files {
             var best: [Int] = []  // heights
-            for position in index.entryRange(ofFile: file) ?? 0..<0 {
-                if entries[position].status == .best, let height = entries[position].height { best.append(height) }
+            for entry in index.entryRange(ofFile: file) ?? EntryIndex(0)..<EntryIndex(0) {
+                if entries[entry].status == .best, let height = entries[entry].height { best.append(height) }
             }
             best.sort()
             for (rank, height) in best.enumerated() where heights.contains(height) {
@@ -232,30 +232,30 @@ public final class SenderResolver: Sendable {
         return true
     }
 
-    private static func collectPreviousOutputs(directory: BlocksDirectory, index: ChainIndex, positions: [Int], filesWithoutUndo: Set<Int>,
+    private static func collectPreviousOutputs(directory: BlocksDirectory, index: ChainIndex, entries: [EntryIndex], filesWithoutUndo: Set<Int>,
                                                filter: OperationFilter, passOptions: BlockPassOptions) throws -> [OutPoint: TxOut] {
         var needed = Set<OutPoint>()
         var highest = -1
         let pass = BlockPass(directory: directory, index: index, options: passOptions)
-        let affected = positions.filter { filesWithoutUndo.contains(index.entries[$0].location.file) }
-        try pass.run(records: affected, transform: { block -> [OutPoint] in
+        let affected = entries.filter { filesWithoutUndo.contains(index.entries[$0].location.file) }
+        try pass.run(entries: affected, transform: { block -> [OutPoint] in
             var outpoints: [OutPoint] = []
             for (vtxindex, tx) in block.view.transactions.enumerated() where vtxindex > 0 {
                 guard filter.operation(in: tx) != nil else { continue }
                 outpoints += tx.inputs().map { OutPoint(txid: $0.previousTxid, index: $0.previousIndex) }
             }
             return outpoints
-        }, consume: { position, outpoints in
+        }, consume: { entry, outpoints in
             if !outpoints.isEmpty {
                 needed.formUnion(outpoints)
-                highest = max(highest, index.entries[position].height!)
+                highest = max(highest, index.entries[entry].height!)
             }
         })
         guard highest >= 0 else { return [:] }
         let wanted = Set(needed.map(\.txid))
         let chain = Array(index.bestChain.prefix(highest - index.baseHeight + 1))
         var found: [OutPoint: TxOut] = [:]
-        try pass.run(records: chain, transform: { block -> [(Txid, [TxOut])] in
+        try pass.run(entries: chain, transform: { block -> [(Txid, [TxOut])] in
             var hits: [(Txid, [TxOut])] = []
             for tx in block.view.transactions {
                 let txid = tx.txid()

@@ -15,9 +15,9 @@ public enum BlockStatus: Hashable, Sendable {
     case best
     /// Connected to the chain's root, but on a branch with less work.
     case stale
-    /// A later record of a block stored earlier (Core can write a block twice); `of` is the
-    /// position of its first record, which carries the block's status.
-    case duplicate(of: Int)
+    /// A later record of a block stored earlier (Core can write a block twice); `of` is its
+    /// first record, which carries the block's status.
+    case duplicate(of: EntryIndex)
     /// Its ancestry does not reach the chain's root (a parent missing, or another root of a
     /// pruned directory): no height, no work.
     case unconnected
@@ -51,4 +51,30 @@ public struct BlockEntry: Sendable {
     }
 
     public var isOnBestChain: Bool { status == .best }
+}
+
+/// The place of a block record among a ``ChainIndex``'s entries (file order): how the index, the
+/// block pass, sender resolution and the engine name one record of the directory.
+public struct EntryIndex: Hashable, Comparable, Strideable, Sendable, CustomStringConvertible {
+    public let rawValue: Int
+
+    @inlinable public init(_ rawValue: Int) { self.rawValue = rawValue }
+
+    @inlinable public func distance(to other: EntryIndex) -> Int { other.rawValue - rawValue }
+    @inlinable public func advanced(by n: Int) -> EntryIndex { EntryIndex(rawValue + n) }
+    @inlinable public static func < (a: EntryIndex, b: EntryIndex) -> Bool { a.rawValue < b.rawValue }
+    public var description: String { "entry \(rawValue)" }
+}
+
+/// A ``ChainIndex``'s entries, in file order, addressed by ``EntryIndex`` (a view: no copy).
+public struct Entries: RandomAccessCollection, Sendable {
+    @usableFromInline let nodes: [BlockEntry]
+
+    @inlinable init(nodes: [BlockEntry]) { self.nodes = nodes }
+
+    public typealias Index = EntryIndex
+    public typealias Indices = Range<EntryIndex>
+    @inlinable public var startIndex: EntryIndex { EntryIndex(0) }
+    @inlinable public var endIndex: EntryIndex { EntryIndex(nodes.count) }
+    @inlinable public subscript(position: EntryIndex) -> BlockEntry { nodes[position.rawValue] }
 }

@@ -6,18 +6,21 @@ import Foundation
 ///
 /// Heights and the best chain come from proof of work alone (most cumulative work from the
 /// network's genesis; the earlier record wins a tie, as Core prefers the block it saw first).
-/// Entries are addressed by their position in file order (`entries`), by hash, or by height on
-/// the best chain.
+/// Entries are addressed by their ``EntryIndex`` in file order (`entries`), by hash, or by height
+/// on the best chain.
 ///
 /// Built once by `init` (a full header pass, or one through a persistent ``HeaderIndexStore``),
 /// then kept current by ``update(directory:headerIndex:)``, which reads what was appended to
 /// the directory since and extends the tree in place: the cost of a look at a grown directory
 /// is that of the new records, not of the chain.
 public struct ChainIndex: Sendable {
-    /// Every well-formed record in file order (duplicates included).
-    public internal(set) var entries: [BlockEntry] = []
-    /// Positions in `entries` of the best chain, lowest height first.
-    public internal(set) var bestChain: [Int] = []
+    /// Every well-formed record in file order (duplicates included), addressed by ``EntryIndex``.
+    public var entries: Entries { Entries(nodes: nodes) }
+    /// The entries' storage, addressed by `EntryIndex.rawValue` (what the tree's flat arrays and
+    /// the hash table index).
+    var nodes: [BlockEntry] = []
+    /// The best chain's entries, lowest height first.
+    public internal(set) var bestChain: [EntryIndex] = []
     /// Height of `bestChain[0]` (0 when the genesis block is present).
     public internal(set) var baseHeight = 0
     /// Framing and proof-of-work problems found (each record skipped, the scan went on), file
@@ -95,35 +98,37 @@ public struct ChainIndex: Sendable {
 
     public var tipHeight: Int? { bestChain.isEmpty ? nil : baseHeight + bestChain.count - 1 }
 
-    /// Positions in `entries` of the records of blk file `number` (consecutive: entries are in
-    /// file order); nil for a file the index does not hold.
-    public func entryRange(ofFile number: Int) -> Range<Int>? { files[number]?.entries }
+    /// The entries of the records of blk file `number` (consecutive: entries are in file order);
+    /// nil for a file the index does not hold.
+    public func entryRange(ofFile number: Int) -> Range<EntryIndex>? {
+        files[number].map { EntryIndex($0.entries.lowerBound)..<EntryIndex($0.entries.upperBound) }
+    }
 
     /// The best chain's tip.
-    public var tip: BlockEntry? { bestChain.last.map { entries[$0] } }
+    public var tip: BlockEntry? { bestChain.last.map { nodes[$0.rawValue] } }
 
-    /// Position of the best-chain block at `height`.
-    public func position(atHeight height: Int) -> Int? {
+    /// The entry of the best-chain block at `height`.
+    public func entryIndex(atHeight height: Int) -> EntryIndex? {
         let i = height - baseHeight
         return i >= 0 && i < bestChain.count ? bestChain[i] : nil
     }
 
     /// The best-chain block at `height`.
-    public func entry(atHeight height: Int) -> BlockEntry? { position(atHeight: height).map { entries[$0] } }
+    public func entry(atHeight height: Int) -> BlockEntry? { entryIndex(atHeight: height).map { nodes[$0.rawValue] } }
 
-    /// Position of the first record of block `hash`, if the directory holds it.
-    public func position(of hash: BlockHash) -> Int? { positionByHash.find(hash, in: entries) }
+    /// The entry of the first record of block `hash`, if the directory holds it.
+    public func entryIndex(of hash: BlockHash) -> EntryIndex? { positionByHash.find(hash, in: nodes).map(EntryIndex.init) }
 
     /// The first record of block `hash`, if the directory holds it.
-    public func entry(for hash: BlockHash) -> BlockEntry? { position(of: hash).map { entries[$0] } }
+    public func entry(for hash: BlockHash) -> BlockEntry? { positionByHash.find(hash, in: nodes).map { nodes[$0] } }
 
-    /// Whether the record at `position` is off the best chain: stale, unconnected, or a duplicate
-    /// of such a block (a duplicate of a best-chain block is not stale).
-    public func isStale(_ position: Int) -> Bool {
-        switch entries[position].status {
+    /// Whether `entry` is off the best chain: stale, unconnected, or a duplicate of such a block
+    /// (a duplicate of a best-chain block is not stale).
+    public func isStale(_ entry: EntryIndex) -> Bool {
+        switch nodes[entry.rawValue].status {
         case .best: false
         case .stale, .unconnected: true
-        case let .duplicate(of: first): entries[first].status != .best
+        case let .duplicate(of: first): nodes[first.rawValue].status != .best
         }
     }
 
@@ -136,13 +141,13 @@ public struct ChainIndex: Sendable {
     /// at the lower one; blocks that meet it at the same block fork at the newest block their
     /// branches share, or there.
     public func forkPoint(between a: BlockHash, and b: BlockHash) -> BlockEntry? {
-        guard let x = position(of: a), let y = position(of: b), entries[x].height != nil, entries[y].height != nil,
+        guard let x = positionByHash.find(a, in: nodes), let y = positionByHash.find(b, in: nodes), nodes[x].height != nil, nodes[y].height != nil,
               let downX = branchToBestChain(from: x), let downY = branchToBestChain(from: y) else { return nil }
         guard downX.meets == downY.meets else {
-            return entries[entries[downX.meets].height! < entries[downY.meets].height! ? downX.meets : downY.meets]
+            return nodes[nodes[downX.meets].height! < nodes[downY.meets].height! ? downX.meets : downY.meets]
         }
         let branchY = Set(downY.branch)
-        return entries[downX.branch.first(where: branchY.contains) ?? downX.meets]
+        return nodes[downX.branch.first(where: branchY.contains) ?? downX.meets]
     }
 
     /// The blocks from connected block `i` down to the best chain, `i` first (empty when `i` is
@@ -151,9 +156,9 @@ public struct ChainIndex: Sendable {
     private func branchToBestChain(from i: Int) -> (branch: [Int], meets: Int)? {
         var branch: [Int] = []
         var cursor = i
-        while entries[cursor].status != .best {
+        while nodes[cursor].status != .best {
             branch.append(cursor)
-            guard let parent = positionByHash.find(entries[cursor].parent, in: entries), entries[parent].height != nil else { return nil }
+            guard let parent = positionByHash.find(nodes[cursor].parent, in: nodes), nodes[parent].height != nil else { return nil }
             cursor = parent
         }
         return (branch, cursor)
@@ -224,9 +229,9 @@ public struct ChainIndex: Sendable {
         // The records become the entries file by file, each file's let go once converted (not
         // gathered into one array first: at a mainnet's length that was a copy of ninety
         // megabytes, held beside the entries).
-        entries.reserveCapacity(total + Self.appendHeadroom)
+        nodes.reserveCapacity(total + Self.appendHeadroom)
         for i in recordsByFile.indices {
-            entries.append(contentsOf: recordsByFile[i].lazy.map(BlockEntry.init))
+            nodes.append(contentsOf: recordsByFile[i].lazy.map(BlockEntry.init))
             recordsByFile[i] = []
         }
         noteFiles(directory)
@@ -235,7 +240,7 @@ public struct ChainIndex: Sendable {
         } else if headerIndex != nil, !changed {
             indexFileLength = loaded.length
         }
-        if entries.isEmpty, let foreign {
+        if nodes.isEmpty, let foreign {
             throw .foreignNetwork(path: foreign.path, found: foreign.network, expected: directory.network)
         }
         try buildTree(directory: directory)
@@ -273,8 +278,8 @@ public struct ChainIndex: Sendable {
         var foreign: (network: Network, path: String)?
         var changes: [(number: Int, scan: FileScanState, records: [HeaderRecord])] = []
         let looks = try Self.lookAtAll(directory: directory, known: { number in
-            files[number].map { file in KnownFile(scan: file.scan, first: file.entries.first.map { (entries[$0].hash, entries[$0].location) },
-                                                  last: file.entries.last.map { (entries[$0].hash, entries[$0].location) }) }
+            files[number].map { file in KnownFile(scan: file.scan, first: file.entries.first.map { (nodes[$0].hash, nodes[$0].location) },
+                                                  last: file.entries.last.map { (nodes[$0].hash, nodes[$0].location) }) }
         }, stats: &stats, foreign: &foreign)
         for (number, look) in zip(directory.blockFiles, looks) {
             switch look {
@@ -298,15 +303,15 @@ public struct ChainIndex: Sendable {
         var treeCurrent = true
         var added: [(number: Int, range: Range<Int>)] = []
         for change in changes {
-            let start = entries.count
+            let start = nodes.count
             for record in change.records where !appendEntry(record, treeCurrent: treeCurrent) { treeCurrent = false }
-            files[change.number] = IndexedFile(scan: change.scan, entries: (files[change.number]?.entries.lowerBound ?? start)..<entries.count)
-            added.append((change.number, start..<entries.count))
+            files[change.number] = IndexedFile(scan: change.scan, entries: (files[change.number]?.entries.lowerBound ?? start)..<nodes.count)
+            added.append((change.number, start..<nodes.count))
         }
         noteFiles(directory)
         if let headerIndex {
             // The index holds records, not the tree: it is written before the tree is finished.
-            let updates = added.map { FileUpdate(number: $0.number, state: files[$0.number]!.scan, records: entries[$0.range]) }
+            let updates = added.map { FileUpdate(number: $0.number, state: files[$0.number]!.scan, records: nodes[$0.range]) }
             do {
                 if let length = indexFileLength, let grown = try headerIndex.append(updates, expectedLength: length) {
                     indexFileLength = grown

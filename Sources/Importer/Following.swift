@@ -54,7 +54,7 @@ extension Importer {
     /// `reported` each import's report; both say whether it is the first. Stops (without error)
     /// after an interrupted import.
     public func follow(_ source: ChainSource, follow: Bool, pollInterval: Double, stop: StopSignal,
-                       progress: ((ImportProgress) -> Void)? = nil,
+                       progress: ((ReplayProgress) -> Void)? = nil,
                        indexed: (ChainIndex, _ isFirst: Bool) -> Void = { _, _ in },
                        reported: (ImportReport, _ isFirst: Bool) throws -> Void) throws {
         var first = true

@@ -33,7 +33,7 @@ public struct ImporterOptions: Sendable {
 }
 
 public struct ImportReport: Sendable {
-    public var summary: ImportSummary
+    public var summary: ReplaySummary
     /// Things the user should know: restores, damaged checkpoints skipped, rollbacks.
     public var notes: [String] = []
     public var restoredFrom: CheckpointHeader?
@@ -112,7 +112,7 @@ public final class Importer<Machine: StateMachine> {
     /// come every `checkpointEvery` blocks, and one when the follow ends). `keepOpen` keeps the
     /// state open for the next `run` (a follow), which then skips the checks and loading a fresh
     /// start does.
-    public func run(directory: BlocksDirectory, index: ChainIndex, progress: ((ImportProgress) -> Void)? = nil,
+    public func run(directory: BlocksDirectory, index: ChainIndex, progress: ((ReplayProgress) -> Void)? = nil,
                     shouldStop: (() -> Bool)? = nil, checkpointAtEnd: Bool = true, keepOpen: Bool = false) throws -> ImportReport {
         var notes: [String] = []
         var restored: CheckpointHeader?

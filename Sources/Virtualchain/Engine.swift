@@ -51,37 +51,6 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-public struct ImportProgress: Sendable {
-    public var height: Int
-    public var targetHeight: Int
-    public var blocks: Int
-    public var bytes: Int
-    public var accepted: Int
-    public var seconds: Double
-}
-
-public struct ImportSummary: Sendable {
-    public var machine: String
-    public var firstHeight: Int?
-    public var lastHeight: Int?
-    public var blocks = 0
-    public var bytes = 0
-    public var accepted = 0
-    public var rejected = 0
-    public var dropped = 0
-    public var unresolved = 0
-    public var seconds = 0.0
-    public var usedFallback = false
-    /// Stopped on request at a block boundary before the last block.
-    public var interrupted = false
-    /// Stopped at the block before one whose undo record bitcoind has not written yet (only when
-    /// `run` was asked to wait for it, as follow mode does); the next run resumes there.
-    public var waitingForBitcoind: NotYetWritten?
-    /// The newest block the state holds after the run, and its consensus hash.
-    public var tipHash: BlockHash?
-    public var consensusHash: ConsensusDigest?
-}
-
 /// How often `Engine.run` tells its progress at most (and at the last block): a progress line
 /// needs no more, and telling it per block cost a clock read and a closure call per block.
 let engineProgressIntervalNanoseconds: UInt64 = 50_000_000
@@ -147,10 +116,10 @@ public final class Engine<Machine: StateMachine> {
     /// Processes best-chain blocks after the stored tip up to `until` (or the directory's tip).
     public func run(directory: BlocksDirectory, index: ChainIndex, until: Int? = nil,
                     passOptions: BlockPassOptions = BlockPassOptions(),
-                    progress: ((ImportProgress) -> Void)? = nil,
+                    progress: ((ReplayProgress) -> Void)? = nil,
                     afterBlock: ((_ height: Int, _ hash: BlockHash) throws -> Void)? = nil,
-                    shouldStop: (() -> Bool)? = nil, waitForBitcoind: Bool = false) throws -> ImportSummary {
-        var summary = ImportSummary(machine: Machine.identity)
+                    shouldStop: (() -> Bool)? = nil, waitForBitcoind: Bool = false) throws -> ReplaySummary {
+        var summary = ReplaySummary(machine: Machine.identity)
         let started = Date()
         let next = consensus.nextHeight
         let storedTip = try store.tip()
@@ -168,12 +137,12 @@ public final class Engine<Machine: StateMachine> {
         guard index.baseHeight <= next else {
             throw EngineError.blocksStartTooLate(directory: directory.path, baseHeight: index.baseHeight, needed: next)
         }
-        let positions = (next...last).map { index.position(atHeight: $0)! }
+        let entries = (next...last).map { index.entryIndex(atHeight: $0)! }
         let reader: CandidateReader
         do {
             // Without undo files the reader's fallback pass reads blocks first: one bitcoind is
             // still writing is waited for here too.
-            reader = try CandidateReader(directory: directory, index: index, positions: positions,
+            reader = try CandidateReader(directory: directory, index: index, entries: entries,
                                          filter: OperationFilter(magic: machine.magic, opcodes: machine.opcodes),
                                          withWitness: machine.readsWitnessData, passOptions: passOptions)
         } catch let waiting as NotYetWritten where waitForBitcoind {
@@ -189,12 +158,12 @@ public final class Engine<Machine: StateMachine> {
             let now = DispatchTime.now().uptimeNanoseconds
             guard force || now - progressToldNanoseconds >= engineProgressIntervalNanoseconds else { return }
             progressToldNanoseconds = now
-            progress(ImportProgress(height: height, targetHeight: last, blocks: summary.blocks, bytes: summary.bytes,
+            progress(ReplayProgress(height: height, targetHeight: last, blocks: summary.blocks, bytes: summary.bytes,
                                     accepted: summary.accepted, seconds: Date().timeIntervalSince(started)))
         }
         do {
-            try reader.run(consume: { (recordIndex: Int, candidates: [Candidate]) in
-                let record = index.entries[recordIndex]
+            try reader.run(consume: { (entry: EntryIndex, candidates: [Candidate]) in
+                let record = index.entries[entry]
                 let height = record.height!
                 let outcome = try commitBlock(height: height, hash: record.hash, candidates: candidates)
                 summary.blocks += 1

@@ -75,10 +75,10 @@ public enum ProofBuilder {
     /// its branch, from the block files.
     static func bitcoinPart(blockHash: BlockHash, height: Int, vtxindex: Int, txid: Txid,
                             blocks: (directory: BlocksDirectory, index: ChainIndex)) throws -> Proof.Bitcoin {
-        guard let recordIndex = blocks.index.position(of: blockHash) else {
+        guard let entry = blocks.index.entryIndex(of: blockHash) else {
             throw ProofBuilderError("block \(blockHash) at height \(height) is not in \(blocks.directory.path)")
         }
-        let bytes = try blocks.directory.blockBytes(at: blocks.index.entries[recordIndex].location)
+        let bytes = try blocks.directory.blockBytes(at: blocks.index.entries[entry].location)
         return try bytes.withUnsafeBytes { raw throws -> Proof.Bitcoin in
             let view = try BlockView.parse(raw)
             guard view.transactions.indices.contains(vtxindex) else { throw ProofBuilderError("block \(blockHash) has no transaction \(vtxindex)") }

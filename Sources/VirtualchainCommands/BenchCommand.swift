@@ -121,7 +121,7 @@ struct BenchCommand: ParsableCommand {
             let pass = BlockPass(directory: directory, index: index, options: BlockPassOptions(verify: false, threads: threads))
             var done = 0, txs = 0, found = 0
             let started = now()
-            try pass.run(records: index.bestChain, transform: { block -> (Int, Int) in
+            try pass.run(entries: index.bestChain, transform: { block -> (Int, Int) in
                 var operations = 0
                 if filterOnly {
                     for tx in block.view.transactions {

@@ -39,12 +39,12 @@ struct BlocksCommand: ParsableCommand {
         let pass = BlockPass(directory: directory, index: index, options: source.passOptions)
         let out = OutputBuffer()
         do {
-            try pass.run(records: order, transform: { block in
+            try pass.run(entries: order, transform: { block in
                 Row(transactions: block.view.transactions.count,
                     txids: wantIds ? block.view.transactions.map { $0.txid() } : [],
                     wtxids: wantIds ? block.view.transactions.map { $0.wtxid() } : [])
-            }, consume: { recordIndex, row in
-                try out.line(try format(recordIndex: recordIndex, row: row, index: index))
+            }, consume: { entry, row in
+                try out.line(try format(entry: entry, row: row, index: index))
             })
             try out.finish()
         } catch {
@@ -54,10 +54,10 @@ struct BlocksCommand: ParsableCommand {
         }
     }
 
-    func format(recordIndex: Int, row: Row, index: ChainIndex) throws -> String {
-        let record = index.entries[recordIndex]
+    func format(entry: EntryIndex, row: Row, index: ChainIndex) throws -> String {
+        let record = index.entries[entry]
         let height = record.height
-        let stale = index.isStale(recordIndex)
+        let stale = index.isStale(entry)
         let file = BlockFileFormat.blockFileName(record.location.file)
         if json {
             return try JSONOutput.line(BlockJSON(height: height, hash: record.hash.displayHex, prev: record.parent.displayHex,

@@ -11,7 +11,7 @@ import Virtualchain
 
 /// Type-erased importer, so the command line can pick the machine at run time.
 protocol ImportRunning {
-    func follow(_ source: ChainSource, follow: Bool, pollInterval: Double, stop: StopSignal, progress: ((ImportProgress) -> Void)?,
+    func follow(_ source: ChainSource, follow: Bool, pollInterval: Double, stop: StopSignal, progress: ((ReplayProgress) -> Void)?,
                 indexed: (ChainIndex, _ isFirst: Bool) -> Void, reported: (ImportReport, _ isFirst: Bool) throws -> Void) throws
 }
 

@@ -37,16 +37,16 @@ struct OpsCommand: ParsableCommand {
         let filter = OperationFilter(magic: magicBytes)  // every opcode
         let out = OutputBuffer()
         do {
-            try pass.run(records: order, transform: { block in
+            try pass.run(entries: order, transform: { block in
                 var found: [Operation] = []
                 for (vtxindex, tx) in block.view.transactions.enumerated() {
                     guard let op = filter.operation(in: tx) else { continue }
                     found.append(Operation(txid: tx.txid(), vtxindex: vtxindex, opcode: op.opcode, payload: Array(op.payload)))
                 }
                 return found
-            }, consume: { recordIndex, operations in
-                let height = index.entries[recordIndex].height
-                let block = index.entries[recordIndex].hash.displayHex
+            }, consume: { entry, operations in
+                let height = index.entries[entry].height
+                let block = index.entries[entry].hash.displayHex
                 for op in operations {
                     try out.line(try JSONOutput.line(OperationJSON(height: height, block: block, txid: op.txid.displayHex, vtxindex: op.vtxindex,
                                                                    opcode: Hex.encode([op.opcode]), payload: Hex.encode(op.payload))))

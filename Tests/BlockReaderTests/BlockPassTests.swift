@@ -38,7 +38,7 @@ final class Counter: @unchecked Sendable {
         let window = 3
         var delivered: [BlockHash] = []
         let pass = BlockPass(directory: directory, index: index, options: BlockPassOptions(threads: 2, window: window))
-        try pass.run(records: index.bestChain, transform: { block in
+        try pass.run(entries: index.bestChain, transform: { block in
             counter.start()
             return block.hash
         }, consume: { _, hash in
@@ -68,7 +68,7 @@ final class Counter: @unchecked Sendable {
         var seen = 0
         let pass = BlockPass(directory: directory, index: index, options: BlockPassOptions(threads: 2, window: 4))
         #expect(throws: Stop.self) {
-            try pass.run(records: index.bestChain, transform: { $0.hash }, consume: { _, _ in
+            try pass.run(entries: index.bestChain, transform: { $0.hash }, consume: { _, _ in
                 seen += 1
                 if seen == 10 { throw Stop() }
             })
@@ -96,13 +96,13 @@ final class Counter: @unchecked Sendable {
         for threads in [1, 2, 3] {
             let pass = BlockPass(directory: directory, index: index, options: BlockPassOptions(threads: threads, window: 16))
             var delivered: [BlockHash] = []
-            try pass.run(records: index.bestChain, transform: { Tracked(live, $0.hash) }, consume: { _, value in delivered.append(value.hash) })
+            try pass.run(entries: index.bestChain, transform: { Tracked(live, $0.hash) }, consume: { _, value in delivered.append(value.hash) })
             #expect(delivered.count == index.bestChain.count)
             #expect(live.value == 0)
 
             var seen = 0
             #expect(throws: Stop.self) {
-                try pass.run(records: index.bestChain, transform: { Tracked(live, $0.hash) }, consume: { _, _ in
+                try pass.run(entries: index.bestChain, transform: { Tracked(live, $0.hash) }, consume: { _, _ in
                     seen += 1
                     if seen == 37 { throw Stop() }
                 })
@@ -111,7 +111,7 @@ final class Counter: @unchecked Sendable {
 
             var before = 0
             #expect(throws: Bad.self) {
-                try pass.run(records: index.bestChain, transform: { block -> Tracked in
+                try pass.run(entries: index.bestChain, transform: { block -> Tracked in
                     if block.hash == failing { throw Bad() }
                     return Tracked(live, block.hash)
                 }, consume: { _, _ in before += 1 })

@@ -60,8 +60,8 @@ import TestSupport
 
         // Reading the block without candidates: its damaged witness reaches nothing, no error.
         func read(_ height: Int) throws {
-            let positions = [index.position(atHeight: height)!]
-            let reader = try CandidateReader(directory: directory, index: index, positions: positions,
+            let positions = [index.entryIndex(atHeight: height)!]
+            let reader = try CandidateReader(directory: directory, index: index, entries: positions,
                                              filter: OperationFilter(magic: Array("id".utf8)))
             try reader.run { _, _ in }
         }
@@ -75,14 +75,14 @@ import TestSupport
         }
         // A reader for a machine that reads no witness data (names): its candidates carry none,
         // so the damaged witness reaches nothing either, and no commitment is checked.
-        let blind = try CandidateReader(directory: directory, index: index, positions: [index.position(atHeight: loud)!],
+        let blind = try CandidateReader(directory: directory, index: index, entries: [index.entryIndex(atHeight: loud)!],
                                         filter: OperationFilter(magic: Array("id".utf8)), withWitness: false)
         var handed: [[TxIn]] = []
         try blind.run { _, candidates in handed += candidates.map(\.inputs) }
         #expect(!handed.isEmpty && handed.allSatisfy { $0.allSatisfy(\.witness.isEmpty) })
         // With witness data, the undamaged blocks' candidates carry it where it exists.
         let undamaged = try #require((1...(index.tipHeight ?? 0)).first { !corrupted.contains($0) && $0 > 100 })
-        let seeing = try CandidateReader(directory: directory, index: index, positions: Array(index.bestChain.suffix(from: undamaged)).filter {
+        let seeing = try CandidateReader(directory: directory, index: index, entries: Array(index.bestChain.suffix(from: undamaged)).filter {
             !corrupted.contains(index.entries[$0].height ?? -1) }, filter: OperationFilter(magic: Array("id".utf8)))
         var witnessed = 0
         try seeing.run { _, candidates in witnessed += candidates.filter { $0.inputs.contains { !$0.witness.isEmpty } }.count }
@@ -90,7 +90,7 @@ import TestSupport
         // A plain block pass checks every block: the first damaged one stops it.
         let pass = BlockPass(directory: directory, index: index)
         #expect(throws: BlockPassError.self) {
-            try pass.run(records: index.bestChain, transform: { _ in 0 }, consume: { _, _ in })
+            try pass.run(entries: index.bestChain, transform: { _ in 0 }, consume: { _, _ in })
         }
     }
 }

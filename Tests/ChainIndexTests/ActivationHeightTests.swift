@@ -35,7 +35,7 @@ final class PrunedChain {
         let index = try ChainIndex(directory: directory, baseHeight: baseHeight)
         var out: [Int: [UInt8]] = [:]
         try BlockPass(directory: directory, index: index, options: BlockPassOptions(verify: false, threads: 2)).run(
-            records: index.bestChain, transform: { ($0.height!, Array($0.view.bytes)) }, consume: { _, value in out[value.0] = value.1 })
+            entries: index.bestChain, transform: { ($0.height!, Array($0.view.bytes)) }, consume: { _, value in out[value.0] = value.1 })
         return out
     }
 

@@ -56,7 +56,7 @@ final class DamageFixture {
         try f.write(0, Array(try f.bytes(0).prefix(last.offset + 8 + last.size / 2)))
         let pass = BlockPass(directory: directory, index: index, options: BlockPassOptions(verify: true, threads: 2))
         #expect {
-            try pass.run(records: index.bestChain, transform: { _ in 0 }, consume: { _, _ in })
+            try pass.run(entries: index.bestChain, transform: { _ in 0 }, consume: { _, _ in })
         } throws: { error in
             let text = "\(error)"
             return text.contains("blk00000.dat at offset \(last.offset)") && text.contains("the file changed since the header pass")

@@ -16,8 +16,8 @@ struct CorpusTests {
         let result = try read(fixture.open())
         let index = result.index
         #expect(index.tipHeight == 255)
-        #expect(index.entries[index.position(atHeight: 1)!].hash.displayHex == "00000000839a8e6886ab5951d76f411475428afc90947ee320161bbf18eb6048")
-        #expect(index.entries[index.position(atHeight: 255)!].hash.displayHex == "00000000d0a75c861fabf9ff7b92022f60e4afeed9331fe5aa073d8e4706fe3c")
+        #expect(index.entries[index.entryIndex(atHeight: 1)!].hash.displayHex == "00000000839a8e6886ab5951d76f411475428afc90947ee320161bbf18eb6048")
+        #expect(index.entries[index.entryIndex(atHeight: 255)!].hash.displayHex == "00000000d0a75c861fabf9ff7b92022f60e4afeed9331fe5aa073d8e4706fe3c")
         #expect(result.rows.count == 256)
         #expect(index.problems.isEmpty)
     }
@@ -39,7 +39,7 @@ struct CorpusTests {
         #expect(result.index.tipHeight == height)
         #expect(result.index.notes.contains { $0.contains("height \(height) from its BIP34 coinbase") })
         #expect(result.rows.count == 1)
-        #expect(result.index.entries[0].hash.displayHex == hash)
+        #expect(result.index.entries.first!.hash.displayHex == hash)
         #expect(result.rows[0].txids.count == transactions)
         #expect(Merkle.root(result.rows[0].txids).root == result.rows[0].merkle)
     }
@@ -93,7 +93,7 @@ struct CorpusTests {
         let ours = try read(fixture.open(), all: true)
         var byHash: [String: (txids: [String], wtxids: [String])] = [:]
         for row in ours.rows {
-            byHash[ours.index.entries[row.recordIndex].hash.displayHex] = (row.txids.map(\.displayHex), row.wtxids.map(\.displayHex))
+            byHash[ours.index.entries[row.entry].hash.displayHex] = (row.txids.map(\.displayHex), row.wtxids.map(\.displayHex))
         }
         let files = try FileManager.default.contentsOfDirectory(atPath: fixture.path).sorted().map { fixture.url.appendingPathComponent($0).path }
         let oracle = try runPython("bitcoinlib_ids.py", files)

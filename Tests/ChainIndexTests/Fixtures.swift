@@ -38,15 +38,15 @@ final class BlocksFixture {
 
 struct ReadResult {
     var index: ChainIndex
-    var rows: [(recordIndex: Int, txids: [Txid], wtxids: [Wtxid], merkle: Hash256)]
+    var rows: [(entry: EntryIndex, txids: [Txid], wtxids: [Wtxid], merkle: Hash256)]
 }
 
-/// Header pass plus block pass (verification on) over `records` (default: the best chain).
+/// Header pass plus block pass (verification on) over the best chain or, with `all`, every entry.
 func read(_ directory: BlocksDirectory, all: Bool = false, threads: Int = 2, window: Int = 8) throws -> ReadResult {
     let index = try ChainIndex(directory: directory)
-    var rows: [(Int, [Txid], [Wtxid], Hash256)] = []
+    var rows: [(EntryIndex, [Txid], [Wtxid], Hash256)] = []
     let pass = BlockPass(directory: directory, index: index, options: BlockPassOptions(verify: true, threads: threads, window: window))
-    try pass.run(records: all ? Array(index.entries.indices) : index.bestChain, transform: { block in
+    try pass.run(entries: all ? Array(index.entries.indices) : index.bestChain, transform: { block in
         (block.view.txids(), block.view.transactions.map { $0.wtxid() }, block.view.header.merkleRoot)
     }, consume: { i, value in rows.append((i, value.0, value.1, value.2)) })
     return ReadResult(index: index, rows: rows)

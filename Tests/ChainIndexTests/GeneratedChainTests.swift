@@ -35,8 +35,8 @@ import TestSupport
         #expect(index.tipHeight == summary.tipHeight)
         let stale = Set(index.entries.indices.filter { index.isStale($0) }.map { index.entries[$0].hash })
         #expect(stale == Set(summary.staleBlocks))
-        for (i, record) in index.entries.enumerated() where index.entries[i].isOnBestChain {
-            #expect(summary.mainChain[index.entries[i].height!] == record.hash)
+        for record in index.entries where record.isOnBestChain {
+            #expect(summary.mainChain[record.height!] == record.hash)
         }
         // One entry per block by hash and by height; the fork point of each stale block and the
         // tip is the best-chain block from which its branch leaves.
@@ -74,7 +74,7 @@ import TestSupport
         var counts = [Int](repeating: 0, count: magics.count)
         var transactions = 0
         let pass = BlockPass(directory: directory, index: index, options: BlockPassOptions(threads: 2, window: 4))
-        try pass.run(records: index.bestChain, transform: { block in
+        try pass.run(entries: index.bestChain, transform: { block in
             var found = [Int](repeating: 0, count: magics.count)
             for tx in block.view.transactions {
                 guard let data = tx.nullData else { continue }

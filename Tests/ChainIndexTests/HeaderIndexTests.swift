@@ -45,7 +45,7 @@ import TestSupport
             best = index.bestChain.map { index.entries[$0].hash }
             baseHeight = index.baseHeight
             var heights: [BlockHash: Int] = [:]
-            for (i, record) in index.entries.enumerated() { if let h = index.entries[i].height { heights[record.hash] = h } }
+            for record in index.entries { if let h = record.height { heights[record.hash] = h } }
             self.heights = heights
             work = index.bestWork
             records = Set(index.entries.map(\.location))

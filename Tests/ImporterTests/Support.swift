@@ -44,7 +44,7 @@ final class CheckpointChain: @unchecked Sendable {
         let fm = FileManager.default
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
         let index = try ChainIndex(directory: BlocksDirectory(path: blocks.path, network: .regtest))
-        let location = index.entries[index.position(of: hash)!].location
+        let location = index.entries[index.entryIndex(of: hash)!].location
         for name in try fm.contentsOfDirectory(atPath: blocks.path) {
             let source = blocks.appendingPathComponent(name)
             if name.hasPrefix("blk"), let number = Int(name.dropFirst(3).prefix(5)) {

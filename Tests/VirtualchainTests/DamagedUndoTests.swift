@@ -34,7 +34,7 @@ import TestSupport
         let target = try #require(candidates.first)
         let directory = try BlocksDirectory(path: blocks.path, network: .regtest)
         let index = try ChainIndex(directory: directory)
-        let record = index.entries[index.position(of: BlockHash(displayHex: target.1)!)!]
+        let record = index.entries[index.entryIndex(of: BlockHash(displayHex: target.1)!)!]
         let revPath = directory.undoFilePath(record.location.file)
         var rev = [UInt8](try Data(contentsOf: URL(fileURLWithPath: revPath)))
         let original = rev

@@ -35,7 +35,7 @@ final class ScenarioChain: @unchecked Sendable {
     func directory() throws -> BlocksDirectory { try BlocksDirectory(path: blocks.path, network: .regtest) }
 }
 
-func importNames(_ blocks: BlocksDirectory, into state: URL, until: Int? = nil) throws -> ImportSummary {
+func importNames(_ blocks: BlocksDirectory, into state: URL, until: Int? = nil) throws -> ReplaySummary {
     let engine = try Engine(machine: NamesMachine(firstBlock: 1), stateDirectory: state.path, network: .regtest)
     return try engine.run(directory: blocks, index: ChainIndex(directory: blocks), until: until,
                           passOptions: BlockPassOptions(threads: 2, window: 8))
@@ -239,9 +239,9 @@ func export(_ state: URL) throws -> String {
         }
         let directory = try BlocksDirectory(path: core.appendingPathComponent("blocks").path, network: .regtest)
         let index = try ChainIndex(directory: directory)
-        let resolver = try SenderResolver(directory: directory, index: index, positions: Array(index.bestChain.dropFirst()), filter: OperationFilter(magic: Array("id".utf8)), passOptions: BlockPassOptions())
+        let resolver = try SenderResolver(directory: directory, index: index, entries: Array(index.bestChain.dropFirst()), filter: OperationFilter(magic: Array("id".utf8)), passOptions: BlockPassOptions())
         var transactions = 0, inputs = 0
-        try BlockPass(directory: directory, index: index).run(records: Array(index.bestChain.dropFirst()), transform: { block -> (String, [[SpentCoin]]?, [Int64]) in
+        try BlockPass(directory: directory, index: index).run(entries: Array(index.bestChain.dropFirst()), transform: { block -> (String, [[SpentCoin]]?, [Int64]) in
             (block.hash.displayHex, try resolver.allSpentCoins(for: block),
              block.view.transactions.dropFirst().map { $0.outputs().reduce(Int64(0)) { $0 + $1.value } })
         }, consume: { _, result in

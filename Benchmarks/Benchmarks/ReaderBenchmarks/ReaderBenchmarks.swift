@@ -32,7 +32,7 @@ final class Dataset: @unchecked Sendable {
     func pass(threads: Int, body: @escaping @Sendable (ParsedBlock) -> Int) -> Int {
         var total = 0
         let pass = BlockPass(directory: directory, index: index, options: BlockPassOptions(verify: false, threads: threads, window: 8))
-        try! pass.run(records: index.bestChain, transform: body, consume: { _, n in total &+= n })
+        try! pass.run(entries: index.bestChain, transform: body, consume: { _, n in total &+= n })
         return total
     }
 }
