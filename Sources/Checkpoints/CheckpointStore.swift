@@ -29,8 +29,11 @@ public final class CheckpointStore: @unchecked Sendable {
         public init(keep: Int = 3, keepEvery: Int = 10_000) { self.keep = keep; self.keepEvery = keepEvery }
     }
 
+    /// The checkpoints' directory inside a state directory.
+    public static let directoryName = "checkpoints"
+
     public init(stateDirectory: String) {
-        directory = stateDirectory + "/checkpoints"
+        directory = stateDirectory + "/" + Self.directoryName
     }
 
     /// A checkpoint file's name: this prefix, the height (ten digits at least), this suffix.

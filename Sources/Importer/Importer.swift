@@ -58,7 +58,8 @@ public final class Importer<Machine: StateMachine> {
     public let checkpoints: CheckpointStore
     private let lock: StateLock
 
-    var statePath: String { stateDirectory + "/" + StateStore.fileName }
+    var liveState: StateDatabaseFile { StateDatabaseFile(stateDirectory: stateDirectory) }
+    var statePath: String { liveState.path }
     var pendingRestorePath: String { statePath + ".restore" }
     /// Where a checkpoint is restored to be checked against its header, before it becomes the
     /// pending restore.
@@ -130,9 +131,9 @@ public final class Importer<Machine: StateMachine> {
         if kept != nil {
             // Ours since the last run, which left it at a block boundary.
         } else if fm.fileExists(atPath: statePath) {
-            if let problem = try Self.health(of: statePath) {
-                let aside = statePath + ".damaged-\(Int(Date().timeIntervalSince1970))"
-                try moveStateAside(to: aside)
+            if let problem = try liveState.damage() {
+                let aside = StateDatabaseFile(path: statePath + ".damaged-\(Int(Date().timeIntervalSince1970))")
+                try liveState.move(to: aside)
                 notes.append("the state database is damaged (\(problem)); moved to \(aside)")
                 needRestore = true
             }
@@ -219,7 +220,7 @@ public final class Importer<Machine: StateMachine> {
         let stats = try writer.finish()
         if !summary.interrupted, let replaced = replacedState {
             // Its replacement is complete: the state the reorganisation left behind can go.
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: replaced + suffix) }
+            try? replaced.remove()
             notes.append("the replay from scratch completed; removed the replaced state \(replaced)")
             replacedState = nil
         }
@@ -259,29 +260,6 @@ public final class Importer<Machine: StateMachine> {
     }
 
     // MARK: - State file handling
-
-    /// nil when the database opens and passes `quick_check`; what is wrong when its content is
-    /// damaged. A database that cannot be reached at all (a directory in its place, permissions,
-    /// the open-file limit) is not damage: that throws, and nothing is touched.
-    static func health(of path: String) throws -> String? {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw ImporterError.stateIsADirectory(path: path)
-        }
-        guard access(path, R_OK | W_OK) == 0 else {
-            throw ImporterError.stateUnreachable(path: path, reason: "for reading and writing: " + String(cString: strerror(errno)))
-        }
-        let database: SQLiteDatabase
-        do {
-            database = try SQLiteDatabase(path: path)
-        } catch let error as SQLiteError where error.isDamage {
-            return error.message
-        } catch {
-            throw ImporterError.stateUnreachable(path: path, reason: "\(error)")
-        }
-        defer { database.close() }
-        return database.quickCheck()
-    }
 
     static func onBestChain(height: Int, hash: BlockHash, index: ChainIndex) -> Bool {
         index.bestChainContains(hash, atHeight: height)
@@ -331,7 +309,7 @@ public final class Importer<Machine: StateMachine> {
                     throw ImporterError.cannotRebuild(baseHeight: index.baseHeight, firstBlock: machine.firstBlock)
                 }
                 notes.append("no usable checkpoint: replaying from scratch")
-                if replacingLiveState { try setLiveStateAside() } else { try removeLiveState() }
+                if replacingLiveState { try setLiveStateAside() } else { try liveState.remove() }
                 return nil
             }
             // The image must be what the header says it is: machine, network, tip.
@@ -368,12 +346,12 @@ public final class Importer<Machine: StateMachine> {
     }
 
     /// The state a reorganisation replaces with a replay from scratch, kept until that completes.
-    private var replacedState: String?
+    private var replacedState: StateDatabaseFile?
 
     private func setLiveStateAside() throws {
-        guard FileManager.default.fileExists(atPath: statePath) else { return }
-        let aside = statePath + ".replaced-\(Int(Date().timeIntervalSince1970))"
-        try moveStateAside(to: aside)
+        guard liveState.exists else { return }
+        let aside = StateDatabaseFile(path: statePath + ".replaced-\(Int(Date().timeIntervalSince1970))")
+        try liveState.move(to: aside)
         replacedState = aside
     }
 
@@ -382,29 +360,15 @@ public final class Importer<Machine: StateMachine> {
     /// next restore, if one is needed, decodes the checkpoint again.
     private func removeRestoreLeftovers() {
         // SQLite's log and shared-memory files of the image being checked go with it.
-        let leftovers = [restoreCheckPath, AtomicFile.temporaryPath(for: restoreCheckPath)].flatMap { [$0, $0 + "-wal", $0 + "-shm"] }
-        for path in leftovers where FileManager.default.fileExists(atPath: path) {
-            try? FileManager.default.removeItem(atPath: path)
-        }
+        for image in [restoreCheckPath, AtomicFile.temporaryPath(for: restoreCheckPath)] { try? StateDatabaseFile(path: image).remove() }
     }
 
     /// Finishes a restore a crash interrupted: the restored image replaces the live database.
     private func completePendingRestore() throws {
         let fm = FileManager.default
         guard fm.fileExists(atPath: pendingRestorePath) else { return }
-        try removeLiveState()
+        try liveState.remove()
         try fm.moveItem(atPath: pendingRestorePath, toPath: statePath)
     }
 
-    private func removeLiveState() throws {
-        for suffix in ["-wal", "-shm", ""] where FileManager.default.fileExists(atPath: statePath + suffix) {
-            try FileManager.default.removeItem(atPath: statePath + suffix)
-        }
-    }
-
-    private func moveStateAside(to aside: String) throws {
-        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: statePath + suffix) {
-            try FileManager.default.moveItem(atPath: statePath + suffix, toPath: aside + suffix)
-        }
-    }
 }

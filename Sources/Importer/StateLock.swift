@@ -39,12 +39,8 @@ public enum ImporterError: Error, CustomStringConvertible, Sendable {
     /// Our tip left the best chain, but the new best chain has no more work than ours: blocks
     /// missing or damaged, not a reorganisation.
     case notMoreWork(directory: String, tipHash: BlockHash, height: Int, bestHeight: Int)
-    /// A directory stands where the state database should be.
-    case stateIsADirectory(path: String)
     /// A directory stands where the header index is written (`header-index.bin`).
     case headerIndexIsADirectory(path: String)
-    /// The state database cannot be opened (permissions, the open-file limit); not damage.
-    case stateUnreachable(path: String, reason: String)
     /// No usable checkpoint, and the directory starts after the machine's first block.
     case cannotRebuild(baseHeight: Int, firstBlock: Int)
     /// A rebuild was interrupted: the previous state is unchanged.
@@ -62,12 +58,8 @@ public enum ImporterError: Error, CustomStringConvertible, Sendable {
             "our tip \(tipHash) at height \(height) is not on the best chain of \(directory), and no block of ours is: the blocks directory lost our chain (not a reorganisation; or its xor.dat is not the key its blk files were written with, so none of our blocks decodes); the state is kept unchanged"
         case let .notMoreWork(directory, tipHash, height, bestHeight):
             "our tip \(tipHash) at height \(height) is not on the best chain of \(directory), which ends at height \(bestHeight) without more work than ours: blocks missing or damaged there, not a reorganisation; the state is kept unchanged"
-        case let .stateIsADirectory(path):
-            "\(path) is a directory, not a state database; nothing was changed"
         case let .headerIndexIsADirectory(path):
             "\(path) is a directory, where the header index is kept; remove it (the index is rebuilt from the blk files); nothing was changed"
-        case let .stateUnreachable(path, reason):
-            "\(path) cannot be opened (\(reason)); nothing was changed"
         case let .cannotRebuild(baseHeight, firstBlock):
             "no usable checkpoint, and \(baseHeight > 0 ? "the blocks directory starts at height \(baseHeight)" : "the blocks directory"), after the machine's first block \(firstBlock): the state cannot be rebuilt from these blocks, so it is kept as it is"
         case let .rebuildInterrupted(target, partial):

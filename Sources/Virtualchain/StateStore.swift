@@ -63,7 +63,7 @@ public final class StateStore {
         self.directory = directory
         if readOnly {
             let path = directory + "/" + Self.fileName
-            let sideFiles = [path + "-wal", path + "-shm"]
+            let sideFiles = StateDatabaseFile(path: path).sideFilePaths
             let absent = sideFiles.filter { !FileManager.default.fileExists(atPath: $0) }
             database = try SQLiteDatabase(path: path, readOnly: true)
             createdSideFiles = absent

@@ -265,16 +265,16 @@ struct ImportCommand: ParsableCommand {
 
     /// Removes a state directory this run created if no block reached it.
     static func removeIfEmpty(_ directory: String) {
-        let statePath = directory + "/" + StateStore.fileName
-        if FileManager.default.fileExists(atPath: statePath) {
+        if StateDatabaseFile(stateDirectory: directory).exists {
             guard let store = try? StateStore.openForReading(directory: directory) else { return }
             let tip = try? store.tip()
             store.close()
             guard tip == nil else { return }
         }
-        let ours: Set<String> = ["lock", StateStore.fileName, StateStore.fileName + "-wal", StateStore.fileName + "-shm", "header-index.bin", "checkpoints"]
+        let ours = Set([StateStore.lockFileName, HeaderIndexStore.fileName, CheckpointStore.directoryName] + StateDatabaseFile.namesInStateDirectory)
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory), Set(names).isSubset(of: ours) else { return }
-        if names.contains("checkpoints"), (try? FileManager.default.contentsOfDirectory(atPath: directory + "/checkpoints"))?.isEmpty == false { return }
+        if names.contains(CheckpointStore.directoryName),
+           (try? FileManager.default.contentsOfDirectory(atPath: directory + "/" + CheckpointStore.directoryName))?.isEmpty == false { return }
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
@@ -465,11 +465,12 @@ struct VerifyCommand: ParsableCommand {
         guard let lastHeight else { return }
         let (directory, index) = try source.loadIndex(for: Self.self)
         let scratchDirectory = scratch ?? FileManager.default.temporaryDirectory.appendingPathComponent("virtualchain-verify-\(UUID().uuidString)").path
-        guard !FileManager.default.fileExists(atPath: scratchDirectory + "/" + StateStore.fileName) else {
+        let scratchState = StateDatabaseFile(stateDirectory: scratchDirectory)
+        guard !scratchState.exists else {
             throw refuse("--scratch \(scratchDirectory) already holds a state; give an empty directory")
         }
         defer {
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: scratchDirectory + "/" + StateStore.fileName + suffix) }
+            try? scratchState.remove()
             if scratch == nil { try? FileManager.default.removeItem(atPath: scratchDirectory) }
         }
         do {
