@@ -26,10 +26,9 @@ public struct BlockPassOptions: Sendable {
     /// (with large blocks `maxBytesAhead` binds first).
     public var window = BlockPassOptions.defaultWindow
     /// Small blocks go through in batches of 64: a window of 16 batches lets a worker that
-    /// finished early claim more while the batch at the head is still being parsed (with 4, on
-    /// 2 cores, parse_all_cores on 100,000 small blocks ran 0.200-0.212 s against 0.200-0.201 s,
-    /// and the filter pass scaled 1.44-1.65 x against 1.65-1.73 x); the results it holds are a
-    /// few megabytes of small blocks'.
+    /// finished early claim more while the batch at the head is still being parsed (a window of
+    /// a few batches leaves workers idle behind it); the results it holds are a few megabytes of
+    /// small blocks'.
     public static let defaultWindow = 1024
 
     /// A worker claims neighbouring blocks together up to about this many bytes (at least one

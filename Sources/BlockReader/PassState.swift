@@ -5,9 +5,8 @@ import Foundation
 /// the window) until the consumer takes them in order.
 final class PassState: @unchecked Sendable {
     /// One lock, and a condition for each side: a delivered batch wakes the consumer only if it
-    /// waits for that batch's first position, and workers only when room is made. (One
-    /// condition broadcast per batch woke everyone: a context switch per batch on the core a
-    /// worker was using, about 7 % of a small-block pass on 2 cores.)
+    /// waits for that batch's first position, and workers only when room is made (one condition
+    /// for both would wake everyone per batch: a context switch on a worker's core each time).
     private let monitor = PassMonitor()
     /// The position the consumer waits for, if it waits.
     private var consumerAwaits: Int?

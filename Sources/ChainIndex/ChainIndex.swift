@@ -226,9 +226,9 @@ public struct ChainIndex: Sendable {
         }
         if let cached, !cached.isEmpty { changed = true }  // files vanished (pruned)
         cached = nil
-        // The records become the entries file by file, each file's let go once converted (not
-        // gathered into one array first: at a mainnet's length that was a copy of ninety
-        // megabytes, held beside the entries).
+        // The records become the entries file by file, each file's let go once converted
+        // (gathered into one array first, they would be a copy of ninety megabytes at mainnet's
+        // length, held beside the entries).
         nodes.reserveCapacity(total + Self.appendHeadroom)
         for i in recordsByFile.indices {
             nodes.append(contentsOf: recordsByFile[i].lazy.map(BlockEntry.init))
