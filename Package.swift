@@ -84,6 +84,13 @@ let package = Package(
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoints", "BitcoinWire", "BlockFiles", "ConsensusHashing", "TestSupport"]),
         .testTarget(name: "ImporterTests", dependencies: ["Importer", "Checkpoints", "ConsensusHashing", "Virtualchain", "Names", "TestChain", "TestSupport", "virtualchain", "ImportFaultHarness", "BlockFiles", "ChainIndex", "BitcoinWire"]),
         .testTarget(name: "TestChainTests", dependencies: ["TestChain", "BlockFiles", "BitcoinWire", "TestSupport"]),
+        .testTarget(name: "ConsensusHashingTests", dependencies: ["ConsensusHashing", "BitcoinWire"]),
+        .testTarget(name: "ProofsTests", dependencies: ["Proofs", "ConsensusHashing", "BitcoinWire"]),
+        .testTarget(name: "ReferenceTests", dependencies: ["Reference", "Virtualchain", "BitcoinWire", "TestSupport"]),
+        .testTarget(name: "VirtualchainCommandsTests", dependencies: [
+            "VirtualchainCommands", "Reference", "ChainIndex", "BlockFiles", "ConsensusHashing", "BitcoinWire",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "CommandLineTests", dependencies: ["TestChain", "Virtualchain", "BlockFiles", "BitcoinWire", "TestSupport", "virtualchain"]),
     ]
 )

@@ -51,7 +51,9 @@ struct HashPositionTable: Sendable {
     }
 
     /// Makes room for `count` entries, rebuilding the table at twice the size when it would be
-    /// more than half full (the growth of a follow: amortised constant per block).
+    /// more than half full (the growth of a follow: amortised constant per block). `entries` are
+    /// those inserted so far (a rebuild inserts every first record among them again): reserve
+    /// before appending the next one.
     mutating func reserve(_ count: Int, entries: [BlockEntry]) {
         guard count * Self.slotsPerEntry > slots.count else { return }
         var grown = HashPositionTable(capacity: count * Self.slotsPerEntry)
