@@ -37,7 +37,7 @@ public final class SQLiteDatabase {
         let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
         let status = sqlite3_open_v2(path, &handle, flags | SQLITE_OPEN_NOMUTEX, nil)
         if status != SQLITE_OK {
-            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            let message = (handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open") + Self.systemError(of: handle, status: status)
             sqlite3_close(handle)
             handle = nil
             throw SQLiteError(path: path, code: status, message: message)
@@ -73,7 +73,16 @@ public final class SQLiteDatabase {
     }
 
     func error(_ status: Int32) -> SQLiteError {
-        SQLiteError(path: path, code: status, message: handle.map { String(cString: sqlite3_errmsg($0)) } ?? "closed")
+        SQLiteError(path: path, code: status, message: (handle.map { String(cString: sqlite3_errmsg($0)) } ?? "closed") + Self.systemError(of: handle, status: status))
+    }
+
+    /// What the operating system said, where SQLite's own words hide it: its "disk I/O error" is a
+    /// full disk as often as a failing one (SQLite cannot grow its shared-memory file then), and
+    /// a user must know which.
+    static func systemError(of handle: OpaquePointer?, status: Int32) -> String {
+        guard let handle, [SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_FULL].contains(status & 0xff) else { return "" }
+        let code = sqlite3_system_errno(handle)
+        return code == 0 ? "" : " (\(String(cString: strerror(code))))"
     }
 
     /// Runs one or more statements without results.
@@ -83,7 +92,7 @@ public final class SQLiteDatabase {
         if status != SQLITE_OK {
             let text = message.map { String(cString: $0) } ?? "error"
             sqlite3_free(message)
-            throw SQLiteError(path: path, code: status, message: "\(text) in: \(sql.prefix(200))")
+            throw SQLiteError(path: path, code: status, message: "\(text)\(Self.systemError(of: handle, status: status)) in: \(sql.prefix(200))")
         }
     }
 
@@ -162,7 +171,7 @@ public final class SQLiteDatabase {
     public func prepare(_ sql: String) throws -> Statement {
         var raw: OpaquePointer?
         let status = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
-        guard status == SQLITE_OK, let raw else { throw SQLiteError(path: path, code: status, message: "\(String(cString: sqlite3_errmsg(handle))) in: \(sql)") }
+        guard status == SQLITE_OK, let raw else { throw SQLiteError(path: path, code: status, message: "\(String(cString: sqlite3_errmsg(handle)))\(Self.systemError(of: handle, status: status)) in: \(sql)") }
         return Statement(database: self, handle: raw)
     }
 

@@ -25,6 +25,26 @@ import TestSupport
         try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
     }
 
+    /// A second run on a disk that cannot take SQLite's files (SQLite makes its shared-memory file
+    /// when it opens a state; a full disk refuses it): the error says what the system said, not
+    /// only SQLite's "disk I/O error", and nothing is changed. A file-size limit below that file's
+    /// 32 KiB stands for the full disk (`ulimit -f`, with SIGXFSZ ignored so writes fail instead).
+    @Test func aDiskThatCannotTakeSQLitesFilesIsNamedByTheSystemsWords() throws {
+        let root = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let state = root.appendingPathComponent("state")
+        #expect(try cli(importArguments(chain.blocks, state, ["--until", "50"])).status == 0)
+        let before = try tableRows(state, "SELECT max(height) FROM vc_blocks")
+        let command = ([TestPaths.executable.path] + importArguments(chain.blocks, state)).map { "'\($0)'" }.joined(separator: " ")
+        let limited = try runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "trap '' XFSZ; ulimit -f 8; exec \(command)"])
+        #expect(limited.status == 1)
+        #expect(limited.stderr.contains("disk I/O error (File too large)"), "\(limited.stderr)")
+        #expect(limited.stderr.contains("nothing was changed"), "\(limited.stderr)")
+        #expect(try tableRows(state, "SELECT max(height) FROM vc_blocks") == before)
+        #expect(try cli(importArguments(chain.blocks, state)).status == 0)
+        #expect(try exportOf(state) == chain.referenceExport)
+    }
+
     /// A directory where the state database should be: an error, nothing moved aside or replaced.
     @Test func aStateThatCannotBeOpenedIsNotCalledDamaged() throws {
         let root = try TestPaths.temporaryDirectory()
