@@ -86,6 +86,16 @@ public struct ByteCursor {
     /// CompactSize exactly as Core's `ReadCompactSize(range_check=true)`: the shortest encoding only,
     /// and never above `Limits.maxCompactSize`.
     @inlinable public mutating func readCompactSize() throws(WireError) -> UInt64 {
+        // Most are one byte (counts, script lengths): no error path to set up for them.
+        if position < base.count, base[position] < 253 {
+            defer { position += 1 }
+            return UInt64(base[position])
+        }
+        return try readLongCompactSize()
+    }
+
+    /// `readCompactSize` past its one-byte case.
+    @inlinable mutating func readLongCompactSize() throws(WireError) -> UInt64 {
         let start = position
         let first = try readUInt8()
         let value: UInt64
@@ -130,6 +140,33 @@ public struct ByteCursor {
 
     /// Core's VARINT (see `ByteWriter.writeVarInt`), with its overflow check.
     @inlinable public mutating func readVarInt() throws(WireError) -> UInt64 {
+        // Where ten bytes remain (the longest VARINT), no byte needs its own bounds check: the
+        // undo records' walk reads several per spent coin.
+        if base.count - position >= Self.maxVarIntBytes {
+            var n: UInt64 = 0
+            var next = position
+            for _ in 0..<Self.maxVarIntBytes {
+                let byte = base[next]
+                next += 1
+                if n > (UInt64.max >> 7) { break }  // overflow: the careful path says where
+                n = (n << 7) | UInt64(byte & 0x7f)
+                if byte & 0x80 == 0 {
+                    position = next
+                    return n
+                }
+                if n == UInt64.max { break }
+                n += 1
+            }
+        }
+        return try readVarIntCarefully()
+    }
+
+    /// Bytes of the longest VARINT (a 64-bit value, 7 bits a byte).
+    @usableFromInline static let maxVarIntBytes = 10
+
+    /// `readVarInt` byte by byte, each read checked: near the end of the buffer, and for the
+    /// error of one that overflows.
+    @inlinable mutating func readVarIntCarefully() throws(WireError) -> UInt64 {
         let start = position
         var n: UInt64 = 0
         while true {

@@ -76,6 +76,27 @@ import CCrypto
         #expect(decoded == value)
     }
 
+    /// With ten bytes or more after it a VARINT is read without a check per byte; without, byte
+    /// by byte: both give the value and stop right after it, for every length up to 2^64 - 1.
+    @Test func eachLengthReadsTheSameWithAndWithoutBytesAfterIt() throws {
+        var random = SystemRandomNumberGenerator()
+        var values: [UInt64] = [0, 127, 128, 16511, 16512, UInt64.max, UInt64.max - 1, 1 << 63]
+        for bits in 1...64 { values.append(random.next() >> (64 - bits)) }
+        for value in values {
+            var writer = ByteWriter()
+            writer.writeVarInt(value)
+            let encoded = writer.bytes
+            for padding in [0, 3, 16] {
+                let bytes = encoded + [UInt8](repeating: 0x80, count: padding)
+                let (decoded, position) = try bytes.withUnsafeBytes { buffer throws(WireError) in
+                    var cursor = ByteCursor(buffer)
+                    return (try cursor.readVarInt(), cursor.position)
+                }
+                #expect(decoded == value && position == encoded.count, "\(value) with \(padding) bytes after it")
+            }
+        }
+    }
+
     @Test func overflowIsAnError() {
         let bytes = [UInt8](repeating: 0xff, count: 12) + [0x00]
         #expect(throws: WireError(.varIntOverflow, at: 0)) {
