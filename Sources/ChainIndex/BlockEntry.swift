@@ -68,7 +68,9 @@ public struct EntryIndex: Hashable, Comparable, Strideable, Sendable, CustomStri
 
 /// A ``ChainIndex``'s entries, in file order, addressed by ``EntryIndex`` (a view: no copy).
 public struct Entries: RandomAccessCollection, Sendable {
-    @usableFromInline let nodes: [BlockEntry]
+    /// The storage, addressed by `EntryIndex.rawValue` inside the module (the tree's flat arrays
+    /// and the hash table index it so).
+    @usableFromInline internal(set) var nodes: [BlockEntry]
 
     @inlinable init(nodes: [BlockEntry]) { self.nodes = nodes }
 

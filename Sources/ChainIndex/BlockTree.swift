@@ -17,22 +17,22 @@ extension ChainIndex {
     /// Builds the tree from the entries (all unconnected, as made from their records): marks
     /// duplicates, chooses the root, then places every block under it, parents first.
     mutating func buildTree(directory: BlocksDirectory) throws(ChainIndexError) {
-        positionByHash = HashPositionTable(capacity: nodes.count)
-        for i in nodes.indices {
-            if let original = positionByHash.insert(nodes[i].hash, position: i, in: nodes) { markDuplicate(i, of: original) }
+        positionByHash = HashPositionTable(capacity: entries.nodes.count)
+        for i in entries.nodes.indices {
+            if let original = positionByHash.insert(entries.nodes[i].hash, position: i, in: entries.nodes) { markDuplicate(i, of: original) }
         }
         func isFirstRecord(_ i: Int) -> Bool {
-            if case .duplicate = nodes[i].status { return false }
+            if case .duplicate = entries.nodes[i].status { return false }
             return true
         }
         // The tree as flat arrays (one hash lookup per block, no per-block allocation): each
         // block's parent record, and its children in record order (compressed: the children of
         // `p` are childList[childStart[p]..<childStart[p + 1]]).
-        let n = nodes.count
+        let n = entries.nodes.count
         var parent = [Int](repeating: -1, count: n)
         var childStart = [Int](repeating: 0, count: n + 1)
         for i in 0..<n where isFirstRecord(i) {
-            if let p = positionByHash.find(nodes[i].parent, in: nodes) {
+            if let p = positionByHash.find(entries.nodes[i].parent, in: entries.nodes) {
                 parent[i] = p
                 childStart[p + 1] += 1
             }
@@ -50,25 +50,25 @@ extension ChainIndex {
         // The root: the network's genesis, or for a pruned directory the block without a parent
         // whose branches hold the best tip.
         let root: Int
-        if let g = positionByHash.find(genesis, in: nodes) {
+        if let g = positionByHash.find(genesis, in: entries.nodes) {
             root = g
         } else {
             let roots = (0..<n).filter { isFirstRecord($0) && parent[$0] < 0 }
             guard let best = bestRoot(of: roots, children: children) else { return }
             root = best
         }
-        if nodes[root].hash == genesis {
+        if entries.nodes[root].hash == genesis {
             if let givenBaseHeight, givenBaseHeight != 0 {
-                let location = nodes[root].location
+                let location = entries.nodes[root].location
                 throw .genesisPresent(path: directory.blockFilePath(location.file), offset: location.offset, given: givenBaseHeight)
             }
             baseHeight = 0
         } else {
-            baseHeight = try Self.firstBlockHeight(of: nodes[root], directory: directory, given: givenBaseHeight)
+            baseHeight = try Self.firstBlockHeight(of: entries.nodes[root], directory: directory, given: givenBaseHeight)
             let source = givenBaseHeight == nil ? "from its BIP34 coinbase" : "as given"
-            rootNote = "the genesis block is not in \(directory.path) (pruned?): chain starts at block \(nodes[root].hash), height \(baseHeight) \(source)"
+            rootNote = "the genesis block is not in \(directory.path) (pruned?): chain starts at block \(entries.nodes[root].hash), height \(baseHeight) \(source)"
             // Its parent arriving would make another block the root.
-            waitingForParent[nodes[root].parent, default: []].append(root)
+            waitingForParent[entries.nodes[root].parent, default: []].append(root)
         }
         // Every block under the root, breadth-first (parents first, no recursion), placed as an
         // update places one; other roots' blocks stay unconnected.
@@ -83,7 +83,7 @@ extension ChainIndex {
                 queue.append(child)
             }
         }
-        for i in nodes.indices { takeFirstRecordsPlace(i) }
+        for i in entries.nodes.indices { takeFirstRecordsPlace(i) }
     }
 
     /// Of several blocks without a parent (a pruned directory, or blocks of another chain), the
@@ -93,7 +93,7 @@ extension ChainIndex {
         var costs = WorkOfBits()
         var cumulative: [Int: UInt256] = [:]
         for root in roots {
-            cumulative[root] = costs.work(nodes[root].bits)
+            cumulative[root] = costs.work(entries.nodes[root].bits)
             var queue = [root]
             var head = 0
             while head < queue.count {
@@ -102,7 +102,7 @@ extension ChainIndex {
                 let work = cumulative[i]!
                 if best.map({ Self.isBetter(work: work, record: i, than: $0.work, record: $0.tip) }) ?? true { best = (root, i, work) }
                 for child in children(i) {
-                    cumulative[child] = work &+ costs.work(nodes[child].bits)
+                    cumulative[child] = work &+ costs.work(entries.nodes[child].bits)
                     queue.append(child)
                 }
             }
@@ -112,9 +112,9 @@ extension ChainIndex {
 
     /// Makes `root` the tree's root at `baseHeight` and the best chain's first block.
     private mutating func placeRoot(_ root: Int, reserving capacity: Int) {
-        nodes[root].height = baseHeight
-        nodes[root].cumulativeWork = workOfBits.work(nodes[root].bits)
-        nodes[root].status = .best
+        entries.nodes[root].height = baseHeight
+        entries.nodes[root].cumulativeWork = workOfBits.work(entries.nodes[root].bits)
+        entries.nodes[root].status = .best
         bestChain = []
         bestChain.reserveCapacity(capacity + Self.appendHeadroom)
         bestChain.append(EntryIndex(root))
@@ -123,13 +123,13 @@ extension ChainIndex {
     /// Places block `i` under its connected `parent`: its height and cumulative work, and the
     /// best chain's tip if it now beats the tip. The one rule for where a block stands.
     mutating func place(_ i: Int, under parent: Int) {
-        nodes[i].height = nodes[parent].height! + 1
-        nodes[i].cumulativeWork = nodes[parent].cumulativeWork &+ workOfBits.work(nodes[i].bits)
-        nodes[i].status = .stale
+        entries.nodes[i].height = entries.nodes[parent].height! + 1
+        entries.nodes[i].cumulativeWork = entries.nodes[parent].cumulativeWork &+ workOfBits.work(entries.nodes[i].bits)
+        entries.nodes[i].status = .stale
         let tip = bestChain.last!.rawValue
-        guard Self.isBetter(work: nodes[i].cumulativeWork, record: i, than: nodes[tip].cumulativeWork, record: tip) else { return }
+        guard Self.isBetter(work: entries.nodes[i].cumulativeWork, record: i, than: entries.nodes[tip].cumulativeWork, record: tip) else { return }
         if parent == tip {
-            nodes[i].status = .best
+            entries.nodes[i].status = .best
             bestChain.append(EntryIndex(i))
         } else {
             makeTip(i)
@@ -141,40 +141,40 @@ extension ChainIndex {
     private mutating func makeTip(_ tip: Int) {
         var branch: [Int] = []
         var cursor = tip
-        while nodes[cursor].status != .best {
+        while entries.nodes[cursor].status != .best {
             branch.append(cursor)
-            cursor = positionByHash.find(nodes[cursor].parent, in: nodes)!
+            cursor = positionByHash.find(entries.nodes[cursor].parent, in: entries.nodes)!
         }
-        let keep = nodes[cursor].height! - baseHeight + 1
-        for entry in bestChain[keep...] { nodes[entry.rawValue].status = .stale }
+        let keep = entries.nodes[cursor].height! - baseHeight + 1
+        for entry in bestChain[keep...] { entries.nodes[entry.rawValue].status = .stale }
         bestChain.removeSubrange(keep...)
         for i in branch.reversed() {
-            nodes[i].status = .best
+            entries.nodes[i].status = .best
             bestChain.append(EntryIndex(i))
         }
     }
 
     /// Marks record `i` as a later record of the block whose first record is `original`.
     private mutating func markDuplicate(_ i: Int, of original: Int) {
-        nodes[i].status = .duplicate(of: EntryIndex(original))
+        entries.nodes[i].status = .duplicate(of: EntryIndex(original))
         duplicateCount += 1
     }
 
     /// A duplicate carries its first record's height and work (which carries the block's status).
     private mutating func takeFirstRecordsPlace(_ i: Int) {
-        guard case let .duplicate(of: first) = nodes[i].status else { return }
-        nodes[i].height = nodes[first.rawValue].height
-        nodes[i].cumulativeWork = nodes[first.rawValue].cumulativeWork
+        guard case let .duplicate(of: first) = entries.nodes[i].status else { return }
+        entries.nodes[i].height = entries.nodes[first.rawValue].height
+        entries.nodes[i].cumulativeWork = entries.nodes[first.rawValue].cumulativeWork
     }
 
     /// Registers the unconnected blocks (by their parent's hash) and those of them with
     /// duplicates, for `update`.
     private mutating func noteUnconnected() {
-        for i in nodes.indices {
-            switch nodes[i].status {
+        for i in entries.nodes.indices {
+            switch entries.nodes[i].status {
             case .unconnected:
-                waitingForParent[nodes[i].parent, default: []].append(i)
-            case let .duplicate(of: first) where nodes[first.rawValue].status == .unconnected:
+                waitingForParent[entries.nodes[i].parent, default: []].append(i)
+            case let .duplicate(of: first) where entries.nodes[first.rawValue].status == .unconnected:
                 unconnectedWithDuplicates.insert(first.rawValue)
             default:
                 break
@@ -184,10 +184,10 @@ extension ChainIndex {
 
     /// Builds the tree again from the entries in memory.
     mutating func rebuildTree(directory: BlocksDirectory) throws(ChainIndexError) {
-        for i in nodes.indices {
-            nodes[i].height = nil
-            nodes[i].cumulativeWork = .zero
-            nodes[i].status = .unconnected
+        for i in entries.nodes.indices {
+            entries.nodes[i].height = nil
+            entries.nodes[i].cumulativeWork = .zero
+            entries.nodes[i].status = .unconnected
         }
         bestChain = []
         baseHeight = 0
@@ -201,21 +201,21 @@ extension ChainIndex {
     /// Adds `record` after every entry and, if `treeCurrent`, places it in the tree as a full
     /// build would; false when it cannot be placed in place (the tree must then be built again).
     mutating func appendEntry(_ record: HeaderRecord, treeCurrent: Bool) -> Bool {
-        let position = nodes.count
-        positionByHash.reserve(position + 1, entries: nodes)
-        nodes.append(BlockEntry(record))
-        if let original = positionByHash.insert(record.hash, position: position, in: nodes) {
+        let position = entries.nodes.count
+        positionByHash.reserve(position + 1, entries: entries.nodes)
+        entries.nodes.append(BlockEntry(record))
+        if let original = positionByHash.insert(record.hash, position: position, in: entries.nodes) {
             markDuplicate(position, of: original)
             guard treeCurrent else { return false }
             takeFirstRecordsPlace(position)
-            if nodes[original].status == .unconnected { unconnectedWithDuplicates.insert(original) }
+            if entries.nodes[original].status == .unconnected { unconnectedWithDuplicates.insert(original) }
             return true
         }
         guard treeCurrent, !bestChain.isEmpty else { return false }
-        let pruned = baseHeight != 0 || nodes[bestChain[0].rawValue].hash != genesis
+        let pruned = baseHeight != 0 || entries.nodes[bestChain[0].rawValue].hash != genesis
         // In a pruned directory a block's parent arriving, or the genesis block, changes the root.
         if pruned && (record.hash == genesis || waitingForParent[record.hash] != nil) { return false }
-        guard let parent = positionByHash.find(record.previous, in: nodes), nodes[parent].height != nil else {
+        guard let parent = positionByHash.find(record.previous, in: entries.nodes), entries.nodes[parent].height != nil else {
             // Not connected (yet): a new root of a pruned directory changes the choice of root;
             // with the genesis block present, it waits for its parent.
             if pruned { return false }
@@ -227,7 +227,7 @@ extension ChainIndex {
         while let (i, p) = pending.popLast() {
             if unconnectedWithDuplicates.contains(i) { return false }
             place(i, under: p)
-            for child in waitingForParent.removeValue(forKey: nodes[i].hash) ?? [] { pending.append((child, i)) }
+            for child in waitingForParent.removeValue(forKey: entries.nodes[i].hash) ?? [] { pending.append((child, i)) }
         }
         return true
     }

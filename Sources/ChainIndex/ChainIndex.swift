@@ -15,10 +15,8 @@ import Foundation
 /// is that of the new records, not of the chain.
 public struct ChainIndex: Sendable {
     /// Every well-formed record in file order (duplicates included), addressed by ``EntryIndex``.
-    public var entries: Entries { Entries(nodes: nodes) }
-    /// The entries' storage, addressed by `EntryIndex.rawValue` (what the tree's flat arrays and
-    /// the hash table index).
-    var nodes: [BlockEntry] = []
+    /// Stored (not made per access): readers on several threads index it per block.
+    public internal(set) var entries = Entries(nodes: [])
     /// The best chain's entries, lowest height first.
     public internal(set) var bestChain: [EntryIndex] = []
     /// Height of `bestChain[0]` (0 when the genesis block is present).
@@ -105,7 +103,7 @@ public struct ChainIndex: Sendable {
     }
 
     /// The best chain's tip.
-    public var tip: BlockEntry? { bestChain.last.map { nodes[$0.rawValue] } }
+    public var tip: BlockEntry? { bestChain.last.map { entries.nodes[$0.rawValue] } }
 
     /// The entry of the best-chain block at `height`.
     public func entryIndex(atHeight height: Int) -> EntryIndex? {
@@ -114,21 +112,21 @@ public struct ChainIndex: Sendable {
     }
 
     /// The best-chain block at `height`.
-    public func entry(atHeight height: Int) -> BlockEntry? { entryIndex(atHeight: height).map { nodes[$0.rawValue] } }
+    public func entry(atHeight height: Int) -> BlockEntry? { entryIndex(atHeight: height).map { entries.nodes[$0.rawValue] } }
 
     /// The entry of the first record of block `hash`, if the directory holds it.
-    public func entryIndex(of hash: BlockHash) -> EntryIndex? { positionByHash.find(hash, in: nodes).map(EntryIndex.init) }
+    public func entryIndex(of hash: BlockHash) -> EntryIndex? { positionByHash.find(hash, in: entries.nodes).map(EntryIndex.init) }
 
     /// The first record of block `hash`, if the directory holds it.
-    public func entry(for hash: BlockHash) -> BlockEntry? { positionByHash.find(hash, in: nodes).map { nodes[$0] } }
+    public func entry(for hash: BlockHash) -> BlockEntry? { positionByHash.find(hash, in: entries.nodes).map { entries.nodes[$0] } }
 
     /// Whether `entry` is off the best chain: stale, unconnected, or a duplicate of such a block
     /// (a duplicate of a best-chain block is not stale).
     public func isStale(_ entry: EntryIndex) -> Bool {
-        switch nodes[entry.rawValue].status {
+        switch entries.nodes[entry.rawValue].status {
         case .best: false
         case .stale, .unconnected: true
-        case let .duplicate(of: first): nodes[first.rawValue].status != .best
+        case let .duplicate(of: first): entries.nodes[first.rawValue].status != .best
         }
     }
 
@@ -141,13 +139,13 @@ public struct ChainIndex: Sendable {
     /// at the lower one; blocks that meet it at the same block fork at the newest block their
     /// branches share, or there.
     public func forkPoint(between a: BlockHash, and b: BlockHash) -> BlockEntry? {
-        guard let x = positionByHash.find(a, in: nodes), let y = positionByHash.find(b, in: nodes), nodes[x].height != nil, nodes[y].height != nil,
+        guard let x = positionByHash.find(a, in: entries.nodes), let y = positionByHash.find(b, in: entries.nodes), entries.nodes[x].height != nil, entries.nodes[y].height != nil,
               let downX = branchToBestChain(from: x), let downY = branchToBestChain(from: y) else { return nil }
         guard downX.meets == downY.meets else {
-            return nodes[nodes[downX.meets].height! < nodes[downY.meets].height! ? downX.meets : downY.meets]
+            return entries.nodes[entries.nodes[downX.meets].height! < entries.nodes[downY.meets].height! ? downX.meets : downY.meets]
         }
         let branchY = Set(downY.branch)
-        return nodes[downX.branch.first(where: branchY.contains) ?? downX.meets]
+        return entries.nodes[downX.branch.first(where: branchY.contains) ?? downX.meets]
     }
 
     /// The blocks from connected block `i` down to the best chain, `i` first (empty when `i` is
@@ -156,9 +154,9 @@ public struct ChainIndex: Sendable {
     private func branchToBestChain(from i: Int) -> (branch: [Int], meets: Int)? {
         var branch: [Int] = []
         var cursor = i
-        while nodes[cursor].status != .best {
+        while entries.nodes[cursor].status != .best {
             branch.append(cursor)
-            guard let parent = positionByHash.find(nodes[cursor].parent, in: nodes), nodes[parent].height != nil else { return nil }
+            guard let parent = positionByHash.find(entries.nodes[cursor].parent, in: entries.nodes), entries.nodes[parent].height != nil else { return nil }
             cursor = parent
         }
         return (branch, cursor)
@@ -229,9 +227,9 @@ public struct ChainIndex: Sendable {
         // The records become the entries file by file, each file's let go once converted
         // (gathered into one array first, they would be a copy of ninety megabytes at mainnet's
         // length, held beside the entries).
-        nodes.reserveCapacity(total + Self.appendHeadroom)
+        entries.nodes.reserveCapacity(total + Self.appendHeadroom)
         for i in recordsByFile.indices {
-            nodes.append(contentsOf: recordsByFile[i].lazy.map(BlockEntry.init))
+            entries.nodes.append(contentsOf: recordsByFile[i].lazy.map(BlockEntry.init))
             recordsByFile[i] = []
         }
         noteFiles(directory)
@@ -240,7 +238,7 @@ public struct ChainIndex: Sendable {
         } else if headerIndex != nil, !changed {
             indexFileLength = loaded.length
         }
-        if nodes.isEmpty, let foreign {
+        if entries.nodes.isEmpty, let foreign {
             throw .foreignNetwork(path: foreign.path, found: foreign.network, expected: directory.network)
         }
         try buildTree(directory: directory)
@@ -278,8 +276,8 @@ public struct ChainIndex: Sendable {
         var foreign: (network: Network, path: String)?
         var changes: [(number: Int, scan: FileScanState, records: [HeaderRecord])] = []
         let looks = try Self.lookAtAll(directory: directory, known: { number in
-            files[number].map { file in KnownFile(scan: file.scan, first: file.entries.first.map { (nodes[$0].hash, nodes[$0].location) },
-                                                  last: file.entries.last.map { (nodes[$0].hash, nodes[$0].location) }) }
+            files[number].map { file in KnownFile(scan: file.scan, first: file.entries.first.map { (entries.nodes[$0].hash, entries.nodes[$0].location) },
+                                                  last: file.entries.last.map { (entries.nodes[$0].hash, entries.nodes[$0].location) }) }
         }, stats: &stats, foreign: &foreign)
         for (number, look) in zip(directory.blockFiles, looks) {
             switch look {
@@ -303,15 +301,15 @@ public struct ChainIndex: Sendable {
         var treeCurrent = true
         var added: [(number: Int, range: Range<Int>)] = []
         for change in changes {
-            let start = nodes.count
+            let start = entries.nodes.count
             for record in change.records where !appendEntry(record, treeCurrent: treeCurrent) { treeCurrent = false }
-            files[change.number] = IndexedFile(scan: change.scan, entries: (files[change.number]?.entries.lowerBound ?? start)..<nodes.count)
-            added.append((change.number, start..<nodes.count))
+            files[change.number] = IndexedFile(scan: change.scan, entries: (files[change.number]?.entries.lowerBound ?? start)..<entries.nodes.count)
+            added.append((change.number, start..<entries.nodes.count))
         }
         noteFiles(directory)
         if let headerIndex {
             // The index holds records, not the tree: it is written before the tree is finished.
-            let updates = added.map { FileUpdate(number: $0.number, state: files[$0.number]!.scan, records: nodes[$0.range]) }
+            let updates = added.map { FileUpdate(number: $0.number, state: files[$0.number]!.scan, records: entries.nodes[$0.range]) }
             do {
                 if let length = indexFileLength, let grown = try headerIndex.append(updates, expectedLength: length) {
                     indexFileLength = grown

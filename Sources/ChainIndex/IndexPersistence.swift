@@ -7,7 +7,7 @@ import Dispatch
 extension ChainIndex {
     /// Every file's state and records, for writing the persistent index afresh.
     func allFileUpdates() -> [FileUpdate] {
-        files.keys.sorted().map { FileUpdate(number: $0, state: files[$0]!.scan, records: nodes[files[$0]!.entries]) }
+        files.keys.sorted().map { FileUpdate(number: $0, state: files[$0]!.scan, records: entries.nodes[files[$0]!.entries]) }
     }
 }
 
