@@ -52,11 +52,11 @@ import Names
         }
         if ["truncated", "header", "frame", "payload"].contains(kind) { try Data(bytes).write(to: URL(fileURLWithPath: newest)) }
         let damagedBytes = try Data(contentsOf: URL(fileURLWithPath: newest))
-        let result = try cli(importArguments(chain.blocks, state).filter { $0 != "--quiet" })
-        #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stderr.contains("checkpoint \(newest) skipped"), "\(result.stderr)")
-        #expect(result.stderr.contains(expected), "\(kind): \(result.stderr)")
-        #expect(result.stderr.contains("restored the checkpoint at height 200"), "\(result.stderr)")
+        let report = try importInProcess(chain.blocks, state)
+        #expect(report.restoredFrom?.height == 200)
+        let skipped = report.notes.first { $0.hasPrefix("checkpoint \(newest) skipped") }
+        #expect(skipped?.contains(expected) == true, "\(kind): \(report.notes)")
+        #expect(report.notes.contains { $0.hasPrefix("restored the checkpoint at height 200") }, "\(report.notes)")
         #expect(try exportOf(state) == chain.referenceExport)
         // Nothing that could still be needed is deleted: the damaged file is left for inspection.
         #expect(try Data(contentsOf: URL(fileURLWithPath: newest)) == damagedBytes)
@@ -75,9 +75,10 @@ import Names
             bytes[20] ^= 0xff
             try Data(bytes).write(to: URL(fileURLWithPath: path))
         }
-        let result = try cli(importArguments(chain.blocks, state).filter { $0 != "--quiet" })
-        #expect(result.status == 0)
-        #expect(result.stderr.contains("no usable checkpoint: replaying from scratch"))
+        let report = try importInProcess(chain.blocks, state)
+        #expect(report.restoredFrom == nil)
+        #expect(report.notes.contains("no usable checkpoint: replaying from scratch"), "\(report.notes)")
+        #expect(report.summary.firstHeight == 1)
         #expect(try exportOf(state) == chain.referenceExport)
     }
 
@@ -89,9 +90,9 @@ import Names
         var bytes = [UInt8](try Data(contentsOf: database))
         for i in stride(from: 4096, to: min(bytes.count, 40_000), by: 7) { bytes[i] ^= 0x5a }
         try Data(bytes).write(to: database)
-        let result = try cli(importArguments(chain.blocks, state).filter { $0 != "--quiet" })
-        #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stderr.contains("the state database is damaged"), "\(result.stderr)")
+        let report = try importInProcess(chain.blocks, state)
+        #expect(report.notes.contains { $0.hasPrefix("the state database is damaged") }, "\(report.notes)")
+        #expect(report.restoredFrom != nil)
         #expect(try FileManager.default.contentsOfDirectory(atPath: state.path).contains { $0.hasPrefix("state.sqlite.damaged-") })
         #expect(try exportOf(state) == chain.referenceExport)
     }

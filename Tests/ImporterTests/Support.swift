@@ -5,6 +5,8 @@ import TestSupport
 @testable import BlockFiles
 @testable import ChainIndex
 @testable import Checkpoints
+@testable import Importer
+import Names
 @testable import TestChain
 @testable import Virtualchain
 
@@ -60,6 +62,21 @@ final class CheckpointChain: @unchecked Sendable {
 }
 
 func cli(_ arguments: [String]) throws -> ProcessResult { try runCLI(arguments) }
+
+/// The import `importArguments` asks of the command line, run by an `Importer` in this process
+/// (names machine, regtest, checkpoints exactly every `checkpointEvery` blocks): for tests of
+/// what the importer decides, read from its report rather than from a program's messages.
+func importInProcess(_ blocks: URL, _ state: URL, checkpointEvery: Int = 1_000, until: Int? = nil) throws -> ImportReport {
+    var options = ImporterOptions()
+    options.checkpointEvery = checkpointEvery
+    options.checkpointShare = nil
+    options.until = until
+    let importer = try Importer(machine: NamesMachine(firstBlock: 1), stateDirectory: state.path, network: .regtest, options: options)
+    var report: ImportReport?
+    try importer.follow(ChainSource { try BlocksDirectory(path: blocks.path, network: .regtest) }, follow: false, pollInterval: 1,
+                        stop: StopSignal(), reported: { last, _ in report = last })
+    return report!
+}
 
 /// `import` with checkpoints exactly every `--checkpoint-every` blocks (never deferred for their
 /// cost), so the tests know which heights have one.
