@@ -70,7 +70,7 @@ public struct EntryIndex: Hashable, Comparable, Strideable, Sendable, CustomStri
 public struct Entries: RandomAccessCollection, Sendable {
     /// The storage, addressed by `EntryIndex.rawValue` inside the module (the tree's flat arrays
     /// and the hash table index it so).
-    @usableFromInline internal(set) var nodes: [BlockEntry]
+    @usableFromInline var nodes: [BlockEntry]
 
     @inlinable init(nodes: [BlockEntry]) { self.nodes = nodes }
 
