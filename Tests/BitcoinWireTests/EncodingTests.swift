@@ -88,7 +88,7 @@ import CCrypto
             let encoded = writer.bytes
             for padding in [0, 3, 16] {
                 let bytes = encoded + [UInt8](repeating: 0x80, count: padding)
-                let (decoded, position) = try bytes.withUnsafeBytes { buffer throws(WireError) in
+                let (decoded, position) = try bytes.withUnsafeBytes { buffer -> (UInt64, Int) in
                     var cursor = ByteCursor(buffer)
                     return (try cursor.readVarInt(), cursor.position)
                 }
