@@ -14,6 +14,9 @@ import TestSupport
         (["import", "--machine", "names", "--state", "STATE", "--checkpoint-every", "0"], "--checkpoint-every must be at least 1"),
         (["import", "--machine", "names", "--state", "STATE", "--follow", "--confirmations", "0"], "--confirmations must be at least 1"),
         (["verify", "--state", "STATE", "--height", "x", "--consensus-hash", "00"], "height"),
+        (["prove", "--state", "STATE", "--txid", "zz"], "is not a transaction id"),
+        (["prove", "--state", "STATE", "--txid", String(repeating: "ab", count: 31)], "is not a transaction id"),
+        (["import", "--machine", "names", "--state", "STATE", "--expect", "12:abcd"], "--expect '12:abcd' is not HEIGHT:CONSENSUS_HASH"),
     ])
     func badValuesExitWithStatus2(arguments: [String], message: String) throws {
         let root = try TestPaths.temporaryDirectory()
