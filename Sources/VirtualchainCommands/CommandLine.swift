@@ -55,8 +55,10 @@ public enum VirtualchainCommandLine {
         if let abstract { CommandLineSetup.abstract = abstract }
         CommandLineSetup.machines = machines
         CommandLineSetup.subcommands = standardCommands + additionalCommands
+        var parsed: ParsableCommand.Type?
         do {
             var command = try RootCommand.parseAsRoot()
+            parsed = type(of: command)
             try command.run()
             // Results that never reached their destination are a failure, not a success.
             try OutputError.checkStandardOutput()
@@ -67,6 +69,12 @@ public enum VirtualchainCommandLine {
             if RootCommand.exitCode(for: error) == .validationFailure {
                 FileHandle.standardError.write(Data((RootCommand.fullMessage(for: error) + "\n").utf8))
                 Foundation.exit(2)
+            }
+            // A failure a command did not report itself (a state that cannot be read, say): in the
+            // words and form of every other error ("NAME COMMAND: error: ..."), exit status 1.
+            if let parsed, !(error is ExitCode), !(error is CleanExit), RootCommand.exitCode(for: error) == .failure {
+                parsed.printError(commandLineMessage(for: error))
+                Foundation.exit(1)
             }
             RootCommand.exit(withError: error)
         }

@@ -28,3 +28,22 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: state), "\(arguments) created the state directory")
     }
 }
+
+/// A failure a command does not report itself (here a state file that is no database) comes in
+/// the form of every other error, "virtualchain COMMAND: error: ...", with exit status 1, and
+/// the file is left as it was.
+@Suite struct UnreportedFailureTests {
+    @Test func aStateThatIsNoDatabaseIsAnErrorInTheUsualForm() throws {
+        let state = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: state) }
+        let garbage = Data((0..<9000).map { UInt8(truncatingIfNeeded: $0 &* 7919 >> 3) })
+        let file = state.appendingPathComponent("state.sqlite")
+        try garbage.write(to: file)
+        for command in ["status", "export"] {
+            let result = try runCLI([command, "--state", state.path])
+            #expect(result.status == 1, "\(command): \(result.stderr)")
+            #expect(result.stderr.hasPrefix("virtualchain \(command): error: \(file.path): SQLite error 26: file is not a database"), "\(command): \(result.stderr)")
+        }
+        #expect(try Data(contentsOf: file) == garbage)
+    }
+}
