@@ -109,6 +109,12 @@ public final class UndoFiles: @unchecked Sendable {
 
     public init(directory: BlocksDirectory) { self.directory = directory }
 
+    /// Where a record's undo data starts (after the magic and size) and where its checksum ends.
+    private static func span(of entry: (offset: Int, size: Int, transactions: Int)) -> (data: Int, end: Int) {
+        let data = entry.offset + BlockFileFormat.recordHeaderSize
+        return (data, data + entry.size + RecordScanner.Kind.undo.trailer)
+    }
+
 
     /// Linux maps up to this much around a faulting page of a file mapping (`fault_around_bytes`,
     /// 64 KiB by default): releasing a record's pages releases this window around them too.
@@ -173,7 +179,8 @@ public final class UndoFiles: @unchecked Sendable {
             let position = ((start + offset) % count + count) % count
             let entry = entries[position]
             guard entry.transactions == transactionCount - 1 else { continue }
-            let stored = UnsafeRawBufferPointer(rebasing: mapped.bytes[(entry.offset + 8)..<(entry.offset + 8 + entry.size + 32)])
+            let span = Self.span(of: entry)
+            let stored = UnsafeRawBufferPointer(rebasing: mapped.bytes[span.data..<span.end])
             /// The record's checksum checked, then its undo data handed to `accept`.
             func examine(_ raw: UnsafeRawBufferPointer) -> Result<T?, WireError>? {
                 var previous = previousBlockHash
@@ -191,14 +198,14 @@ public final class UndoFiles: @unchecked Sendable {
                 // work (a few per cent of a names import) that buys nothing then.
                 outcome = examine(stored)
             } else {
-                directory.xorKey.copyApplying(from: stored, fileOffset: entry.offset + 8, into: &buffer)
+                directory.xorKey.copyApplying(from: stored, fileOffset: span.data, into: &buffer)
                 outcome = buffer.withUnsafeBytes { examine($0) }
             }
             if mapped.wasCutShort { throw BlockFileError(path: mapped.path, offset: entry.offset, "the file changed while it was read (it is shorter now)") }
             // Done with the record's pages: they can leave resident memory (rev files stay
             // mapped), and so can the neighbours the kernel's fault-around mapped in with them.
             let window = Self.faultAroundBytes
-            done(file, mapped, (entry.offset / window * window)..<((entry.offset + 8 + entry.size + 32 + window - 1) / window * window))
+            done(file, mapped, (entry.offset / window * window)..<((span.end + window - 1) / window * window))
             guard let accepted = outcome else { continue }
             switch accepted {
             case let .success(value?):
@@ -206,7 +213,7 @@ public final class UndoFiles: @unchecked Sendable {
             case .success(nil):
                 continue
             case let .failure(error):
-                throw BlockFileError(path: mapped.path, offset: entry.offset + 8 + error.offset, "undo record: \(error)")
+                throw BlockFileError(path: mapped.path, offset: span.data + error.offset, "undo record: \(error)")
             }
         }
         return nil
@@ -256,7 +263,7 @@ public final class UndoFiles: @unchecked Sendable {
         // The last record may be one bitcoind is still writing, its checksum written only in
         // part: it ends in a zero as stored and nothing but zeros follow it.
         if let last = entries.last {
-            let end = last.offset + 8 + last.size + 32
+            let end = Self.span(of: last).end
             let tail = try window.bytes(at: end - 1, count: 1)
             // Reserved zeros must follow (a record ending with the file was written whole).
             if tail.first == 0, end < window.count, try scanner.allZero(from: end) {

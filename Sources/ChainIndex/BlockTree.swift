@@ -139,13 +139,9 @@ extension ChainIndex {
     /// Makes connected block `tip` the best chain's tip: its branch replaces the old one above
     /// their fork point (a cost in the depth of the switch, not the chain).
     private mutating func makeTip(_ tip: Int) {
-        var branch: [Int] = []
-        var cursor = tip
-        while entries.nodes[cursor].status != .best {
-            branch.append(cursor)
-            cursor = positionByHash.find(entries.nodes[cursor].parent, in: entries.nodes)!
-        }
-        let keep = entries.nodes[cursor].height! - baseHeight + 1
+        // A connected block's way down always reaches the best chain.
+        let (branch, meets) = branchToBestChain(from: tip)!
+        let keep = entries.nodes[meets].height! - baseHeight + 1
         for entry in bestChain[keep...] { entries.nodes[entry.rawValue].status = .stale }
         bestChain.removeSubrange(keep...)
         for i in branch.reversed() {

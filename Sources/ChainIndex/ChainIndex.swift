@@ -151,7 +151,7 @@ public struct ChainIndex: Sendable {
     /// The blocks from connected block `i` down to the best chain, `i` first (empty when `i` is
     /// on it), and the best-chain block they meet; nil where the way down breaks (not expected of
     /// a connected block).
-    private func branchToBestChain(from i: Int) -> (branch: [Int], meets: Int)? {
+    func branchToBestChain(from i: Int) -> (branch: [Int], meets: Int)? {
         var branch: [Int] = []
         var cursor = i
         while entries.nodes[cursor].status != .best {

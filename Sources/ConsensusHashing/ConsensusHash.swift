@@ -10,18 +10,20 @@ public enum ConsensusHash {
     /// completed with their last entry, the root reversed back. Entries may differ in length
     /// (16-byte consensus hashes mix with 32-byte ops hashes).
     public static func merkleRoot(hex leaves: [String]) -> String {
+        Hex.encode(merkleRoot(leaves: leaves.map { [UInt8](hex: $0) ?? [] }))
+    }
+
+    /// ``merkleRoot(hex:)`` on the leaves' bytes (in the order their hex shows them): each leaf
+    /// byte-reversed, pairs double-SHA-256'd, odd rows completed with their last entry, the root
+    /// reversed back.
+    static func merkleRoot(leaves: [[UInt8]]) -> [UInt8] {
         precondition(!leaves.isEmpty, "merkle root of nothing")
-        var row: [[UInt8]] = leaves.map { Array(([UInt8](hex: $0) ?? []).reversed()) }
+        var row = leaves.map { [UInt8]($0.reversed()) }
         while row.count > 1 {
             if row.count % 2 == 1 { row.append(row[row.count - 1]) }
-            var next: [[UInt8]] = []
-            next.reserveCapacity(row.count / 2)
-            for j in 0..<(row.count / 2) {
-                next.append(Hashes.dsha256(row[2 * j] + row[2 * j + 1]).bytes)
-            }
-            row = next
+            row = (0..<(row.count / 2)).map { Hashes.dsha256(row[2 * $0] + row[2 * $0 + 1]).bytes }
         }
-        return Hex.encode(row[0].reversed())
+        return row[0].reversed()
     }
 
     /// `hex(dsha(b))`.
@@ -57,15 +59,8 @@ public enum ConsensusHash {
     /// alone for a block without records), computed on bytes. Hex strings of one length sort as
     /// their bytes do, so the leaves sort as bytes.
     public static func opsHashBytes(serialized records: [[UInt8]]) -> Hash256 {
-        var leaves = (records.isEmpty ? [[]] : records).map { Hashes.dsha256($0).bytes }
-        leaves.sort { $0.lexicographicallyPrecedes($1) }
-        // merkleRoot(hex:)'s rows: each leaf byte-reversed, the root reversed back.
-        var row = leaves.map { [UInt8]($0.reversed()) }
-        while row.count > 1 {
-            if row.count % 2 == 1 { row.append(row[row.count - 1]) }
-            row = (0..<(row.count / 2)).map { Hashes.dsha256(row[2 * $0] + row[2 * $0 + 1]).bytes }
-        }
-        return Hash256(bytes: row[0].reversed())
+        let leaves = (records.isEmpty ? [[]] : records).map { Hashes.dsha256($0).bytes }
+        return Hash256(bytes: merkleRoot(leaves: leaves.sorted { $0.lexicographicallyPrecedes($1) }))
     }
 
     /// CH(k) from the ops hash of block k and the consensus hashes of the skip-list heights.

@@ -148,7 +148,7 @@ public final class Importer<Machine: StateMachine> {
         // 2. A reorganisation: our tip is no longer on the best chain.
         var engine: Engine<Machine>? = try kept ?? Engine(machine: machine, stateDirectory: stateDirectory, network: network)
         var reorg: (depth: Int, forkHeight: Int, oldTip: Int)?
-        if let tip = try engine!.store.tip(), !Self.onBestChain(height: tip.height, hash: tip.blockHash, index: index) {
+        if let tip = try engine!.store.tip(), !index.bestChainContains(tip.blockHash, atHeight: tip.height) {
             let fork = try Self.forkHeight(store: engine!.store, index: index)
             guard let fork, fork >= index.baseHeight else {
                 throw ImporterError.chainLost(directory: directory.path, tipHash: tip.blockHash, height: tip.height)
@@ -261,10 +261,6 @@ public final class Importer<Machine: StateMachine> {
 
     // MARK: - State file handling
 
-    static func onBestChain(height: Int, hash: BlockHash, index: ChainIndex) -> Bool {
-        index.bestChainContains(hash, atHeight: height)
-    }
-
     /// The highest height where our stored block is on the directory's best chain: where our tip
     /// is still in the tree, the fork point of the two tips; where it is gone, found by walking
     /// our stored blocks down.
@@ -276,7 +272,7 @@ public final class Importer<Machine: StateMachine> {
         }
         var found: Int?
         try store.blocksNewestFirst { row in
-            guard onBestChain(height: row.height, hash: row.blockHash, index: index) else { return true }
+            guard index.bestChainContains(row.blockHash, atHeight: row.height) else { return true }
             found = row.height
             return false
         }
@@ -297,7 +293,7 @@ public final class Importer<Machine: StateMachine> {
             let (found, skipped) = try checkpoints.newestUsable(excluding: Set(refused.keys), restoringTo: check) { header in
                 if let objection = self.objection(to: header) { return objection }
                 if let reason = extra(header) { return reason }
-                if !Self.onBestChain(height: header.height, hash: header.blockHash, index: index) { return "its block is not on the best chain" }
+                if !index.bestChainContains(header.blockHash, atHeight: header.height) { return "its block is not on the best chain" }
                 if header.height + 1 < index.baseHeight {
                     return "the blocks directory starts at height \(index.baseHeight), after this checkpoint's next block \(header.height + 1)"
                 }

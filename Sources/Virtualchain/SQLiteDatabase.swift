@@ -37,7 +37,7 @@ public final class SQLiteDatabase {
         let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
         let status = sqlite3_open_v2(path, &handle, flags | SQLITE_OPEN_NOMUTEX, nil)
         if status != SQLITE_OK {
-            let message = (handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open") + Self.systemError(of: handle, status: status)
+            let message = Self.message(of: handle, status: status, otherwise: "cannot open")
             sqlite3_close(handle)
             handle = nil
             throw SQLiteError(path: path, code: status, message: message)
@@ -73,7 +73,13 @@ public final class SQLiteDatabase {
     }
 
     func error(_ status: Int32) -> SQLiteError {
-        SQLiteError(path: path, code: status, message: (handle.map { String(cString: sqlite3_errmsg($0)) } ?? "closed") + Self.systemError(of: handle, status: status))
+        SQLiteError(path: path, code: status, message: Self.message(of: handle, status: status, otherwise: "closed"))
+    }
+
+    /// SQLite's words for the last failure on `handle` (`otherwise` without one), with the
+    /// system's where they tell more.
+    static func message(of handle: OpaquePointer?, status: Int32, otherwise: String) -> String {
+        (handle.map { String(cString: sqlite3_errmsg($0)) } ?? otherwise) + systemError(of: handle, status: status)
     }
 
     /// What the operating system said, where SQLite's own words hide it: its "disk I/O error" is a
@@ -171,7 +177,7 @@ public final class SQLiteDatabase {
     public func prepare(_ sql: String) throws -> Statement {
         var raw: OpaquePointer?
         let status = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
-        guard status == SQLITE_OK, let raw else { throw SQLiteError(path: path, code: status, message: "\(String(cString: sqlite3_errmsg(handle)))\(Self.systemError(of: handle, status: status)) in: \(sql)") }
+        guard status == SQLITE_OK, let raw else { throw SQLiteError(path: path, code: status, message: "\(Self.message(of: handle, status: status, otherwise: "closed")) in: \(sql)") }
         return Statement(database: self, handle: raw)
     }
 

@@ -99,7 +99,7 @@ public final class StateStore {
         let height = read.integer(0)
         func hashBytes(_ column: Int32, _ name: String, size: Int) throws -> UnsafeRawBufferPointer {
             guard let bytes = read.blobBytes(column), bytes.count == size else {
-                throw StateStoreError(path: path, problem: "block \(height): \(name) is not a hash")
+                throw damagedRow(path: path, height: height, column: name)
             }
             return bytes
         }
@@ -121,8 +121,11 @@ public final class StateStore {
         }
     }
 
-    func damagedRow(height: Int, column: String) -> StateStoreError {
-        StateStoreError(path: database.path, problem: "block \(height): \(column) is not a hash")
+    func damagedRow(height: Int, column: String) -> StateStoreError { Self.damagedRow(path: database.path, height: height, column: column) }
+
+    /// A row of the database at `path` whose `column` at `height` is not the hash it should be.
+    static func damagedRow(path: String, height: Int, column: String) -> StateStoreError {
+        StateStoreError(path: path, problem: "block \(height): \(column) is not a hash")
     }
 
     /// The database's size in bytes as SQLite sees it (committed or not): what a checkpoint of
