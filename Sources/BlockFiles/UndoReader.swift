@@ -48,6 +48,26 @@ extension UndoFormat {
         return amount
     }
 
+    /// Reads past one spent coin, neither its amount nor its script decoded: for records already
+    /// known to be the block's, where only the coins of later transactions are wanted.
+    @inline(__always)
+    public static func passCoin(from cursor: inout ByteCursor) throws(WireError) {
+        let code = try cursor.readVarInt()
+        if code >> 1 > 0 { _ = try cursor.readVarInt() }  // the old format's transaction version
+        _ = try cursor.readVarInt()                       // the compressed amount
+        let scriptStart = cursor.position
+        let size = try cursor.readVarInt()
+        let length: UInt64 = switch size {
+        case 0, 1: 20
+        case 2, 3, 4, 5: 32
+        default: size - specialScriptCount
+        }
+        guard length <= UInt64(cursor.remaining) else {
+            throw WireError(.truncated(needed: Int(clamping: length), available: cursor.remaining), at: scriptStart)
+        }
+        try cursor.skip(Int(length))
+    }
+
     /// One spent coin as `TxInUndoFormatter` reads it.
     public static func readCoin(from cursor: inout ByteCursor) throws(WireError) -> SpentCoin {
         let (code, amount) = try readCoinHead(from: &cursor)

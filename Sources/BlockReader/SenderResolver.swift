@@ -69,6 +69,11 @@ public final class SenderResolver: Sendable {
     /// Per blk file of the replay, its blocks off the best chain: bitcoind may have connected
     /// them (a branch that later lost), so their undo records may sit among the best chain's.
     let offChainBlocks: [Int: Int]
+    /// Per blk file of the replay, the parents of its blocks off the best chain. An undo record's
+    /// checksum names the block's parent, and Core writes a block's record into the rev file of
+    /// its blk file: a record whose checksum names a parent no other block of the file has is the
+    /// block's own, and need not be matched against the block coin by coin.
+    let contestedParents: [Int: Set<BlockHash>]
 
     /// Whether some senders come from the fallback pass rather than undo files.
     public var usesFallbackPass: Bool { !filesWithoutUndo.isEmpty }
@@ -94,10 +99,15 @@ public final class SenderResolver: Sendable {
         expectedUndoPosition = Self.undoRanks(index: index, files: files.subtracting(filesWithoutUndo),
                                               heights: firstHeight..<((heights.max() ?? -1) + 1))
         var offChain: [Int: Int] = [:]
+        var contested: [Int: Set<BlockHash>] = [:]
         for file in files {
-            for entry in index.entryRange(ofFile: file) ?? EntryIndex(0)..<EntryIndex(0) where index.entries[entry].status != .best { offChain[file, default: 0] += 1 }
+            for entry in index.entryRange(ofFile: file) ?? EntryIndex(0)..<EntryIndex(0) where index.entries[entry].status != .best {
+                offChain[file, default: 0] += 1
+                contested[file, default: []].insert(index.entries[entry].parent)
+            }
         }
         offChainBlocks = offChain
+        contestedParents = contested
         previousOutputs = filesWithoutUndo.isEmpty ? [:]
             : try Self.collectPreviousOutputs(directory: directory, index: index, entries: entries, filesWithoutUndo: filesWithoutUndo,
                                               filter: filter, passOptions: passOptions)
@@ -117,8 +127,9 @@ public final class SenderResolver: Sendable {
         for (vtxindex, tx) in view.transactions.enumerated() where vtxindex > 0 && filter.operation(in: tx) != nil {
             wanted.append(vtxindex)
         }
+        let identified = checksumIdentifiesRecord(of: block)
         let found = try findRecord(of: block) { data throws(WireError) -> SpentCoins? in
-            try Self.decode(data, ifItFits: view, keeping: wanted)
+            try Self.decode(data, ifItFits: view, keeping: wanted, identified: identified)
         }
         if let found { return found }
         let path = directory.undoFilePath(block.location.file)
@@ -149,6 +160,12 @@ public final class SenderResolver: Sendable {
         }
     }
 
+    /// Whether a record whose checksum names `block`'s parent can only be `block`'s: no other
+    /// block of its blk file (off the best chain, or a second copy of it) has that parent.
+    func checksumIdentifiesRecord(of block: ParsedBlock) -> Bool {
+        contestedParents[block.location.file]?.contains(block.view.header.previousBlockHash) != true
+    }
+
     /// Where `block`'s undo record should be among its rev file's records (0 where unknown).
     private func expectedPosition(of block: ParsedBlock) -> Int {
         let slot = (block.height ?? -1) - firstHeight
@@ -164,17 +181,28 @@ public final class SenderResolver: Sendable {
     /// The coins of transactions `wanted` (vtxindexes, ascending) from a `CBlockUndo`, if the
     /// record fits `block` (as ``fits(_:_:)`` says); nil if it does not. Coins of other
     /// transactions are read past without decoding their scripts.
-    public static func decode(_ data: UnsafeRawBufferPointer, ifItFits block: BlockView, keeping wanted: [Int]) throws(WireError) -> SpentCoins? {
+    ///
+    /// `identified`: the record is already known to be the block's (its checksum names the
+    /// block's parent, which no other block of the blk file has). Then only the wanted
+    /// transactions are matched (coin count, spent values): the others' coins are counted and
+    /// read past, amounts undecoded, and nothing after the last wanted one is read.
+    public static func decode(_ data: UnsafeRawBufferPointer, ifItFits block: BlockView, keeping wanted: [Int],
+                              identified: Bool = false) throws(WireError) -> SpentCoins? {
         var cursor = ByteCursor(data)
         let transactions = try cursor.readCount(of: "transaction undo", minItemSize: 1)
         guard transactions == block.transactions.count - 1 else { return nil }
         var kept: [Int: [SpentCoin]] = [:]
         var next = 0  // index into `wanted`
         for vtxindex in stride(from: 1, through: transactions, by: 1) {
+            if identified && next == wanted.count { return SpentCoins(byTransaction: kept) }
             let tx = block.transactions[vtxindex]
             let count = try cursor.readCount(of: "spent coin", minItemSize: 3)
             guard count == tx.inputCount else { return nil }
             var total: Int64 = 0
+            if identified && wanted[next] != vtxindex {  // (identified: next < wanted.count here)
+                for _ in 0..<count { try UndoFormat.passCoin(from: &cursor) }
+                continue
+            }
             if next < wanted.count && wanted[next] == vtxindex {
                 next += 1
                 var coins: [SpentCoin] = []
