@@ -118,8 +118,10 @@ public final class SenderResolver: Sendable {
     /// ``NotYetWritten`` where bitcoind has not written the record yet, and
     /// ``SenderResolutionError`` where no record fits.
     ///
-    /// Only the candidates' coins are decoded; the rest of the record is walked without
-    /// allocating, to check that it fits the block (see ``fits(_:_:)``).
+    /// Only the candidates' coins are decoded. Where a sibling in the blk file shares the block's
+    /// parent, the rest of the record is walked without allocating, to check that it fits the
+    /// block (see ``fits(_:_:)``); elsewhere the checksum alone identifies the record, and it is
+    /// read only as far as the last candidate.
     public func spentCoins(for block: ParsedBlock) throws -> SpentCoins? {
         guard !filesWithoutUndo.contains(block.location.file) else { return nil }
         let view = block.view
