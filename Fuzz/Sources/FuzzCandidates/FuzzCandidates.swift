@@ -26,6 +26,15 @@ let target: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32 = { data, size 
         let lazy = try? SenderResolver.decode(undoBytes, ifItFits: view, keeping: every)
         precondition((lazy != nil) == fits, "lazy undo decoding disagrees with fits")
         if let lazy { for i in every { precondition(lazy[i] == spent[i - 1], "lazy undo decoding disagrees with the full decoder") } }
+        // A record the checksum identifies is read only as far as its last wanted transaction:
+        // where the whole record fits, that reading gives the same coins for every choice.
+        if fits {
+            for wanted in [every, Array(every.prefix(1)), Array(every.suffix(1)), every.filter { $0 % 2 == 0 }] {
+                let identified = try? SenderResolver.decode(undoBytes, ifItFits: view, keeping: wanted, identified: true)
+                precondition(identified != nil, "an identified record that fits is refused")
+                for i in wanted { precondition(identified?[i] == spent[i - 1], "identified undo decoding disagrees with the full decoder") }
+            }
+        }
         runs.append((SpentCoins(all: spent), [:]))
         // The same coins as the fallback pass would find them: by the outpoints the inputs name.
         var fallback: [OutPoint: TxOut] = [:]
