@@ -34,17 +34,7 @@ extension UndoFormat {
     /// million BTC, else an error). For checking a record against a block without allocating.
     public static func skipCoin(from cursor: inout ByteCursor) throws(WireError) -> Int64 {
         let (_, amount) = try readCoinHead(from: &cursor)
-        let scriptStart = cursor.position
-        let size = try cursor.readVarInt()
-        let length: UInt64 = switch size {
-        case 0, 1: 20
-        case 2, 3, 4, 5: 32
-        default: size - specialScriptCount
-        }
-        guard length <= UInt64(cursor.remaining) else {
-            throw WireError(.truncated(needed: Int(clamping: length), available: cursor.remaining), at: scriptStart)
-        }
-        try cursor.skip(Int(length))
+        try skipCompressedScript(from: &cursor)
         return amount
     }
 
@@ -55,6 +45,13 @@ extension UndoFormat {
         let code = try cursor.readVarInt()
         if code >> 1 > 0 { _ = try cursor.readVarInt() }  // the old format's transaction version
         _ = try cursor.readVarInt()                       // the compressed amount
+        try skipCompressedScript(from: &cursor)
+    }
+
+    /// Reads past a compressed script (`ScriptCompression`): its size code, then 20 bytes
+    /// (P2PKH, P2SH), 32 (P2PK, the key's x) or the raw script.
+    @inline(__always)
+    static func skipCompressedScript(from cursor: inout ByteCursor) throws(WireError) {
         let scriptStart = cursor.position
         let size = try cursor.readVarInt()
         let length: UInt64 = switch size {

@@ -200,11 +200,11 @@ public final class SenderResolver: Sendable {
             let tx = block.transactions[vtxindex]
             let count = try cursor.readCount(of: "spent coin", minItemSize: 3)
             guard count == tx.inputCount else { return nil }
-            var total: Int64 = 0
             if identified && wanted[next] != vtxindex {  // (identified: next < wanted.count here)
                 for _ in 0..<count { try UndoFormat.passCoin(from: &cursor) }
                 continue
             }
+            var total: Int64 = 0
             if next < wanted.count && wanted[next] == vtxindex {
                 next += 1
                 var coins: [SpentCoin] = []

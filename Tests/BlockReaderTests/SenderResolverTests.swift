@@ -77,17 +77,17 @@ import TestSupport
             try parsed(entry, of: index, in: directory) { block in
                 guard block.view.transactions.count >= 5, let all = try resolver.allSpentCoins(for: block) else { return }
                 tested = true
-                /// The record of `coins` (as Core encodes it), `through` transactions, then `tail`.
-                func record(through last: Int, then tail: [UInt8]) -> [UInt8] {
+                /// The record of `coins` (as Core encodes it), its first `last` transactions, then `tail`.
+                func record(_ coins: [[SpentCoin]], through last: Int, then tail: [UInt8] = []) -> [UInt8] {
                     var writer = ByteWriter(capacity: 4096)
-                    writer.writeCompactSize(all.count)
-                    for spent in all.prefix(last) {
+                    writer.writeCompactSize(coins.count)
+                    for spent in coins.prefix(last) {
                         writer.writeCompactSize(spent.count)
                         for c in spent { UndoFormat.writeCoin(c.output, height: c.height, isCoinbase: c.isCoinbase, to: &writer) }
                     }
                     return writer.bytes + tail
                 }
-                let whole = record(through: all.count, then: [])
+                let whole = record(all, through: all.count)
                 for wanted in [[1], [2], [1, 3], [all.count]] {
                     let full = try whole.withUnsafeBytes { try SenderResolver.decode($0, ifItFits: block.view, keeping: wanted) }
                     let lazy = try whole.withUnsafeBytes { try SenderResolver.decode($0, ifItFits: block.view, keeping: wanted, identified: true) }
@@ -99,7 +99,7 @@ import TestSupport
                     // identified, and refused when it is matched coin by coin.
                     let last = wanted.max()!
                     guard last < all.count else { continue }
-                    let cut = record(through: last, then: [UInt8](repeating: 0xff, count: 16))
+                    let cut = record(all, through: last, then: [UInt8](repeating: 0xff, count: 16))
                     let cutLazy = try cut.withUnsafeBytes { try SenderResolver.decode($0, ifItFits: block.view, keeping: wanted, identified: true) }
                     #expect(cutLazy?[last] == all[last - 1])
                     #expect(throws: WireError.self) { try cut.withUnsafeBytes { try SenderResolver.decode($0, ifItFits: block.view, keeping: wanted) } }
@@ -107,13 +107,9 @@ import TestSupport
                 // A wanted transaction whose coins do not match it is refused, identified or not.
                 var wrong = all
                 wrong[1].removeLast()
-                var writer = ByteWriter(capacity: 4096)
-                writer.writeCompactSize(wrong.count)
-                for spent in wrong {
-                    writer.writeCompactSize(spent.count)
-                    for c in spent { UndoFormat.writeCoin(c.output, height: c.height, isCoinbase: c.isCoinbase, to: &writer) }
+                let mismatched = try record(wrong, through: wrong.count).withUnsafeBytes {
+                    try SenderResolver.decode($0, ifItFits: block.view, keeping: [2], identified: true)
                 }
-                let mismatched = try writer.bytes.withUnsafeBytes { try SenderResolver.decode($0, ifItFits: block.view, keeping: [2], identified: true) }
                 #expect(mismatched == nil)
             }
         }
